@@ -1,0 +1,141 @@
+"""2-D convolution (strictly, cross-correlation, as in every deep-learning library).
+
+out[n, f, i, j] = b[f] + sum over c, p, q of  w[f, c, p, q] * xpad[n, c, i*s + p, j*s + q]
+
+The loop versions read like that formula; the fast versions do the same sums as
+one matrix product over im2col rows. Tests check that the two agree.
+
+Introduced in notebooks/01_convolution.ipynb (forward) and
+notebooks/07_backprop_convolution.ipynb (backward).
+"""
+
+import numpy as np
+
+from .checks import check_images, check_int, check_shape, output_size
+from .im2col import col2im, im2col, pad_images
+from .layers import Layer, init_weights
+
+
+def check_conv_args(x, w, b, stride, pad):
+    """Validate conv2d inputs; return the output size (Hout, Wout)."""
+    check_images(x, "x")
+    check_images(w, "w (filters)")
+    f, c = w.shape[:2]
+    if x.shape[1] != c:
+        raise ValueError(f"x has {x.shape[1]} channels but the filters expect {c}; "
+                         f"w must have shape (F, C, KH, KW) with C = x.shape[1].")
+    if b is not None:
+        check_shape(b, (f,), "b (bias)")
+    stride, pad = check_int(stride, "stride", 1), check_int(pad, "pad", 0)
+    ho = output_size(x.shape[2], w.shape[2], stride, pad)
+    wo = output_size(x.shape[3], w.shape[3], stride, pad)
+    return ho, wo
+
+
+def conv2d_loop(x, w, b, stride=1, pad=0):
+    """Convolution with explicit loops over images, filters and output pixels.
+
+    x: (N, C, H, W); w: (F, C, KH, KW); b: (F,).
+    Returns out: (N, F, Hout, Wout), Hout = (H + 2*pad - KH) // stride + 1 (same for W).
+    """
+    ho, wo = check_conv_args(x, w, b, stride, pad)
+    xp = pad_images(x, pad)
+    n_img, n_filt, kh, kw = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    out = np.zeros((n_img, n_filt, ho, wo), dtype=np.result_type(x, w))
+    for n in range(n_img):
+        for f in range(n_filt):
+            for i in range(ho):
+                for j in range(wo):
+                    patch = xp[n, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[n, f, i, j] = np.sum(patch * w[f]) + b[f]
+    return out
+
+
+def conv2d_backward_loop(dout, x, w, stride=1, pad=0):
+    """Gradients of conv2d by the same loops: every output pixel sends
+    dout * patch to its filter and dout * filter back to its patch.
+
+    Returns (dx, dw, db) with the shapes of x, w and (F,).
+    """
+    xp = pad_images(x, pad)
+    dxp, dw = np.zeros_like(xp, dtype=dout.dtype), np.zeros_like(w, dtype=dout.dtype)
+    kh, kw = w.shape[2:]
+    n_img, n_filt, ho, wo = dout.shape
+    for n in range(n_img):
+        for f in range(n_filt):
+            for i in range(ho):
+                for j in range(wo):
+                    rows = slice(i * stride, i * stride + kh)
+                    cols = slice(j * stride, j * stride + kw)
+                    dw[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
+                    dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
+    db = dout.sum(axis=(0, 2, 3))
+    return dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dw, db
+
+
+def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
+    """Vectorised conv2d: im2col rows times the filters as a matrix, plus bias.
+
+    Same inputs and output as conv2d_loop. With return_cols=True also returns the
+    im2col matrix so a backward pass can reuse it.
+    """
+    ho, wo = check_conv_args(x, w, b, stride, pad)
+    n_filt, _, kh, kw = w.shape
+    cols = im2col(x, kh, kw, stride, pad)                     # (N*Ho*Wo, C*KH*KW)
+    out = cols @ w.reshape(n_filt, -1).T + b                  # (N*Ho*Wo, F)
+    out = out.reshape(x.shape[0], ho, wo, n_filt).transpose(0, 3, 1, 2)
+    return (out, cols) if return_cols else out
+
+
+def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
+    """Vectorised gradients of conv2d. Returns (dx, dw, db); dx is None if not need_dx.
+
+    dw = dout_rows.T @ cols (correlation of input and upstream gradient);
+    dx = col2im(dout_rows @ w_rows) (a full convolution with the flipped filters).
+    """
+    n_filt, _, kh, kw = w.shape
+    if cols is None:
+        cols = im2col(x, kh, kw, stride, pad)
+    drows = dout.transpose(0, 2, 3, 1).reshape(-1, n_filt)   # (N*Ho*Wo, F)
+    dw = (drows.T @ cols).reshape(w.shape)
+    db = drows.sum(axis=0)
+    dx = col2im(drows @ w.reshape(n_filt, -1), x.shape, kh, kw, stride, pad) if need_dx else None
+    return dx, dw, db
+
+
+class Conv2D(Layer):
+    """Convolution layer with filters W (F, C, KH, KW) and biases b (F,).
+
+    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching).
+    need_dx=False skips the input gradient (useful for a network's first layer).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0,
+                 impl="fast", init="he", seed=0, dtype=np.float32, need_dx=True):
+        super().__init__()
+        if impl not in ("fast", "loop"):
+            raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
+        k = kernel_size
+        fan_in = in_channels * k * k
+        self.params = {"W": init_weights((out_channels, in_channels, k, k), fan_in,
+                                         out_channels * k * k, init, seed, dtype),
+                       "b": np.zeros(out_channels, dtype=dtype)}
+        self.stride, self.pad, self.impl, self.need_dx = stride, pad, impl, need_dx
+
+    def forward(self, x):
+        w, b = self.params["W"], self.params["b"]
+        self.x = x
+        if self.impl == "loop":
+            return conv2d_loop(x, w, b, self.stride, self.pad)
+        out, self.cols = conv2d_fast(x, w, b, self.stride, self.pad, return_cols=True)
+        return out
+
+    def backward(self, dout):
+        w = self.params["W"]
+        if self.impl == "loop":
+            dx, dw, db = conv2d_backward_loop(dout, self.x, w, self.stride, self.pad)
+        else:
+            dx, dw, db = conv2d_backward_fast(dout, self.x, w, self.stride, self.pad,
+                                              self.cols, self.need_dx)
+        self.grads = {"W": dw, "b": db}
+        return dx

@@ -1,0 +1,66 @@
+"""Numerical gradient checks: the test every backward pass must pass.
+
+Central difference: df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h), error O(h^2).
+Compare with the analytic gradient by the relative error
+    ||a - n|| / (||a|| + ||n||)   (Euclidean norms over all elements);
+in float64 a correct backward pass gives about 1e-8 or less, a wrong one 1e-2 or more.
+
+Introduced in notebooks/05_backprop_softmax.ipynb.
+"""
+
+import numpy as np
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Gradient of the scalar function f() with respect to array x, which f reads.
+
+    x is changed in place one element at a time and restored afterwards.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise ValueError("x must be a contiguous array so it can be nudged in place.")
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        f_plus = f()
+        flat[i] = old - h
+        f_minus = f()
+        flat[i] = old
+        gflat[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def rel_error(a, b):
+    """Relative error ||a - b|| / (||a|| + ||b||) between two arrays (0 means identical).
+
+    Norms rather than element-wise ratios, so entries that are zero in one and
+    1e-12 in the other (rounding noise) do not count as 100% wrong.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}.")
+    scale = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def check_layer(layer, x, seed=0, h=1e-5):
+    """Compare a layer's backward pass with numerical gradients.
+
+    Uses the scalar L = sum(forward(x) * g) for a fixed random g, so dL/dout = g.
+    x and every parameter must be float64. Returns {"x": err, "W": err, ...}.
+    """
+    arrays = {"x": x, **layer.params}
+    for name, a in arrays.items():
+        if a.dtype != np.float64:
+            raise ValueError(f"gradient checks need float64; {name} is {a.dtype}. "
+                             f"Build the layer with dtype=np.float64.")
+    g = np.random.default_rng(seed).normal(size=layer.forward(x).shape)
+    dx = layer.backward(g)
+    analytic = {"x": dx, **layer.grads}
+
+    def loss():
+        return float(np.sum(layer.forward(x) * g))
+
+    return {name: rel_error(analytic[name], numerical_gradient(loss, a, h))
+            for name, a in arrays.items()}

@@ -1,0 +1,54 @@
+"""Convolution as a matrix product: im2col unfolds every window of the input into
+a row, col2im folds gradients of those rows back onto the image.
+
+Introduced in notebooks/09_vectorization.ipynb.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def pad_images(x, pad):
+    """Zero-pad the two spatial axes of x (N, C, H, W) by `pad` pixels on each side."""
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+def windows(x, kh, kw, stride=1):
+    """A read-only view of every (kh, kw) window of x (N, C, H, W), no copy.
+
+    Returns an array of shape (N, C, Hout, Wout, kh, kw) with
+    Hout = (H - kh) // stride + 1 and Wout = (W - kw) // stride + 1.
+    """
+    view = sliding_window_view(x, (kh, kw), axis=(2, 3))
+    return view[:, :, ::stride, ::stride]
+
+
+def im2col(x, kh, kw, stride=1, pad=0):
+    """Unfold x (N, C, H, W) into a matrix with one row per output pixel.
+
+    Returns cols of shape (N * Hout * Wout, C * kh * kw); row (n, i, j) holds the
+    window under output pixel (i, j) of image n, channels first, then rows, then columns,
+    which matches w.reshape(F, C * kh * kw).
+    """
+    win = windows(pad_images(x, pad), kh, kw, stride)    # (N, C, Ho, Wo, kh, kw)
+    n, c, ho, wo = win.shape[:4]
+    return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c * kh * kw)
+
+
+def col2im(dcols, x_shape, kh, kw, stride=1, pad=0):
+    """The adjoint of im2col: add each row of dcols back onto the window it came from.
+
+    dcols: (N * Hout * Wout, C * kh * kw). Returns dx of shape x_shape = (N, C, H, W).
+    Overlapping windows add up, which is exactly what the chain rule asks for.
+    """
+    n, c, h, w = x_shape
+    ho = (h + 2 * pad - kh) // stride + 1
+    wo = (w + 2 * pad - kw) // stride + 1
+    d = dcols.reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 4, 5, 1, 2)  # (N, C, kh, kw, Ho, Wo)
+    dxp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype)
+    for i in range(kh):          # kh * kw vectorised adds, one per kernel position
+        for j in range(kw):
+            dxp[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += d[:, :, i, j]
+    return dxp[:, :, pad:pad + h, pad:pad + w]

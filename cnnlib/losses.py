@@ -1,0 +1,73 @@
+"""Softmax turns scores into probabilities; cross-entropy scores them against the label.
+
+softmax(z)_k = exp(z_k - m) / sum_j exp(z_j - m), with m = max_j z_j.
+Subtracting m changes nothing mathematically but keeps exp from overflowing.
+For one sample with label y the loss is L = -log softmax(z)_y, and dL/dz = p - onehot(y).
+
+Introduced in notebooks/03_softmax_and_cross_entropy.ipynb (forward) and
+notebooks/05_backprop_softmax.ipynb (backward).
+"""
+
+import numpy as np
+
+from .checks import check_float
+
+
+def softmax_naive(z):
+    """exp(z) / sum(exp(z)) without the shift: overflows for large scores (a demo of the bug)."""
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax(z):
+    """Probabilities along the last axis, shifted by the maximum so exp never overflows."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def log_softmax(z):
+    """log(softmax(z)) computed stably: (z - m) - log(sum(exp(z - m)))."""
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def check_labels(y, n, num_classes):
+    """Check integer labels y of shape (n,) with values in [0, num_classes)."""
+    y = np.asarray(y)
+    if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integers of shape ({n},); got dtype {y.dtype} "
+                         f"and shape {y.shape}.")
+    if n and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1}; got values from "
+                         f"{y.min()} to {y.max()}.")
+    return y
+
+
+def softmax_cross_entropy(logits, y):
+    """Mean cross-entropy of softmax(logits) against integer labels, and its gradient.
+
+    logits: (N, K) scores; y: (N,) integer labels in [0, K).
+    Returns (loss, dlogits): loss = mean_n -log p[n, y_n], dlogits = (p - onehot(y)) / N.
+    Finite for any finite logits, even +-1000.
+    """
+    check_float(logits, "logits")
+    if np.ndim(logits) != 2:
+        raise ValueError(f"logits must have shape (N, K); got shape {np.shape(logits)}.")
+    n, k = logits.shape
+    y = check_labels(y, n, k)
+    logp = log_softmax(logits)
+    loss = -logp[np.arange(n), y].mean()
+    dlogits = np.exp(logp)
+    dlogits[np.arange(n), y] -= 1
+    return loss, dlogits / n
+
+
+class SoftmaxCrossEntropy:
+    """The loss as an object: forward(logits, y) -> loss, then backward() -> dlogits."""
+
+    def forward(self, logits, y):
+        self.loss, self.dlogits = softmax_cross_entropy(logits, y)
+        return self.loss
+
+    def backward(self):
+        return self.dlogits

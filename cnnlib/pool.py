@@ -1,0 +1,140 @@
+"""Max and average pooling, as loops that read like the definition and as
+vectorised versions over a sliding-window view.
+
+Max-pool backward sends each window's gradient to ONE position, the first
+arg-max of the window. Copying it to every position equal to the maximum (as
+some tutorials do) counts a tie, e.g. a window of zeros after ReLU, several times.
+
+Introduced in notebooks/02_pooling.ipynb (forward) and
+notebooks/06_backprop_pooling.ipynb (backward).
+"""
+
+import numpy as np
+
+from .checks import check_images, check_int, output_size
+from .im2col import windows
+from .layers import Layer
+
+
+def check_pool_args(x, size, stride):
+    """Validate pooling inputs; return the output size (Hout, Wout)."""
+    check_images(x, "x")
+    size, stride = check_int(size, "size", 1), check_int(stride, "stride", 1)
+    ho = output_size(x.shape[2], size, stride, 0, what="pooling window")
+    wo = output_size(x.shape[3], size, stride, 0, what="pooling window")
+    return ho, wo
+
+
+def maxpool_loop(x, size=2, stride=2):
+    """Max over each size x size window. x: (N, C, H, W) -> (N, C, Hout, Wout),
+    Hout = (H - size) // stride + 1."""
+    ho, wo = check_pool_args(x, size, stride)
+    out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            window = x[:, :, i * stride:i * stride + size, j * stride:j * stride + size]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+def maxpool_backward_loop(dout, x, size=2, stride=2):
+    """Route dout[n, c, i, j] to the first arg-max of its window. Returns dx like x."""
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    n_img, n_ch, ho, wo = dout.shape
+    for n in range(n_img):
+        for c in range(n_ch):
+            for i in range(ho):
+                for j in range(wo):
+                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                    p, q = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
+    return dx
+
+
+def maxpool_fast(x, size=2, stride=2, return_argmax=False):
+    """Vectorised max pooling. With return_argmax=True also returns, for every
+    output pixel, the flat index (row * size + col) of the winner in its window."""
+    check_pool_args(x, size, stride)
+    win = windows(x, size, size, stride)                      # (N, C, Ho, Wo, size, size)
+    flat = win.reshape(win.shape[:4] + (size * size,))
+    arg = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    return (out, arg) if return_argmax else out
+
+
+def maxpool_backward_fast(dout, x, size=2, stride=2, arg=None):
+    """Vectorised max-pool backward: one masked add per position in the window."""
+    if arg is None:
+        _, arg = maxpool_fast(x, size, stride, return_argmax=True)
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    ho, wo = dout.shape[2:]
+    for p in range(size):
+        for q in range(size):
+            won = arg == p * size + q
+            dx[:, :, p:p + stride * ho:stride, q:q + stride * wo:stride] += dout * won
+    return dx
+
+
+def avgpool_loop(x, size=2, stride=2):
+    """Mean over each size x size window; shapes as in maxpool_loop."""
+    ho, wo = check_pool_args(x, size, stride)
+    out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
+    for i in range(ho):
+        for j in range(wo):
+            window = x[:, :, i * stride:i * stride + size, j * stride:j * stride + size]
+            out[:, :, i, j] = window.mean(axis=(2, 3))
+    return out
+
+
+def avgpool_fast(x, size=2, stride=2):
+    """Vectorised average pooling."""
+    check_pool_args(x, size, stride)
+    return windows(x, size, size, stride).mean(axis=(4, 5))
+
+
+def avgpool_backward(dout, x, size=2, stride=2):
+    """Every input pixel of a window gets dout / (size * size), summed over windows."""
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    ho, wo = dout.shape[2:]
+    share = dout / (size * size)
+    for p in range(size):
+        for q in range(size):
+            dx[:, :, p:p + stride * ho:stride, q:q + stride * wo:stride] += share
+    return dx
+
+
+class MaxPool2D(Layer):
+    """Max pooling layer (no parameters). impl="fast" or "loop"."""
+
+    def __init__(self, size=2, stride=None, impl="fast"):
+        super().__init__()
+        if impl not in ("fast", "loop"):
+            raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
+        self.size, self.stride, self.impl = size, stride or size, impl
+
+    def forward(self, x):
+        self.x = x
+        if self.impl == "loop":
+            return maxpool_loop(x, self.size, self.stride)
+        out, self.arg = maxpool_fast(x, self.size, self.stride, return_argmax=True)
+        return out
+
+    def backward(self, dout):
+        if self.impl == "loop":
+            return maxpool_backward_loop(dout, self.x, self.size, self.stride)
+        return maxpool_backward_fast(dout, self.x, self.size, self.stride, self.arg)
+
+
+class AvgPool2D(Layer):
+    """Average pooling layer (no parameters)."""
+
+    def __init__(self, size=2, stride=None):
+        super().__init__()
+        self.size, self.stride = size, stride or size
+
+    def forward(self, x):
+        self.x = x
+        return avgpool_fast(x, self.size, self.stride)
+
+    def backward(self, dout):
+        return avgpool_backward(dout, self.x, self.size, self.stride)
