@@ -1,0 +1,164 @@
+"""Find or download the four IDX files of MNIST / Fashion-MNIST into a per-user cache.
+
+Every file is checked by the SHA-256 of its DECOMPRESSED bytes, so a copy that was
+re-gzipped (different .gz bytes, same content) is accepted and a damaged one is not.
+Downloads go to a temporary file in the target folder and are renamed into place
+only after the check passes, so the cache never holds a partial or wrong file.
+
+Introduced in notebooks/00_mnist.ipynb.
+"""
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .idx import IDXError, parse_idx, read_bytes
+
+FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+# The original host http://yann.lecun.com/exdb/mnist/ no longer serves the files
+# (it answers with an HTML page or an auth error), so it is not in the list.
+MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                 "https://storage.googleapis.com/cvdf-datasets/mnist/")
+FASHION_MNIST_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
+
+# SHA-256 of the decompressed IDX bytes (the same for the official downloads).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+# Computed from Debian's dataset-fashion-mnist package (whose .gz files are
+# recompressed, so only the decompressed bytes can be compared with upstream).
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+# Where `apt-get install dataset-fashion-mnist` (Debian/Ubuntu) puts the four files.
+FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+DATASETS = {
+    "mnist": {"mirrors": MNIST_MIRRORS, "sha256": MNIST_SHA256, "env": "CNNLIB_MNIST_DIR"},
+    "fashion-mnist": {"mirrors": FASHION_MNIST_MIRRORS, "sha256": FASHION_MNIST_SHA256,
+                      "env": "CNNLIB_FASHION_MNIST_DIR"},
+}
+USER_AGENT = "cnnlib/0.1 (teaching; +https://github.com/)"
+
+
+class DownloadError(OSError):
+    """No mirror delivered a correct copy of a file (the message lists every attempt).
+
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+
+
+def cache_dir(dataset=None):
+    """Per-user cache folder: $CNNLIB_CACHE, else $XDG_CACHE_HOME/cnnlib, else ~/.cache/cnnlib.
+
+    With dataset (e.g. "mnist") returns the subfolder for that data set. Not created here.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    base = os.environ.get("CNNLIB_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = Path(xdg) / "cnnlib" if xdg else Path.home() / ".cache" / "cnnlib"
+    return Path(base) / dataset if dataset else Path(base)
+
+
+def check_file(path, sha256=None):
+    """Check one downloaded/found file: decompressed SHA-256 if known, else IDX structure.
+
+    Raises IDXError (a ValueError) naming the file, what was expected and what was found.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    data = read_bytes(path)
+    if sha256 is None:
+        parse_idx(data, path)  # structure only: magic number, dims, exact length
+        return
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        kind = "an HTML page" if data.lstrip()[:1] == b"<" else f"content with SHA-256 {found}"
+        raise IDXError(f"{path}: expected decompressed SHA-256 {sha256}, found {kind}; "
+                       "delete it and download it again (or point the loader at a good copy).")
+
+
+def _stream(url, dest, timeout, progress):
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
+                  disable=not progress, leave=False) as bar:
+            while chunk := response.read(1 << 16):
+                dest.write(chunk)
+                bar.update(len(chunk))
+
+
+def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True):
+    """Download filename from the first mirror that gives a correct copy; return its path.
+
+    Inputs: filename, directory (created if needed), mirrors (base URLs ending in "/"),
+    sha256 (hex digest of the decompressed bytes, or None for a structural check).
+    Each attempt writes a temporary file in directory, checks it, then os.replace()s it
+    into place; a failed attempt deletes its temporary file and tries the next mirror.
+    Raises DownloadError listing every mirror and its failure, and where to put the file.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / filename
+    failures = []
+    for base in mirrors:
+        url = base.rstrip("/") + "/" + filename
+        fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as dest:
+                _stream(url, dest, timeout, progress)
+            check_file(tmp, sha256)
+            os.replace(tmp, target)
+            return target
+        # URLError covers HTTP errors and refused connections; OSError timeouts and resets;
+        # HTTPException truncated responses; ValueError (IDXError) a wrong file.
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
+            failures.append(f"  {url}: {err}")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    raise DownloadError(
+        f"could not download {filename}; tried:\n" + "\n".join(failures) +
+        f"\nDownload the four files by hand and put them in {directory} "
+        "(or pass directory=... / set $CNNLIB_MNIST_DIR or $CNNLIB_FASHION_MNIST_DIR).")
+
+
+def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progress=True):
+    """Make sure all four files are in directory and correct, downloading what is missing.
+
+    Inputs: directory, mirrors, checksums {filename: sha256 or None}.
+    A file already present (as name.gz or gunzipped) is checked; a wrong one raises
+    IDXError and is never overwritten. A missing file is downloaded only if download
+    is true (the cache); otherwise FileNotFoundError says which file is missing.
+    Returns: dict {filename: Path}.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    paths = {}
+    for name in FILES:
+        path = Path(directory) / name
+        if not path.exists() and (Path(directory) / name[:-3]).exists():
+            path = Path(directory) / name[:-3]  # an already gunzipped copy is fine too
+        if path.exists():
+            check_file(path, checksums.get(name))
+        elif not download:
+            raise FileNotFoundError(f"{path} is missing; {directory} must hold all four "
+                                    f"files: {', '.join(FILES)} (gzip or gunzipped).")
+        else:
+            fetch(name, directory, mirrors, checksums.get(name), timeout, progress)
+        paths[name] = path
+    return paths

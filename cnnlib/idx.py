@@ -1,0 +1,129 @@
+"""Read IDX files (the MNIST file format) into NumPy arrays, checking everything.
+
+An IDX file is a 4-byte magic number, one big-endian uint32 per dimension, then
+the payload. Magic = two zero bytes, a dtype code (0x08 = uint8) and the number
+of dimensions: 0x00000803 (2051) for images (N, 28, 28), 0x00000801 (2049) for
+labels (N,). Files may be gzip-compressed (detected from the first two bytes).
+
+Introduced in notebooks/00_mnist.ipynb.
+"""
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+IMAGES_MAGIC = 0x00000803  # 2051
+LABELS_MAGIC = 0x00000801  # 2049
+_GZIP_START = b"\x1f\x8b"
+_ADVICE = "delete it and download it again (or point the loader at a good copy)"
+
+
+class IDXError(ValueError):
+    """A file is not the IDX file it should be (bad magic, shape, length or gzip stream).
+
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+
+
+def _fail(path, expected, found):
+    raise IDXError(f"{os.fspath(path)}: expected {expected}, found {found}; {_ADVICE}.")
+
+
+def read_bytes(path):
+    """Return the decompressed bytes of an IDX file (gzip if it starts with 1f 8b, else raw).
+
+    A damaged gzip stream raises IDXError instead of a low-level gzip error.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data.startswith(_GZIP_START):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as err:
+        _fail(path, "a complete gzip stream", f"a damaged one ({err})")
+
+
+def parse_idx(data, path="<bytes>"):
+    """Parse decompressed IDX bytes into a uint8 array of the shape in its header.
+
+    Inputs: data (bytes), path (only used in error messages).
+    Checks: magic = 00 00 08 ndim, and payload length == prod(dims) exactly.
+    Returns: np.ndarray, dtype uint8, shape dims.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    if len(data) < 4:
+        _fail(path, "at least a 4-byte IDX header", f"{len(data)} bytes")
+    zeros, code, ndim = data[:2], data[2], data[3]
+    if zeros != b"\x00\x00" or code != 0x08 or ndim == 0:
+        _fail(path, "an IDX magic number 0x000008nn (uint8 data)",
+              f"0x{int.from_bytes(data[:4], 'big'):08x}")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        _fail(path, f"a {header}-byte header for {ndim} dimensions", f"{len(data)} bytes")
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    need = int(np.prod(dims, dtype=np.int64))
+    have = len(data) - header
+    if have != need:
+        what = "truncated" if have < need else "trailing bytes"
+        _fail(path, f"{need} data bytes for shape {dims}", f"{have} ({what})")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+
+
+def read_idx(path, kind=None):
+    """Read one IDX file (gzip or raw) and check it is the expected kind.
+
+    Inputs: path; kind = "images" (must be (N, 28, 28), magic 2051),
+    "labels" (must be (N,), magic 2049) or None (any uint8 IDX).
+    Returns: uint8 array (images) or int64 array (labels).
+    Raises IDXError with the file, what was expected, what was found and what to do.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    if kind not in (None, "images", "labels"):
+        raise ValueError(f"kind must be None, 'images' or 'labels', got {kind!r}")
+    arr = parse_idx(read_bytes(path), path)
+    if kind == "images" and (arr.ndim != 3 or arr.shape[1:] != (28, 28)):
+        _fail(path, "images of shape (N, 28, 28) (magic 2051)", f"shape {arr.shape}")
+    if kind == "labels":
+        if arr.ndim != 1:
+            _fail(path, "labels of shape (N,) (magic 2049)", f"shape {arr.shape}")
+        if arr.size and arr.max() > 9:
+            _fail(path, "labels 0..9", f"a label {int(arr.max())}")
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def read_pair(images_path, labels_path):
+    """Read an images file and its labels file; their counts must match.
+
+    Returns: (x uint8 (N, 28, 28), y int64 (N,)).
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    x = read_idx(images_path, "images")
+    y = read_idx(labels_path, "labels")
+    if len(x) != len(y):
+        raise IDXError(f"{os.fspath(images_path)} holds {len(x)} images but "
+                       f"{os.fspath(labels_path)} holds {len(y)} labels; expected equal "
+                       f"counts; {_ADVICE}.")
+    return x, y
+
+
+def write_idx(path, array, compress=None):
+    """Write a uint8 array as an IDX file (gzip if compress, default: path ends in .gz).
+
+    Used by tests and scripts to make small fixture files.
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or array.ndim == 0:
+        raise ValueError(f"write_idx needs a uint8 array with >= 1 dimension, got "
+                         f"{array.dtype} with shape {array.shape}")
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    data = header + np.ascontiguousarray(array).tobytes()
+    if compress is None:
+        compress = os.fspath(path).endswith(".gz")
+    with open(path, "wb") as f:
+        f.write(gzip.compress(data, mtime=0) if compress else data)
+    return path
