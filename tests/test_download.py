@@ -1,0 +1,151 @@
+"""Downloader against local HTTP servers (127.0.0.1, port 0): never touches the internet."""
+import gzip
+import hashlib
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnlib import download
+from cnnlib.download import DownloadError, cache_dir, ensure_files, fetch
+from cnnlib.idx import IDXError, read_pair, write_idx
+
+NAME = "train-labels-idx1-ubyte.gz"
+LABELS = np.arange(10, dtype=np.uint8)
+RAW = b"\x00\x00\x08\x01" + (10).to_bytes(4, "big") + LABELS.tobytes()
+RAW_SHA = hashlib.sha256(RAW).hexdigest()
+HTML = b"<!DOCTYPE html><html><body>This site has moved</body></html>"
+
+
+def serve(routes):
+    """Start a server answering GET /<name> from routes {name: (status, body)}; 404 otherwise."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = routes.get(self.path.lstrip("/"), (404, b"not found"))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(routes):
+        server, url = serve(routes)
+        started.append(server)
+        return url
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"  # nothing listens here any more
+
+
+def test_success_and_recompressed_copy_accepted(servers, tmp_path):
+    url = servers({NAME: (200, gzip.compress(RAW, compresslevel=1, mtime=123))})
+    path = fetch(NAME, tmp_path / "cache", [url], RAW_SHA, timeout=5, progress=False)
+    assert path == tmp_path / "cache" / NAME
+    assert gzip.decompress(path.read_bytes()) == RAW
+    assert os.listdir(tmp_path / "cache") == [NAME]  # no temporary file left behind
+
+
+def test_checksum_mismatch_leaves_nothing(servers, tmp_path):
+    url = servers({NAME: (200, gzip.compress(RAW[:-1] + b"\x05"))})
+    with pytest.raises(DownloadError, match="SHA-256") as err:
+        fetch(NAME, tmp_path / "cache", [url], RAW_SHA, timeout=5, progress=False)
+    assert os.listdir(tmp_path / "cache") == []
+    assert str(tmp_path / "cache") in str(err.value)  # tells where to put the file by hand
+
+
+@pytest.mark.parametrize("first", ["404", "500", "closed"])
+def test_first_mirror_down_second_up(servers, tmp_path, first):
+    if first == "closed":
+        bad = closed_port_url()
+    else:
+        bad = servers({NAME: (int(first), b"server error")})
+    good = servers({NAME: (200, gzip.compress(RAW))})
+    path = fetch(NAME, tmp_path, [bad, good], RAW_SHA, timeout=5, progress=False)
+    assert gzip.decompress(path.read_bytes()) == RAW
+    assert os.listdir(tmp_path) == [NAME]
+
+
+def test_all_mirrors_down_names_each(servers, tmp_path):
+    mirrors = [servers({}), servers({NAME: (500, b"")}), closed_port_url()]
+    with pytest.raises(DownloadError) as err:
+        fetch(NAME, tmp_path, mirrors, RAW_SHA, timeout=5, progress=False)
+    message = str(err.value)
+    for m in mirrors:
+        assert m + NAME in message
+    assert "404" in message and "500" in message
+    assert isinstance(err.value, OSError)
+    assert os.listdir(tmp_path) == []
+
+
+def test_html_page_with_status_200_is_rejected(servers, tmp_path):
+    url = servers({NAME: (200, HTML)})
+    with pytest.raises(DownloadError, match="HTML page"):
+        fetch(NAME, tmp_path, [url], RAW_SHA, timeout=5, progress=False)
+    # without a known checksum the structural IDX check still rejects it
+    with pytest.raises(DownloadError, match="IDX magic"):
+        fetch(NAME, tmp_path, [url], None, timeout=5, progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_ensure_files_downloads_all_four_and_checks_existing(servers, tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    y = np.array([1, 2, 3], np.uint8)
+    src = tmp_path / "src"
+    src.mkdir()
+    for split in ("train", "t10k"):
+        write_idx(src / f"{split}-images-idx3-ubyte.gz", x)
+        write_idx(src / f"{split}-labels-idx1-ubyte.gz", y)
+    routes = {n: (200, (src / n).read_bytes()) for n in download.FILES}
+    sums = {n: hashlib.sha256(gzip.decompress(b)).hexdigest() for n, (_, b) in routes.items()}
+    paths = ensure_files(tmp_path / "cache", [servers(routes)], sums, progress=False)
+    assert sorted(os.listdir(tmp_path / "cache")) == sorted(download.FILES)
+    xs, ys = read_pair(paths[download.FILES[0]], paths[download.FILES[1]])
+    np.testing.assert_array_equal(xs, x)
+    # a wrong file already in the folder is reported, not silently replaced
+    write_idx(tmp_path / "cache" / download.FILES[3], np.array([0, 0, 0], np.uint8))
+    with pytest.raises(IDXError, match="SHA-256"):
+        ensure_files(tmp_path / "cache", [], sums)
+    # a folder given by the user is never downloaded into
+    with pytest.raises(FileNotFoundError, match="missing"):
+        ensure_files(tmp_path / "empty", ["http://127.0.0.1:9/"], sums, download=False)
+
+
+def test_cache_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNLIB_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert cache_dir("mnist") == Path.home() / ".cache" / "cnnlib" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir("mnist") == tmp_path / "xdg" / "cnnlib" / "mnist"
+    monkeypatch.setenv("CNNLIB_CACHE", str(tmp_path / "mine"))
+    assert cache_dir("fashion-mnist") == tmp_path / "mine" / "fashion-mnist"
+
+
+def test_mirror_constants():
+    assert download.MNIST_MIRRORS[0].startswith("https://ossci-datasets.s3.amazonaws.com/")
+    assert not any("lecun.com" in m for m in download.MNIST_MIRRORS)
+    for table in (download.MNIST_SHA256, download.FASHION_MNIST_SHA256):
+        assert sorted(table) == sorted(download.FILES)
+        assert all(len(h) == 64 and int(h, 16) >= 0 for h in table.values())

@@ -1,0 +1,99 @@
+"""IDX parser on small files written by the tests: good, truncated, wrong magic/shape, bad gzip."""
+import gzip
+
+import numpy as np
+import pytest
+
+from cnnlib.idx import IDXError, parse_idx, read_idx, read_pair, write_idx
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+LABELS = np.array([3, 0, 9, 1, 7], dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ["img-idx3-ubyte.gz", "img-idx3-ubyte"])
+def test_good_images_gzip_and_raw(tmp_path, name):
+    path = write_idx(tmp_path / name, IMAGES)
+    assert (path.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
+    x = read_idx(path, "images")
+    assert x.dtype == np.uint8 and x.shape == (5, 28, 28)
+    np.testing.assert_array_equal(x, IMAGES)
+
+
+def test_header_is_the_documented_magic(tmp_path):
+    raw = (write_idx(tmp_path / "l", LABELS)).read_bytes()
+    assert int.from_bytes(raw[:4], "big") == 2049
+    assert int.from_bytes(raw[4:8], "big") == 5
+    raw = (write_idx(tmp_path / "i", IMAGES)).read_bytes()
+    assert int.from_bytes(raw[:4], "big") == 2051
+
+
+def test_good_pair(tmp_path):
+    x, y = read_pair(write_idx(tmp_path / "i.gz", IMAGES), write_idx(tmp_path / "l.gz", LABELS))
+    assert y.dtype == np.int64 and y.tolist() == [3, 0, 9, 1, 7]
+    assert len(x) == len(y) == 5
+
+
+@pytest.mark.parametrize("cut", [1, 100, 28 * 28 * 5])
+def test_truncated_file(tmp_path, cut):
+    raw = write_idx(tmp_path / "i", IMAGES).read_bytes()
+    (tmp_path / "i").write_bytes(raw[:-cut])
+    with pytest.raises(IDXError, match="truncated") as err:
+        read_idx(tmp_path / "i", "images")
+    assert str(tmp_path / "i") in str(err.value) and "download" in str(err.value)
+
+
+def test_trailing_garbage(tmp_path):
+    raw = write_idx(tmp_path / "l", LABELS).read_bytes()
+    (tmp_path / "l").write_bytes(raw + b"\x00")
+    with pytest.raises(IDXError, match="trailing"):
+        read_idx(tmp_path / "l", "labels")
+
+
+@pytest.mark.parametrize("magic", [b"\x00\x00\x0d\x03", b"\x01\x00\x08\x03", b"<htm"])
+def test_wrong_magic(tmp_path, magic):
+    raw = write_idx(tmp_path / "i", IMAGES).read_bytes()
+    (tmp_path / "i").write_bytes(magic + raw[4:])
+    with pytest.raises(IDXError, match="magic"):
+        read_idx(tmp_path / "i", "images")
+
+
+def test_html_page_is_not_idx():
+    with pytest.raises(IDXError, match="expected an IDX magic"):
+        parse_idx(b"<!DOCTYPE html><html><body>Moved</body></html>", "page.gz")
+
+
+def test_wrong_dimensions(tmp_path):
+    write_idx(tmp_path / "small.gz", np.zeros((4, 14, 14), np.uint8))
+    with pytest.raises(IDXError, match=r"\(N, 28, 28\).*\(4, 14, 14\)"):
+        read_idx(tmp_path / "small.gz", "images")
+    with pytest.raises(IDXError, match=r"shape \(N,\)"):
+        read_idx(tmp_path / "small.gz", "labels")  # images file given as labels
+    write_idx(tmp_path / "bad_labels.gz", np.array([1, 12], np.uint8))
+    with pytest.raises(IDXError, match="0..9"):
+        read_idx(tmp_path / "bad_labels.gz", "labels")
+
+
+def test_count_mismatch(tmp_path):
+    write_idx(tmp_path / "i.gz", IMAGES)
+    write_idx(tmp_path / "l.gz", LABELS[:4])
+    with pytest.raises(IDXError, match="5 images but .* 4 labels"):
+        read_pair(tmp_path / "i.gz", tmp_path / "l.gz")
+
+
+def test_corrupt_gzip(tmp_path):
+    packed = gzip.compress(b"\x00\x00\x08\x01" + b"\x00\x00\x00\x05" + LABELS.tobytes())
+    (tmp_path / "cut.gz").write_bytes(packed[:-6])        # stream ends early (EOFError)
+    flipped = bytearray(packed)
+    flipped[12] ^= 0xFF
+    (tmp_path / "flip.gz").write_bytes(bytes(flipped))    # damaged deflate data / CRC
+    for name in ("cut.gz", "flip.gz"):
+        with pytest.raises(IDXError, match="gzip") as err:
+            read_idx(tmp_path / name, "labels")
+        assert name in str(err.value)
+    assert issubclass(IDXError, ValueError)
+
+
+def test_write_idx_rejects_non_uint8(tmp_path):
+    with pytest.raises(ValueError, match="uint8"):
+        write_idx(tmp_path / "x", np.zeros((2, 2), np.float32))
