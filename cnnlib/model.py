@@ -1,0 +1,293 @@
+"""A network is a list of layers: forward runs them in order, backward in reverse.
+
+    net = Sequential([Conv2D(1, 8, 3), MaxPool2D(2), Flatten(), Linear(13 * 13 * 8, 10)])
+    logits = net.forward(x)          # x: float (N, 1, 28, 28) -> (N, 10)
+    net.backward(dlogits)            # fills every layer's grads
+
+Parameters are named "<layer index>.<name>" ("0.W", "0.b", "3.W", ...), which is
+how optimizers keep their state and how save/load match arrays to layers.
+
+Introduced in notebooks/08_training.ipynb.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .conv import Conv2D
+from .layers import Flatten, Linear, ReLU
+from .losses import softmax, softmax_cross_entropy
+from .pool import AvgPool2D, MaxPool2D
+
+ARCH_KEY = "__architecture__"
+
+
+def describe(layer):
+    """One-line description of a layer with its hyper-parameters, e.g. "Conv2D(1, 8, 3, pad=1)"."""
+    name = type(layer).__name__
+    if isinstance(layer, Conv2D):
+        f, c, k = layer.params["W"].shape[:3]
+        return f"{name}({c}, {f}, {k}, stride={layer.stride}, pad={layer.pad})"
+    if isinstance(layer, (MaxPool2D, AvgPool2D)):
+        return f"{name}(size={layer.size}, stride={layer.stride})"
+    if isinstance(layer, Linear):
+        return f"{name}({layer.params['W'].shape[0]}, {layer.params['W'].shape[1]})"
+    return f"{name}()"
+
+
+class Sequential:
+    """A chain of layers that all follow the layer contract (params, grads, forward, backward).
+
+    forward(x) -> output of the last layer; backward(dout) -> dL/dx (None when the first
+    layer was built with need_dx=False). Introduced in notebooks/08_training.ipynb.
+    """
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout):
+        for i in range(len(self.layers) - 1, -1, -1):
+            if dout is None:
+                raise ValueError(f"layer {i + 1} returned no input gradient (need_dx=False) "
+                                 f"but layer {i} needs one; only the first layer may skip it.")
+            dout = self.layers[i].backward(dout)
+        return dout
+
+    def named_params(self):
+        """{"0.W": array, ...}: the live parameter arrays (updating them changes the net)."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    def named_grads(self):
+        """{"0.W": dL/dW, ...} as filled by the last backward (same keys as named_params)."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def num_params(self):
+        return sum(p.size for p in self.named_params().values())
+
+    def predict_proba(self, x, batch_size=1000):
+        """Class probabilities (N, K) = softmax(forward(x)), computed batch_size images at a time."""
+        return np.concatenate([softmax(self.forward(x[i:i + batch_size]))
+                               for i in range(0, len(x), batch_size)])
+
+    def predict(self, x, batch_size=1000):
+        """Predicted class (N,) int64: the arg-max of the scores."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def astype(self, dtype):
+        """Convert every parameter to dtype (np.float64 for gradient checks); returns self."""
+        for layer in self.layers:
+            layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
+            layer.grads = {}
+        return self
+
+    def architecture(self):
+        return [describe(layer) for layer in self.layers]
+
+    def summary(self, input_shape=(1, 28, 28)):
+        """A printable table: each layer, its output shape for one input, its parameter count."""
+        saved = [dict(layer.__dict__) for layer in self.layers]   # keep forward caches intact
+        dtype = next(iter(self.named_params().values()), np.zeros(0, np.float32)).dtype
+        x = np.zeros((1,) + tuple(input_shape), dtype=dtype)
+        rows = [("", "input", str(tuple(input_shape)), "")]
+        try:
+            for i, (layer, desc) in enumerate(zip(self.layers, self.architecture())):
+                x = layer.forward(x)
+                n = sum(p.size for p in layer.params.values())
+                rows.append((str(i), desc, str(x.shape[1:]), f"{n:,}" if n else ""))
+        except ValueError as err:
+            rows.append(("", f"(does not fit input {tuple(input_shape)}: {err})", "", ""))
+        finally:
+            for layer, state in zip(self.layers, saved):
+                layer.__dict__.clear()
+                layer.__dict__.update(state)
+        widths = [max(len(r[j]) for r in rows + [("#", "layer", "output", "params")]) for j in range(4)]
+        fmt = lambda r: f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+        lines = [fmt(("#", "layer", "output", "params"))] + [fmt(r) for r in rows]
+        return "\n".join(lines + [f"total parameters: {self.num_params():,}"])
+
+    def __repr__(self):
+        return "Sequential(\n" + self.summary() + "\n)"
+
+    def save(self, path):
+        """Write the parameters and the architecture to an .npz file (no pickle).
+
+        Writes a temporary file next to `path` and renames it, so a crash never
+        leaves a half-written file behind.
+        """
+        path = Path(path)
+        arrays = {**self.named_params(), ARCH_KEY: np.array(self.architecture())}
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path):
+        """Copy parameters from an .npz written by save() into this net (in place); returns self.
+
+        Raises ValueError if an array is missing, extra, or has the wrong shape, or if the
+        saved architecture differs from this net's.
+        """
+        params = self.named_params()
+        with np.load(path, allow_pickle=False) as f:
+            saved = {name: f[name] for name in f.files}
+        arch = saved.pop(ARCH_KEY, None)
+        missing = sorted(set(params) - set(saved))
+        extra = sorted(set(saved) - set(params))
+        if missing:
+            raise ValueError(f"{path}: missing array(s) {missing} expected by this model.")
+        if extra:
+            raise ValueError(f"{path}: extra array(s) {extra} that this model does not have.")
+        for name, p in params.items():
+            if saved[name].shape != p.shape:
+                raise ValueError(f"{path}: array {name!r} has shape {saved[name].shape}, "
+                                 f"expected {p.shape}.")
+        if arch is not None and list(arch) != self.architecture():
+            raise ValueError(f"{path}: saved architecture {list(arch)} differs from this "
+                             f"model's {self.architecture()}.")
+        for name, p in params.items():
+            p[...] = saved[name]
+        return self
+
+
+def output_layer(in_features, out_features, seed, dtype, scale=0.1):
+    """The final Linear layer: Glorot init scaled down by `scale`.
+
+    Small output weights make every initial score close to 0, so the untrained
+    net predicts nearly uniform probabilities and its loss starts near ln 10.
+    """
+    layer = Linear(in_features, out_features, init="glorot", seed=seed, dtype=dtype)
+    layer.params["W"] *= scale
+    return layer
+
+
+def _layer_seeds(seed, n):
+    """n different seeds derived from one, so layers do not share random draws."""
+    return [int(s) for s in np.random.default_rng(seed).integers(0, 2**31, size=n)]
+
+
+def seed_net(seed=0, dtype=np.float32):
+    """The seeds' network: Conv 8@3x3 -> MaxPool 2 -> Flatten -> Linear 1352 -> 10.
+
+    No ReLU (the max-pool is the only non-linearity), as in the source articles.
+    Conv filters: He init; the final Linear layer: Glorot init times 0.1 (see
+    output_layer), so the initial loss is close to ln 10.
+    Introduced in notebooks/08_training.ipynb.
+    """
+    s = _layer_seeds(seed, 2)
+    return Sequential([
+        Conv2D(1, 8, 3, seed=s[0], dtype=dtype, need_dx=False),
+        MaxPool2D(2),
+        Flatten(),
+        output_layer(13 * 13 * 8, 10, s[1], dtype),
+    ])
+
+
+def lenet(seed=0, dtype=np.float32):
+    """A small LeNet-style network (about 52k parameters):
+    Conv 8@3x3 pad 1 -> ReLU -> MaxPool -> Conv 16@3x3 pad 1 -> ReLU -> MaxPool ->
+    Flatten -> Linear 784 -> 64 -> ReLU -> Linear 64 -> 10.
+    He init for layers followed by ReLU, small Glorot (output_layer) for the last. Introduced in notebooks/08_training.ipynb.
+    """
+    s = _layer_seeds(seed, 4)
+    return Sequential([
+        Conv2D(1, 8, 3, pad=1, seed=s[0], dtype=dtype, need_dx=False), ReLU(), MaxPool2D(2),
+        Conv2D(8, 16, 3, pad=1, seed=s[1], dtype=dtype), ReLU(), MaxPool2D(2),
+        Flatten(),
+        Linear(7 * 7 * 16, 64, seed=s[2], dtype=dtype), ReLU(),
+        output_layer(64, 10, s[3], dtype),
+    ])
+
+
+def seed002_net(seed=0, dtype=np.float32):
+    """Seed 002's network: Conv 4@5x5 -> MaxPool -> ReLU -> Conv 16@3x3 -> MaxPool -> ReLU ->
+    Flatten -> Linear 400 -> 10 (28 -> 24 -> 12 -> 10 -> 5; 16 * 5 * 5 = 400).
+    He init for the convolutions, small Glorot (output_layer) for the last. Introduced in notebooks/08_training.ipynb.
+    """
+    s = _layer_seeds(seed, 3)
+    return Sequential([
+        Conv2D(1, 4, 5, seed=s[0], dtype=dtype, need_dx=False), MaxPool2D(2), ReLU(),
+        Conv2D(4, 16, 3, seed=s[1], dtype=dtype), MaxPool2D(2), ReLU(),
+        Flatten(),
+        output_layer(16 * 5 * 5, 10, s[2], dtype),
+    ])
+
+
+ARCHITECTURES = {"seed": seed_net, "lenet": lenet, "seed002": seed002_net}
+
+
+def make_net(name, seed=0, dtype=np.float32):
+    """Build a named architecture: "seed", "lenet" or "seed002" (see ARCHITECTURES)."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}.")
+    return ARCHITECTURES[name](seed=seed, dtype=dtype)
+
+
+def initial_loss(net, x=None, y=None, num_samples=64, seed=0):
+    """Loss of a (typically untrained) net, by default on random images and labels.
+
+    For K classes and near-uniform initial scores this should be close to ln K
+    (ln 10 = 2.303 for MNIST). Returns (loss, ln K).
+    """
+    rng = np.random.default_rng(seed)
+    if x is None:
+        dtype = next(iter(net.named_params().values())).dtype
+        x = rng.uniform(-0.5, 0.5, size=(num_samples, 1, 28, 28)).astype(dtype)
+    logits = net.forward(x)
+    k = logits.shape[1]
+    if y is None:
+        y = rng.integers(0, k, size=len(x))
+    return float(softmax_cross_entropy(logits, y)[0]), float(np.log(k))
+
+
+def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
+    """Compare backward's parameter gradients of the loss with central differences.
+
+    The net and x must be float64. samples=None checks every entry (small nets only);
+    an integer checks that many random entries per parameter array.
+    Returns {"0.W": relative error, ...}; about 1e-7 or less means backward is right.
+    """
+    params = net.named_params()
+    for name, p in params.items():
+        if p.dtype != np.float64:
+            raise ValueError(f"gradient checks need float64; {name} is {p.dtype}. "
+                             f"Call net.astype(np.float64) first.")
+
+    def loss():
+        return softmax_cross_entropy(net.forward(x), y)[0]
+
+    net.backward(softmax_cross_entropy(net.forward(x), y)[1])
+    grads = {k: v.copy() for k, v in net.named_grads().items()}
+    rng = np.random.default_rng(seed)
+    errors = {}
+    for name, p in params.items():
+        flat = p.reshape(-1)
+        idx = np.arange(flat.size) if samples is None else rng.choice(flat.size, min(samples, flat.size), replace=False)
+        num = np.empty(len(idx))
+        for j, i in enumerate(idx):
+            old = flat[i]
+            flat[i] = old + h
+            plus = loss()
+            flat[i] = old - h
+            minus = loss()
+            flat[i] = old
+            num[j] = (plus - minus) / (2 * h)
+        a = grads[name].reshape(-1)[idx]
+        scale = np.linalg.norm(a) + np.linalg.norm(num)
+        errors[name] = 0.0 if scale == 0 else float(np.linalg.norm(a - num) / scale)
+    return errors
