@@ -1,0 +1,155 @@
+"""Shared matplotlib helpers for the notebooks.
+
+Every function returns its Figure. A figure made here is closed from pyplot before it
+is returned, so a notebook shows it exactly once: when it is the cell's last value, or
+with display(fig). Pass ax=... to draw into your own axes instead.
+
+Introduced in notebooks/00_mnist.ipynb.
+"""
+import numpy as np
+import matplotlib.pyplot as plt
+
+
+def _figure(nrows=1, ncols=1, figsize=(4, 4), **kw):
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kw)
+    plt.close(fig)  # displayed by the caller, never twice by the inline backend
+    return fig, axes
+
+
+def _images(images):
+    """Accept (N, H, W) or (N, 1, H, W) -> (N, H, W); anything else is a ValueError."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3 or 0 in images.shape:
+        raise ValueError(f"expected images of shape (N, H, W) or (N, 1, H, W) with N >= 1, "
+                         f"got shape {images.shape}")
+    return images
+
+
+def _labels(labels, n, name):
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},) to match the images, got {labels.shape}")
+    return labels
+
+
+def show_digits(images, labels=None, predictions=None, n=16, ncols=8, start=0):
+    """Grid of images[start:start+n] with their labels (and predictions, red when wrong).
+
+    Inputs: images (N, H, W) or (N, 1, H, W), uint8 or float; labels, predictions (N,)
+    or None; n >= 1 (clipped to what is left after start); ncols per row.
+    Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
+    """
+    images = _images(images)
+    labels = _labels(labels, len(images), "labels")
+    predictions = _labels(predictions, len(images), "predictions")
+    if not 0 <= start < len(images):
+        raise ValueError(f"start must be in 0..{len(images) - 1}, got {start}")
+    if n < 1 or ncols < 1:
+        raise ValueError(f"n and ncols must be >= 1, got n={n}, ncols={ncols}")
+    idx = np.arange(start, min(start + n, len(images)))
+    ncols = min(ncols, len(idx))
+    nrows = -(-len(idx) // ncols)
+    fig, axes = _figure(nrows, ncols, figsize=(1.1 * ncols, 1.3 * nrows))
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, idx):
+        ax.imshow(images[i], cmap="gray_r")
+        title, color = ("" if labels is None else str(labels[i])), "black"
+        if predictions is not None:
+            title += f" (pred {predictions[i]})" if labels is not None else str(predictions[i])
+            if labels is not None and predictions[i] != labels[i]:
+                color = "red"
+        ax.set_title(title, fontsize=8, color=color)
+    fig.tight_layout()
+    return fig
+
+
+def plot_digit_values(image, ax=None, title=None, fontsize=5.5):
+    """Heat map of one image with each non-zero pixel value written in its cell.
+
+    Inputs: image (H, W) (or (1, H, W)), values shown as they are (uint8: 0..255);
+    blank cells are 0. Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 2 or 0 in image.shape:
+        raise ValueError(f"expected one image of shape (H, W), got shape {image.shape}")
+    if ax is None:
+        fig, axes = _figure(figsize=(8, 8))
+        ax = axes[0, 0]
+    lo, hi = float(image.min()), float(image.max())
+    ax.imshow(image, cmap="gray_r", vmin=lo, vmax=hi if hi > lo else lo + 1)
+    integer = np.issubdtype(image.dtype, np.integer)
+    for (r, c), v in np.ndenumerate(image):
+        if v != 0:
+            dark = (v - lo) > 0.5 * (hi - lo)
+            ax.text(c, r, f"{v}" if integer else f"{v:.2f}", ha="center", va="center",
+                    fontsize=fontsize, color="white" if dark else "black")
+    ax.set_xticks(range(0, image.shape[1], 4))
+    ax.set_yticks(range(0, image.shape[0], 4))
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def plot_class_balance(y_train, y_test, num_classes=10, ax=None):
+    """Bar chart of how many train and test examples each class has (counts on the bars).
+
+    Inputs: integer labels y_train (N,), y_test (M,) in 0..num_classes-1.
+    Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
+    """
+    counts = []
+    for name, y in (("y_train", y_train), ("y_test", y_test)):
+        y = np.asarray(y)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{name} must be integer labels of shape (N,), got {y.dtype} "
+                             f"with shape {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"{name} must be in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
+        counts.append(np.bincount(y, minlength=num_classes))
+    if ax is None:
+        fig, axes = _figure(figsize=(8, 3))
+        ax = axes[0, 0]
+    x = np.arange(num_classes)
+    for shift, c, name in ((-0.2, counts[0], "train"), (0.2, counts[1], "test")):
+        bars = ax.bar(x + shift, c, width=0.4, label=f"{name} ({c.sum()})")
+        ax.bar_label(bars, fontsize=6)
+    ax.set_xticks(x)
+    ax.set_xlabel("class")
+    ax.set_ylabel("examples")
+    ax.legend()
+    return ax.figure
+
+
+def browse_digit(images, labels, index):
+    """Widget view: digit number index (small picture + heat map of its values).
+
+    Never raises for a bad index or input: the figure then shows the explanation.
+    Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
+    """
+    fig, axes = _figure(1, 2, figsize=(11, 8), gridspec_kw={"width_ratios": [1, 3]})
+    try:
+        images = _images(images)
+        labels = _labels(labels, len(images), "labels")
+        if not -len(images) <= index < len(images):
+            raise ValueError(f"index {index} is out of range: there are {len(images)} images "
+                             f"(0..{len(images) - 1})")
+        axes[0, 0].imshow(images[index], cmap="gray_r")
+        axes[0, 0].set_title(f"#{index}, label {labels[index]}" if labels is not None
+                             else f"#{index}")
+        axes[0, 0].axis("off")
+        plot_digit_values(images[index], ax=axes[0, 1], title="pixel values (blank = 0)")
+    except (ValueError, TypeError, IndexError) as err:
+        for ax in axes.flat:
+            ax.axis("off")
+        axes[0, 1].text(0.5, 0.5, f"Cannot show this digit:\n{err}", ha="center",
+                        va="center", wrap=True, fontsize=14, color="darkred",
+                        transform=axes[0, 1].transAxes)
+    return fig

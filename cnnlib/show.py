@@ -1,0 +1,43 @@
+"""Show the real source code of a cnnlib function or class inside a notebook.
+
+Notebooks call show_source(fn) instead of pasting a copy of the code, so what the
+students read is exactly what runs.
+
+Introduced in notebooks/00_mnist.ipynb.
+"""
+import inspect
+
+
+def source_text(obj):
+    """Return the source code of a function, class or method as a string.
+
+    Raises ValueError if Python cannot find it (built-ins, objects made at run time).
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    try:
+        return inspect.getsource(obj)
+    except (TypeError, OSError) as err:
+        raise ValueError(f"cannot show the source of {obj!r}: {err}") from None
+
+
+def _in_notebook():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def show_source(obj):
+    """Display obj's source: syntax-highlighted in Jupyter, printed as plain text elsewhere.
+
+    Input: a function, class or method. Returns None (the display is the output).
+    Introduced in notebooks/00_mnist.ipynb.
+    """
+    text = source_text(obj)
+    if _in_notebook():
+        from IPython.display import Code, display
+        display(Code(text, language="python"))
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
