@@ -1,0 +1,80 @@
+"""How good are the predictions? Accuracy, the confusion matrix, and a per-class report.
+
+Introduced in notebooks/11_evaluation.ipynb.
+"""
+
+import numpy as np
+
+
+def _labels(y, name):
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{name} must be integer labels of shape (N,); got dtype {y.dtype} "
+                         f"and shape {y.shape}.")
+    return y
+
+
+def _pair(y_true, y_pred):
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred must have the same shape; got {y_true.shape} "
+                         f"and {y_pred.shape}.")
+    return y_true, y_pred
+
+
+def accuracy(pred, y):
+    """Fraction of predictions equal to the labels: mean(pred == y). pred, y: (N,) ints."""
+    pred, y = _pair(y, pred)[::-1]
+    return float(np.mean(pred == y)) if len(y) else 0.0
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """(num_classes, num_classes) int64 counts: entry [i, j] = how many of class i were
+    predicted as j (rows true, columns predicted; the diagonal is the correct ones)."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if len(y) and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"{name} must lie in 0..{num_classes - 1}; got values from "
+                             f"{y.min()} to {y.max()}.")
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def _divide(a, b):
+    """a / b element-wise, 0 where b == 0 (no warnings)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.divide(a, b, out=np.zeros_like(a), where=b != 0)
+
+
+def precision_recall_f1(y_true, y_pred, num_classes=10):
+    """Per-class arrays (precision, recall, f1, support).
+
+    precision_k = TP / predicted as k ; recall_k = TP / truly k ;
+    f1 = 2 P R / (P + R); every 0/0 counts as 0.
+    """
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    tp = np.diag(cm)
+    precision = _divide(tp, cm.sum(axis=0))
+    recall = _divide(tp, cm.sum(axis=1))
+    f1 = _divide(2 * precision * recall, precision + recall)
+    return precision, recall, f1, cm.sum(axis=1)
+
+
+def classification_report(y_true, y_pred, num_classes=10, names=None, digits=3):
+    """A printable table of precision, recall, F1 and support per class, then the
+    accuracy and the macro (plain mean over classes) and weighted (by support) averages."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    p, r, f, s = precision_recall_f1(y_true, y_pred, num_classes)
+    names = [str(k) for k in range(num_classes)] if names is None else [str(n) for n in names]
+    w = max(12, max(len(n) for n in names))
+    head = f"{'':>{w}} {'precision':>9} {'recall':>9} {'f1-score':>9} {'support':>9}"
+    row = lambda n, a, b, c, d: f"{n:>{w}} {a:>9.{digits}f} {b:>9.{digits}f} {c:>9.{digits}f} {d:>9}"
+    lines = [head, ""] + [row(names[k], p[k], r[k], f[k], s[k]) for k in range(num_classes)]
+    total = int(s.sum())
+    weights = s / total if total else np.zeros(num_classes)
+    lines += ["",
+              f"{'accuracy':>{w}} {'':>9} {'':>9} {accuracy(y_pred, y_true):>9.{digits}f} {total:>9}",
+              row("macro avg", p.mean(), r.mean(), f.mean(), total),
+              row("weighted avg", p @ weights, r @ weights, f @ weights, total)]
+    return "\n".join(lines)
