@@ -1,0 +1,116 @@
+"""What one digit looks like inside the network: the feature maps after the convolution
+and after the pooling, and the class probabilities at the end.
+
+Introduced in notebooks/04_forward_pass.ipynb.
+"""
+import numpy as np
+import matplotlib.pyplot as plt
+
+from .data import to_float
+from .losses import softmax
+
+
+def network_layers(net):
+    """The list of layers of a Sequential (its .layers) or of a plain list of layers."""
+    layers = getattr(net, "layers", net)
+    if not isinstance(layers, (list, tuple)) or not layers or \
+            not all(hasattr(layer, "forward") for layer in layers):
+        raise ValueError("net must be a non-empty list of layers with a forward method "
+                         f"(or a Sequential); got {type(net).__name__}.")
+    return list(layers)
+
+
+def trace_activations(net, image):
+    """Run one image through the layers and keep every layer's output.
+
+    net: a list of layers (or a Sequential) taking (N, 1, H, W) float input.
+    image: one grey image (H, W): raw uint8 pixels (scaled with to_float, x/255 - 0.5) or floats.
+    Returns a list of (layer name, output) pairs, output for the batch of one image.
+    Raises ValueError for an image that is not 2-D or for a layer that rejects its input.
+    Introduced in notebooks/04_forward_pass.ipynb.
+    """
+    layers = network_layers(net)
+    image = np.asarray(image)
+    if image.ndim != 2 or 0 in image.shape:
+        raise ValueError(f"image must be one grey image of shape (H, W), e.g. (28, 28); "
+                         f"got shape {image.shape}.")
+    x = image.astype(np.float32) if np.issubdtype(image.dtype, np.floating) else to_float(image)
+    x = x[None, None]
+    outputs = []
+    for layer in layers:
+        x = layer.forward(x)
+        outputs.append((type(layer).__name__, x))
+    return outputs
+
+
+def _map_row(axes, maps, name, fig):
+    """Draw the channels of maps (C, h, w) in one row of axes with a shared, symmetric colour scale."""
+    limit = max(float(np.abs(maps).max()), 1e-12)
+    for c, ax in enumerate(axes):
+        ax.axis("off")
+        if c < len(maps):
+            im = ax.imshow(maps[c], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(f"{name} {c}\n{maps.shape[1]}x{maps.shape[2]}", fontsize=7)
+    fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01)
+
+
+def plot_activations(net, image, label=None, max_maps=8):
+    """Figure: the input digit and its class probabilities, then the feature maps after the
+    first 4-D layer (the convolution) and after the second (the pooling), one row each.
+
+    net: list of layers or Sequential, e.g. [Conv2D(1, 8, 3), MaxPool2D(2), Flatten(), Linear(1352, 10)];
+    image: (H, W) uint8 or float; label: the true class (shown in the title) or None;
+    max_maps: how many channels to show per row.
+    Colours: red positive, blue negative, one scale per row (the colour bar).
+    Returns the Figure. An image with NaN/infinite pixels, or a net that rejects the image,
+    gives a figure with the explanation; an image that is not 2-D, or a net that is not a
+    list of layers, raises ValueError.
+    Introduced in notebooks/04_forward_pass.ipynb.
+    """
+    network_layers(net)     # not a network: a ValueError, not a figure
+    image = np.asarray(image)
+    if image.ndim != 2 or 0 in image.shape:
+        raise ValueError(f"image must be one grey image of shape (H, W), e.g. (28, 28); "
+                         f"got shape {image.shape}.")
+    fig = plt.figure(figsize=(11, 5.6), layout="constrained")
+    plt.close(fig)          # shown once by the caller
+    problem = None
+    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
+        problem = "the image contains NaN or infinite pixels"
+    else:
+        try:
+            outputs = trace_activations(net, image)
+        except ValueError as err:
+            problem = f"the network cannot take this image: {err}"
+    if problem:
+        fig.text(0.5, 0.5, f"Cannot show the activations:\n{problem}", ha="center",
+                 va="center", wrap=True, color="darkred")
+        return fig
+    maps = [(name, out[0]) for name, out in outputs if out.ndim == 4][:2]
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.3, len(maps) or 1])
+    ax_img, ax_p = top.subplots(1, 2, width_ratios=[1, 3])
+    ax_img.imshow(image, cmap="gray_r")
+    ax_img.set_title("input" + (f" (label {label})" if label is not None else ""), fontsize=9)
+    ax_img.axis("off")
+    last = outputs[-1][1]
+    if last.ndim == 2:
+        p = softmax(last.astype(np.float64))[0]
+        pred = int(p.argmax())
+        colors = ["tab:gray"] * len(p)
+        colors[pred] = "tab:blue"
+        title = f"probabilities: predicted {pred} (blue)"
+        if label is not None and 0 <= label < len(p):
+            colors[label] = "tab:green" if label == pred else "tab:orange"
+            title = (f"probabilities: predicted {pred} = label (green)" if label == pred
+                     else f"{title}, label {label} (orange)")
+        ax_p.bar(np.arange(len(p)), p, color=colors)
+        ax_p.set_xticks(np.arange(len(p)))
+        ax_p.set_ylim(0, max(0.3, float(p.max()) * 1.15))
+        ax_p.set_title(title, fontsize=9)
+    else:
+        ax_p.axis("off")
+    if maps:
+        axes = bottom.subplots(len(maps), max_maps, squeeze=False)
+        for row, (name, m) in zip(axes, maps):
+            _map_row(row, m[:max_maps], name, bottom)
+    return fig
