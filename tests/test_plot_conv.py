@@ -1,0 +1,177 @@
+"""The widget drawings of notebooks 01 and 02, called directly with normal and absurd
+settings: they must draw (and return) a clear message, never raise or warn."""
+import warnings
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from cnnlib.conv import conv2d_loop
+from cnnlib.plot_conv import (KERNEL_PRESETS, conv_problem, feature_map, plot_convolution,
+                              plot_feature_maps, plot_pooling, pool_problem)
+from cnnlib.pool import avgpool_loop, maxpool_loop
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(autouse=True)
+def warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # e.g. a 0/0 in a colour scale would fail the test
+        yield
+
+
+def texts(fig):
+    """Every string drawn in a figure: figure texts, axes titles and axes texts."""
+    out = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        out += [ax.get_title()] + [t.get_text() for t in ax.texts]
+    return " ".join(out).replace("\n", " ")
+
+
+def digit():
+    """A 'digit': a bright vertical bar and a bar across on a dark 28 x 28 background."""
+    img = np.zeros((28, 28), np.uint8)
+    img[4:24, 12:16] = 255
+    img[6:9, 6:20] = 200
+    return img
+
+
+def test_presets_are_3x3_and_edge_kernels_sum_to_zero():
+    assert len(KERNEL_PRESETS) == 8
+    for name, k in KERNEL_PRESETS.items():
+        assert k.shape == (3, 3), name
+    for name in ("vertical edge", "horizontal edge", "Sobel x", "Sobel y"):
+        assert KERNEL_PRESETS[name].sum() == 0
+    assert KERNEL_PRESETS["blur"].sum() == pytest.approx(1)
+
+
+def test_feature_map_matches_conv2d_loop_with_pad_and_stride():
+    img = np.random.default_rng(0).random((7, 9))
+    k = KERNEL_PRESETS["Sobel x"]
+    want = conv2d_loop(img[None, None], k[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
+    np.testing.assert_allclose(feature_map(img, k, pad=1, stride=2), want)
+
+
+def test_vertical_edge_kernel_responds_to_the_bar_sides_not_the_background():
+    fmap = feature_map(digit(), KERNEL_PRESETS["vertical edge"])
+    assert fmap[15, 10] > 0 > fmap[15, 14]        # left side of the bar +, right side -
+    assert fmap[20, 0] == 0                        # flat background gives 0
+
+
+def test_plot_convolution_normal_case_reports_output_size():
+    drawn = plot_convolution(digit(), KERNEL_PRESETS["Sobel x"], pad=1, stride=2)
+    assert drawn.shape == (14, 14) and drawn.message == ""
+    text = texts(drawn.figure)
+    assert "feature map 14×14" in text and "(28 + 2·1 − 3) // 2 + 1 = 14" in text
+    assert "-2" in text and "2" in text               # the kernel's numbers are drawn
+
+
+def test_huge_kernel_values_draw_without_overflow():
+    k = np.array([[1e6, 0, -1e6]] * 3)
+    drawn = plot_convolution(digit(), k)
+    assert drawn.shape == (26, 26)
+    assert "1e+06" in texts(drawn.figure) and "-1e+06" in texts(drawn.figure)
+
+
+def test_zero_kernel_gives_a_flat_map_message():
+    drawn = plot_convolution(digit(), np.zeros((3, 3)))
+    assert drawn.shape == (26, 26)
+    assert "Flat map" in drawn.message and "Flat map" in texts(drawn.figure)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_kernel_cell_is_named(bad):
+    k = np.ones((3, 3))
+    k[1, 2] = bad
+    drawn = plot_convolution(digit(), k)
+    assert drawn.shape is None
+    assert "row 1, column 2" in drawn.message and "finite number" in drawn.message
+    assert "row 1, column 2" in texts(drawn.figure)
+
+
+def test_stride_larger_than_the_image_allows():
+    drawn = plot_convolution(digit(), KERNEL_PRESETS["blur"], stride=40)
+    assert drawn.shape == (1, 1)
+    assert "only one window position fits" in drawn.message
+    assert "only one window" in texts(drawn.figure)
+
+
+def test_stride_larger_than_kernel_skips_pixels():
+    out, message = conv_problem((28, 28), np.ones((3, 3)), pad=0, stride=5)
+    assert out == (6, 6) and "in no window" in message
+
+
+def test_large_padding_is_explained_and_absurd_padding_refused():
+    drawn = plot_convolution(digit(), KERNEL_PRESETS["identity"], pad=50)
+    assert drawn.shape == (126, 126) and "only padding zeros" in drawn.message
+    drawn = plot_convolution(digit(), KERNEL_PRESETS["identity"], pad=10_000)
+    assert drawn.shape is None and "too large to draw" in texts(drawn.figure)
+
+
+def test_kernel_larger_than_image_and_bad_hyper_parameters():
+    drawn = plot_convolution(digit(), np.ones((30, 30)))
+    assert drawn.shape is None and "larger than the padded input" in texts(drawn.figure)
+    for pad, stride, word in ((-1, 1, "pad"), (0, 0, "stride"), (0, 1.5, "stride")):
+        out, message = conv_problem((28, 28), np.ones((3, 3)), pad, stride)
+        assert out is None and message.startswith(word)
+
+
+def test_plot_convolution_draws_into_given_axes():
+    fig, axes = plt.subplots(1, 3)
+    drawn = plot_convolution(digit(), KERNEL_PRESETS["sharpen"], axes=axes)
+    assert drawn.figure is fig and len(fig.axes) == 3
+
+
+def test_plot_feature_maps_titles_and_flat_marker():
+    maps = np.stack([feature_map(digit(), k) for k in KERNEL_PRESETS.values()])
+    maps[2] = 0
+    fig = plot_feature_maps(maps, titles=list(KERNEL_PRESETS))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 8 and titles[0] == "identity"
+    assert titles[2] == "horizontal edge (flat)"
+    fig = plot_feature_maps(np.zeros((0, 5, 5)))
+    assert "Expected maps of shape (F, H, W)" in texts(fig)
+
+
+def test_plot_pooling_winners_are_the_maxima():
+    fmap = np.arange(16.0).reshape(4, 4)
+    drawn = plot_pooling(fmap, size=2, stride=2)
+    assert drawn.shape == (2, 2) and drawn.message == ""
+    xs, ys = drawn.figure.axes[0].lines[0].get_data()
+    winners = sorted(zip(ys, xs))
+    assert winners == [(1, 1), (1, 3), (3, 1), (3, 3)]      # bottom-right of each window
+    pooled = drawn.figure.axes[1].images[0].get_array()
+    np.testing.assert_array_equal(pooled, maxpool_loop(fmap[None, None])[0, 0])
+    assert "15.00" in texts(drawn.figure)
+
+
+def test_plot_pooling_average_has_no_winners_and_right_values():
+    fmap = np.random.default_rng(1).normal(size=(6, 6))
+    drawn = plot_pooling(fmap, size=3, stride=3, mode="average")
+    assert drawn.shape == (2, 2) and not drawn.figure.axes[0].lines
+    np.testing.assert_allclose(drawn.figure.axes[1].images[0].get_array(),
+                               avgpool_loop(fmap[None, None], 3, 3)[0, 0])
+
+
+def test_pooling_flat_windows_get_no_dot_and_flat_map_draws():
+    drawn = plot_pooling(np.zeros((6, 6)), 2, 2)
+    assert drawn.shape == (3, 3) and not drawn.figure.axes[0].lines
+
+
+def test_pool_larger_than_map_and_other_problems():
+    drawn = plot_pooling(np.ones((5, 5)), size=6, stride=2)
+    assert drawn.shape is None and "larger than the feature map (5×5)" in texts(drawn.figure)
+    assert pool_problem((26, 26), 3, 2)[0] == (12, 12)
+    assert "dropped" in pool_problem((27, 27), 2, 2)[1]
+    assert "never looked at" in pool_problem((26, 26), 2, 3)[1]
+    assert "mode" in pool_problem((4, 4), 2, 2, mode="median")[1]
+    assert "stride" in plot_pooling(np.ones((4, 4)), 2, 0).message
+    assert "finite" in plot_pooling(np.full((4, 4), np.nan), 2, 2).message
