@@ -1,0 +1,163 @@
+"""Tests for cnnlib.layers (ReLU, Flatten, Linear, init_weights) and for building
+the seeds' teaching network out of the layer classes."""
+
+import numpy as np
+import pytest
+
+from cnnlib.conv import Conv2D
+from cnnlib.gradcheck import check_layer
+from cnnlib.layers import Flatten, Layer, Linear, ReLU, init_weights
+from cnnlib.pool import AvgPool2D, MaxPool2D
+
+
+# ---------------------------------------------------------------- hand-computed cases
+
+def test_relu_forward_and_backward_by_hand():
+    relu = ReLU()
+    x = np.array([[-2.0, 0.0, 3.0], [1.5, -0.1, 0.2]])
+    np.testing.assert_array_equal(relu.forward(x), [[0, 0, 3], [1.5, 0, 0.2]])
+    dx = relu.backward(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+    # gradient passes only where x > 0 (at exactly 0 it is blocked)
+    np.testing.assert_array_equal(dx, [[0, 0, 3], [4, 0, 6]])
+    assert relu.params == {} and relu.grads == {}
+
+
+def test_flatten_shapes_and_order():
+    x = np.arange(2 * 3 * 2 * 2, dtype=np.float64).reshape(2, 3, 2, 2)
+    flat = Flatten()
+    out = flat.forward(x)
+    assert out.shape == (2, 12)
+    np.testing.assert_array_equal(out[1], np.arange(12, 24))
+    back = flat.backward(out * 2)
+    assert back.shape == x.shape
+    np.testing.assert_array_equal(back, 2 * x)
+
+
+def test_linear_forward_and_backward_by_hand():
+    lin = Linear(2, 3, dtype=np.float64)
+    assert lin.params["W"].shape == (2, 3) and lin.params["b"].shape == (3,)
+    lin.params["W"][:] = [[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]]
+    lin.params["b"][:] = [0.5, 0.0, 0.0]
+    x = np.array([[1.0, 2.0], [-1.0, 0.0]])
+    np.testing.assert_array_equal(lin.forward(x), [[1.5, 2.0, 0.0], [-0.5, 0.0, -2.0]])
+    dout = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    dx = lin.backward(dout)
+    np.testing.assert_array_equal(dx, [[1.0, 0.0], [2.0, -1.0]])          # dout @ W.T
+    np.testing.assert_array_equal(lin.grads["W"], [[1, 0, -1], [2, 0, 0]])  # x.T @ dout
+    np.testing.assert_array_equal(lin.grads["b"], [1.0, 0.0, 1.0])
+
+
+# ---------------------------------------------------------------- gradient checks
+
+@pytest.mark.parametrize("shape", [(3, 5), (2, 3, 4, 5), (1, 1, 3, 7)])
+def test_relu_gradcheck(shape):
+    x = np.random.default_rng(len(shape)).normal(size=shape)
+    x += np.sign(x) * 0.01        # keep every entry well away from the kink at 0
+    errors = check_layer(ReLU(), x)
+    assert errors["x"] < 1e-6, errors
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 4, 5), (1, 8, 3, 3)])
+def test_flatten_gradcheck(shape):
+    errors = check_layer(Flatten(), np.random.default_rng(0).normal(size=shape))
+    assert errors["x"] < 1e-6, errors
+
+
+@pytest.mark.parametrize("n, d_in, d_out, init", [(4, 7, 3, "he"), (1, 5, 10, "glorot"),
+                                                  (6, 2, 2, "he")])
+def test_linear_gradcheck(n, d_in, d_out, init):
+    lin = Linear(d_in, d_out, init=init, seed=n, dtype=np.float64)
+    lin.params["b"][:] = np.random.default_rng(1).normal(size=d_out)
+    errors = check_layer(lin, np.random.default_rng(2).normal(size=(n, d_in)))
+    assert set(errors) == {"x", "W", "b"}
+    assert max(errors.values()) < 1e-6, errors
+
+
+# ---------------------------------------------------------------- initialisation
+
+def test_he_init_has_the_right_spread():
+    w = init_weights((400, 500), fan_in=400, fan_out=500, init="he", seed=0)
+    assert w.dtype == np.float32
+    assert abs(w.std() - np.sqrt(2 / 400)) < 0.02 * np.sqrt(2 / 400)
+    assert abs(w.mean()) < 5 * np.sqrt(2 / 400) / np.sqrt(w.size)   # 5 standard errors
+
+
+def test_glorot_init_stays_in_its_bounds():
+    limit = np.sqrt(6 / (30 + 20))
+    w = init_weights((30, 20), 30, 20, init="glorot", seed=0, dtype=np.float64)
+    assert w.dtype == np.float64
+    assert np.all(np.abs(w) <= limit) and np.abs(w).max() > 0.9 * limit
+
+
+def test_init_is_seeded_and_checked():
+    a = init_weights((5, 5), 5, 5, seed=1)
+    np.testing.assert_array_equal(a, init_weights((5, 5), 5, 5, seed=1))
+    assert not np.array_equal(a, init_weights((5, 5), 5, 5, seed=2))
+    with pytest.raises(ValueError, match="xavier"):
+        init_weights((5, 5), 5, 5, init="xavier")
+
+
+# ---------------------------------------------------------------- the teaching network
+
+@pytest.mark.parametrize("impl", ["fast", "loop"])
+def test_seed_network_shapes(impl):
+    layers = [Conv2D(1, 8, 3, impl=impl), MaxPool2D(2, impl=impl), Flatten(),
+              Linear(13 * 13 * 8, 10)]
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, size=(1, 1, 28, 28)).astype(np.float32)
+    shapes, out = [], x
+    for layer in layers:
+        out = layer.forward(out)
+        shapes.append(out.shape)
+        assert out.dtype == np.float32, type(layer).__name__
+    assert shapes == [(1, 8, 26, 26), (1, 8, 13, 13), (1, 1352), (1, 10)]
+    grad = np.ones_like(out)
+    for layer in reversed(layers):
+        grad = layer.backward(grad)
+        assert grad.dtype == np.float32, type(layer).__name__
+    assert grad.shape == x.shape
+    assert layers[0].grads["W"].shape == (8, 1, 3, 3)
+    assert layers[3].grads["W"].shape == (1352, 10)
+
+
+def test_float32_defaults():
+    assert Linear(3, 2).params["W"].dtype == np.float32
+    assert Linear(3, 2).params["b"].dtype == np.float32
+    x = np.ones((2, 3), dtype=np.float32)
+    lin = Linear(3, 2)
+    out = lin.forward(x)
+    assert out.dtype == np.float32
+    assert lin.backward(np.ones_like(out)).dtype == np.float32
+    assert lin.grads["W"].dtype == np.float32
+    relu = ReLU()
+    assert relu.forward(x).dtype == np.float32
+    assert relu.backward(x).dtype == np.float32
+
+
+def test_every_layer_has_the_contract_members():
+    for layer in [Conv2D(1, 2, 3), MaxPool2D(), AvgPool2D(), ReLU(), Flatten(), Linear(2, 2)]:
+        assert isinstance(layer, Layer)
+        assert isinstance(layer.params, dict) and isinstance(layer.grads, dict)
+        assert callable(layer.forward) and callable(layer.backward)
+    assert repr(Linear(3, 2)) == "Linear(W(3, 2), b(2,))"
+
+
+def test_layer_call_runs_forward():
+    x = np.array([[-1.0, 2.0]])
+    np.testing.assert_array_equal(ReLU()(x), [[0.0, 2.0]])
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_linear_rejects_wrong_width_and_integers():
+    lin = Linear(4, 2)
+    with pytest.raises(ValueError, match=r"\(any, 4\).*\(3, 5\)"):
+        lin.forward(np.zeros((3, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"\(any, 4\).*\(4,\)"):
+        lin.forward(np.zeros(4, dtype=np.float32))
+    with pytest.raises(ValueError, match="uint8"):
+        lin.forward(np.zeros((3, 4), dtype=np.uint8))
+
+
+def test_relu_rejects_integers():
+    with pytest.raises(ValueError, match="int64"):
+        ReLU().forward(np.array([[1, -2]], dtype=np.int64))
