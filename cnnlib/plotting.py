@@ -114,7 +114,8 @@ def plot_class_balance(y_train, y_test, num_classes=10, ax=None):
         if y.size and (y.min() < 0 or y.max() >= num_classes):
             raise ValueError(f"{name} must be in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
         counts.append(np.bincount(y, minlength=num_classes))
-    if ax is None:
+    own = ax is None
+    if own:
         fig, axes = _figure(figsize=(8, 3))
         ax = axes[0, 0]
     x = np.arange(num_classes)
@@ -124,7 +125,10 @@ def plot_class_balance(y_train, y_test, num_classes=10, ax=None):
     ax.set_xticks(x)
     ax.set_xlabel("class")
     ax.set_ylabel("examples")
-    ax.legend()
+    ax.set_ylim(0, 1.25 * max(counts[0].max(), counts[1].max(), 1))
+    ax.legend(loc="upper center", ncols=2)
+    if own:
+        ax.figure.tight_layout()
     return ax.figure
 
 
