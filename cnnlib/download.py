@@ -51,7 +51,7 @@ DATASETS = {
     "fashion-mnist": {"mirrors": FASHION_MNIST_MIRRORS, "sha256": FASHION_MNIST_SHA256,
                       "env": "CNNLIB_FASHION_MNIST_DIR"},
 }
-USER_AGENT = "cnnlib/0.1 (teaching; +https://github.com/)"
+USER_AGENT = "cnnlib/0.1 (teaching course; Python urllib)"
 
 
 class DownloadError(OSError):
