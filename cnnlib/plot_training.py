@@ -1,0 +1,266 @@
+"""Pictures of training: loss and accuracy curves, a live dashboard, and speed-up plots.
+
+    fig = plot_history(history)                       # after fit(...)
+    board = TrainingDashboard(); board.train(net, x, y, epochs=3, lr=0.05)
+    fig = plot_speedup(sizes, loop_seconds, fast_seconds)
+
+Nothing here raises because of odd numbers: NaN or infinite losses, empty histories
+and zero timings are left out of the curves and explained in a text on the figure.
+
+Introduced in notebooks/08_training.ipynb (history, dashboard) and
+notebooks/09_vectorization.ipynb (speed-up).
+"""
+import io
+import math
+import textwrap
+import threading
+
+import numpy as np
+import matplotlib.pyplot as plt
+
+from .optim import SGD
+from .train import fit
+
+CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
+          ("acc", "train", "C0"), ("val_acc", "validation", "C1"))
+
+
+def finite_points(values, start=1):
+    """(xs, ys) of the finite entries of values, xs counting from start (epoch 1, 2, ...)."""
+    ys = np.asarray(values, dtype=float).reshape(-1)
+    xs = np.arange(start, start + len(ys))
+    keep = np.isfinite(ys)
+    return xs[keep], ys[keep]
+
+
+def history_problems(history):
+    """Sentences about what cannot be drawn: no epoch yet, or non-finite values."""
+    if not history or not history.get("loss"):
+        return ["no epoch finished yet: nothing to draw."]
+    notes = []
+    for key, _, _ in CURVES:
+        bad = [e for e, v in enumerate(history.get(key, []), 1) if not math.isfinite(v)]
+        if bad:
+            notes.append(f"{key} is {history[key][bad[0] - 1]} from epoch {bad[0]} "
+                         f"(learning rate too large?); those points are not drawn.")
+    return notes
+
+
+def _axes_pair(axes, figsize):
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=figsize)
+        plt.close(fig)          # shown by the caller (the cell's value or display), once
+    return axes[0].figure, axes
+
+
+def _style(loss_ax, acc_ax):
+    for ax, name in ((loss_ax, "loss (cross-entropy)"), (acc_ax, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    acc_ax.set_ylim(0, 1.02)
+
+
+def plot_history(history, axes=None, figsize=(10, 3.6)):
+    """Loss and accuracy per epoch, train and (if present) validation, from fit's history.
+
+    history: dict with lists "loss", "acc" and optionally "val_loss", "val_acc"
+    (one value per epoch). axes: optional pair (loss_ax, acc_ax). Non-finite values are
+    skipped and explained in a text under the curves. Returns the Figure.
+    """
+    fig, (loss_ax, acc_ax) = _axes_pair(axes, figsize)
+    history = history or {}
+    for i, (key, label, color) in enumerate(CURVES):
+        xs, ys = finite_points(history.get(key, []))
+        if len(xs):
+            ax = loss_ax if i < 2 else acc_ax
+            ax.plot(xs, ys, "o-", color=color, label=label)
+    _style(loss_ax, acc_ax)
+    for ax in (loss_ax, acc_ax):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    notes = history_problems(history)
+    if notes:
+        loss_ax.text(0.02, 0.02, "\n".join(notes), transform=loss_ax.transAxes, fontsize=8,
+                     color="darkred", va="bottom", wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+class TrainingDashboard:
+    """Loss and accuracy curves that a training run updates in place.
+
+    update(history) moves the lines (set_data) instead of drawing a new figure, so it is
+    cheap enough to run every few batches; use it as fit's callback. Besides the epoch
+    curves, the loss panel shows every batch's loss (thin line, x in fractional epochs,
+    needs batches_per_epoch). status shows the last numbers or what went wrong.
+    stop() makes the next update return False, which tells fit to stop.
+    on_draw(board), if set, runs after every update (e.g. to refresh a widget).
+    Introduced in notebooks/08_training.ipynb.
+    """
+
+    def __init__(self, batches_per_epoch=None, figsize=(10, 3.8), dpi=80):
+        self.fig, self.axes = plt.subplots(1, 2, figsize=figsize, dpi=dpi)
+        plt.close(self.fig)
+        loss_ax, acc_ax = self.axes
+        self.batch_line, = loss_ax.plot([], [], color="C0", alpha=0.3, lw=0.8, label="train, each batch")
+        self.lines = {key: (loss_ax if key.endswith("loss") else acc_ax).plot(
+            [], [], "o-", color=color, label=label)[0] for key, label, color in CURVES}
+        _style(loss_ax, acc_ax)
+        for ax in self.axes:
+            ax.legend(loc="upper right" if ax is loss_ax else "lower right", fontsize=8)
+        self.status = self.fig.text(0.01, 0.01, "", fontsize=9, va="bottom")
+        self.fig.tight_layout(rect=(0, 0.12, 1, 1))
+        self.batches_per_epoch = batches_per_epoch
+        self.stop_requested = False
+        self.on_draw = None
+        self.update({})
+
+    def update(self, history):
+        """Redraw from a (possibly partial) history. Returns False after stop(), else None."""
+        history = history or {}
+        for key, line in self.lines.items():
+            line.set_data(*finite_points(history.get(key, [])))
+        if self.batches_per_epoch:
+            xs, ys = finite_points(history.get("batch_loss", []))
+            self.batch_line.set_data(xs / self.batches_per_epoch, ys)
+        loss_ax, acc_ax = self.axes
+        loss_ax.relim()
+        loss_ax.autoscale_view()
+        n = len(history.get("loss", []))
+        batches = len(history.get("batch_loss", []))
+        for ax in self.axes:
+            ax.set_xlim(0, max(1, n + 0.2, batches / (self.batches_per_epoch or math.inf)))
+        notes = history_problems(history)
+        if n and notes == []:
+            text = f"epoch {n}: train loss {history['loss'][-1]:.3f}, acc {history['acc'][-1]:.1%}"
+            if history.get("val_acc"):
+                text += f"; validation loss {history['val_loss'][-1]:.3f}, acc {history['val_acc'][-1]:.1%}"
+            self.show_message(text, "black")
+        elif n == 0 and batches:
+            self.show_message(f"epoch 1 running: {batches} batches done", "black")
+        else:
+            self.show_message(" ".join(notes), "darkred" if n else "gray")
+        return False if self.stop_requested else None
+
+    __call__ = update       # so the board itself can be fit's callback
+
+    def show_message(self, text, color="darkred"):
+        self.status.set_text(textwrap.fill(text, width=130))
+        self.status.set_color(color)
+        if self.on_draw:
+            self.on_draw(self)
+
+    def stop(self):
+        self.stop_requested = True
+
+    def png(self):
+        """The figure as PNG bytes (for an ipywidgets.Image)."""
+        buf = io.BytesIO()
+        self.fig.savefig(buf, format="png")
+        return buf.getvalue()
+
+    def train(self, net, x, y, epochs, lr, batch_size=32, x_val=None, y_val=None,
+              optimizer=SGD, callback_every=None, seed=0):
+        """Train net with fit(..., callback=self), optimizer(net, lr=lr).
+
+        Never raises for a bad setting: a diverging run (fit's FloatingPointError) or a
+        rejected value (ValueError) is shown in the status text. Returns the history, or
+        None if training failed. callback_every defaults to about 10 updates per epoch.
+        """
+        self.stop_requested = False
+        self.batches_per_epoch = max(1, math.ceil(len(x) / batch_size))
+        every = callback_every or max(1, self.batches_per_epoch // 10)
+        self.update({})
+        try:
+            history = fit(net, x, y, epochs=epochs, batch_size=batch_size,
+                          optimizer=optimizer(net, lr=lr), x_val=x_val, y_val=y_val, seed=seed,
+                          progress=False, callback=self, callback_every=every)
+        except (FloatingPointError, ValueError) as err:
+            self.show_message(f"Training stopped: {err}")
+            return None
+        if epochs < 1:
+            self.show_message(f"epochs = {epochs}: nothing to train.", "gray")
+        elif self.stop_requested:
+            self.show_message(self.status.get_text().replace("\n", " ") + "  (stopped by the Stop button)",
+                              "black")
+        return history
+
+
+def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_epochs=10):
+    """Controls (epochs, learning rate, Start, Stop) above a TrainingDashboard picture.
+
+    Start builds a fresh make_net() and trains it in a background thread. The thread is
+    what makes Stop work: while a cell (or a button handler) is running, the kernel does
+    not read widget messages, so a Stop click would only arrive after training ended.
+    Here the handler returns at once, the kernel stays free, and the click sets a flag
+    that the next dashboard update passes on to fit. The picture is an ipywidgets.Image
+    refreshed with PNG bytes, which works from a thread and in every front end.
+    Returns (widget box, board, state) where state["thread"] is the running thread.
+    """
+    import ipywidgets as W
+
+    board = TrainingDashboard()
+    picture = W.Image(value=board.png(), format="png", layout=W.Layout(width="800px"))
+    board.on_draw = lambda b: setattr(picture, "value", b.png())
+    epochs = W.IntSlider(3, min=1, max=max_epochs, description="epochs", continuous_update=False)
+    lr = W.FloatLogSlider(0.05, base=10, min=-4, max=1, step=0.25, description="learning rate",
+                          readout_format=".4f", continuous_update=False,
+                          style={"description_width": "initial"})
+    start, stop = W.Button(description="Start", button_style="success"), W.Button(description="Stop")
+    state = {"thread": None}
+
+    def run():
+        try:
+            board.train(make_net(), x, y, epochs.value, lr.value, batch_size, x_val, y_val)
+        except Exception as err:            # a thread's traceback would be invisible
+            board.show_message(f"Training failed: {type(err).__name__}: {err}")
+        finally:
+            start.disabled = False
+
+    def on_start(_):
+        if state["thread"] is not None and state["thread"].is_alive():
+            return                           # a second click while running does nothing
+        start.disabled = True
+        state["thread"] = threading.Thread(target=run, daemon=True)
+        state["thread"].start()
+
+    start.on_click(on_start)
+    stop.on_click(lambda _: board.stop())
+    return W.VBox([W.HBox([epochs, lr, start, stop]), picture]), board, state
+
+
+def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size"):
+    """Speed-up loop_seconds / fast_seconds against size, each point labelled "N x".
+
+    sizes, loop_seconds, fast_seconds: sequences of equal length. Pairs where a time is
+    0, negative or not finite (a timer too coarse for the work) are left out and
+    mentioned in a note. Returns the Figure.
+    """
+    sizes, loop_t, fast_t = (np.asarray(a, dtype=float).reshape(-1)
+                             for a in (sizes, loop_seconds, fast_seconds))
+    if not len(sizes) == len(loop_t) == len(fast_t):
+        raise ValueError(f"sizes, loop_seconds and fast_seconds need the same length; got "
+                         f"{len(sizes)}, {len(loop_t)} and {len(fast_t)}.")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        plt.close(fig)
+    ok = np.isfinite(loop_t) & np.isfinite(fast_t) & (loop_t > 0) & (fast_t > 0)
+    ratio = loop_t[ok] / fast_t[ok] if ok.any() else np.zeros(0)
+    ax.plot(sizes[ok], ratio, "o-", color="C2")
+    for s, r in zip(sizes[ok], ratio):
+        ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=8)
+    ax.set_xlabel(label)
+    ax.set_ylabel("speed-up (loop time / fast time)")
+    if len(ratio) and ratio.min() > 0 and ratio.max() / ratio.min() > 20:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.margins(y=0.15)
+    if not ok.all():
+        ax.text(0.02, 0.95, f"{int((~ok).sum())} of {len(ok)} size(s) not drawn: a time of 0 or "
+                "not finite (too fast for the clock?)", transform=ax.transAxes, fontsize=8,
+                color="darkred", va="top")
+    ax.figure.tight_layout()
+    return ax.figure
