@@ -16,7 +16,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checks import check_images
+from .checks import check_images, check_int
 from .data import load_mnist, minibatches, to_float
 from .losses import softmax_cross_entropy
 from .metrics import classification_report
@@ -55,11 +55,25 @@ def evaluate(net, x, y, batch_size=1000):
 
 
 def diverged(loss, epoch, batch, optimizer):
+    """The TrainingDiverged error for a non-finite loss, with a 10x smaller lr to try."""
     lr = getattr(optimizer, "lr", None)
-    hint = f"; try lr={lr / 10:g} (10x smaller)" if lr else "; try a smaller learning rate"
-    return TrainingDiverged(
-        f"the loss became {loss} at epoch {epoch}, batch {batch}: the steps are too large "
-        f"(lr={lr}){hint} and build a fresh net, since this one's weights are ruined.")
+    hint = f"lr={lr:g} is probably too large: try lr={lr / 10:g}" if lr else \
+        "the learning rate is probably too large: try one 10x smaller"
+    return TrainingDiverged(f"the loss became {loss} at epoch {epoch}, batch {batch}; {hint} "
+                            f"with a fresh net (this one's weights are ruined).")
+
+
+def train_step(net, xb, yb, optimizer):
+    """One step on a mini-batch: forward, loss, backward, optimizer update.
+
+    Returns (loss, logits). A NaN or infinite loss is returned without updating.
+    """
+    logits = net.forward(xb)
+    loss, dlogits = softmax_cross_entropy(logits, yb)
+    if math.isfinite(loss):
+        net.backward(dlogits)
+        optimizer.step()
+    return loss, logits
 
 
 def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=None,
@@ -73,43 +87,41 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     validation excluded), plus "batch_loss" with every batch's loss.
     callback(history) runs after each epoch, and every callback_every batches if set;
     if it returns False training stops. Raises TrainingDiverged (a FloatingPointError)
-    as soon as the loss is NaN or infinite.
+    as soon as the loss is NaN or infinite (NumPy's overflow warnings are silenced).
     """
     check_data(x, y)
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither.")
     if x_val is not None:
         check_data(x_val, y_val, "x_val")
+    epochs, batch_size = check_int(epochs, "epochs", 0), check_int(batch_size, "batch_size", 1)
+    if callback_every is not None and callback is None:
+        raise ValueError("callback_every needs a callback.")
     optimizer = Adam(net) if optimizer is None else optimizer
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "seconds": [],
                "batch_loss": []}
     n_batches = math.ceil(len(x) / batch_size)
-    show_every = max(1, n_batches // 50)                      # keep the bar cheap for batch size 1
+    show_every = max(1, n_batches // 50)                  # keep the bar cheap for batch size 1
+    stop = False
     for epoch in range(1, epochs + 1):
         start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
-        bar = tqdm(minibatches(x, y, batch_size, shuffle=True, seed=seed + epoch - 1),
-                   total=n_batches, desc=f"epoch {epoch}/{epochs}", disable=not progress,
-                   leave=True)
-        stop = False
-        for b, (xb, yb) in enumerate(bar, 1):
-            logits = net.forward(xb)
-            loss, dlogits = softmax_cross_entropy(logits, yb)
-            if not math.isfinite(loss):
-                bar.close()
-                raise diverged(loss, epoch, b, optimizer)
-            net.backward(dlogits)
-            optimizer.step()
-            history["batch_loss"].append(float(loss))
-            total_loss += loss * len(yb)
-            correct += int((logits.argmax(axis=1) == yb).sum())
-            seen += len(yb)
-            if progress and b % show_every == 0:
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
-                                refresh=False)
-            if callback and callback_every and b % callback_every == 0 and callback(history) is False:
-                stop = True
-                break
-        bar.close()
+        batches = minibatches(x, y, batch_size, shuffle=True, seed=seed + epoch - 1)
+        with tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
+                  disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"):
+            for b, (xb, yb) in enumerate(bar, 1):
+                loss, logits = train_step(net, xb, yb, optimizer)
+                if not math.isfinite(loss):
+                    raise diverged(loss, epoch, b, optimizer)
+                history["batch_loss"].append(float(loss))
+                total_loss += loss * len(yb)
+                correct += int((logits.argmax(axis=1) == yb).sum())
+                seen += len(yb)
+                if progress and b % show_every == 0:
+                    bar.set_postfix(loss=f"{total_loss / seen:.4f}",
+                                    acc=f"{correct / seen:.3f}", refresh=False)
+                if callback_every and b % callback_every == 0 and callback(history) is False:
+                    stop = True
+                    break
         history["seconds"].append(time.perf_counter() - start)
         history["loss"].append(total_loss / seen)
         history["acc"].append(correct / seen)
@@ -117,7 +129,7 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
             val_loss, val_acc = evaluate(net, x_val, y_val)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
-        if stop or (callback and callback(history) is False):
+        if stop or (callback is not None and callback(history) is False):
             break
     return history
 
