@@ -25,7 +25,10 @@ ARCH_KEY = "__architecture__"
 
 
 def describe(layer):
-    """One-line description of a layer with its hyper-parameters, e.g. "Conv2D(1, 8, 3, pad=1)"."""
+    """One-line description of a layer with its hyper-parameters, e.g. "Conv2D(1, 8, 3, pad=1)".
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     name = type(layer).__name__
     if isinstance(layer, Conv2D):
         f, c, k = layer.params["W"].shape[:3]
@@ -170,6 +173,8 @@ def output_layer(in_features, out_features, seed, dtype, scale=0.1):
 
     Small output weights make every initial score close to 0, so the untrained
     net predicts nearly uniform probabilities and its loss starts near ln 10.
+
+    Introduced in notebooks/08_training.ipynb.
     """
     layer = Linear(in_features, out_features, init="glorot", seed=seed, dtype=dtype)
     layer.params["W"] *= scale
@@ -232,7 +237,10 @@ ARCHITECTURES = {"seed": seed_net, "lenet": lenet, "seed002": seed002_net}
 
 
 def make_net(name, seed=0, dtype=np.float32):
-    """Build a named architecture: "seed", "lenet" or "seed002" (see ARCHITECTURES)."""
+    """Build a named architecture: "seed", "lenet" or "seed002" (see ARCHITECTURES).
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}.")
     return ARCHITECTURES[name](seed=seed, dtype=dtype)
@@ -243,6 +251,8 @@ def initial_loss(net, x=None, y=None, num_samples=64, seed=0):
 
     For K classes and near-uniform initial scores this should be close to ln K
     (ln 10 = 2.303 for MNIST). Returns (loss, ln K).
+
+    Introduced in notebooks/08_training.ipynb.
     """
     rng = np.random.default_rng(seed)
     if x is None:
@@ -261,6 +271,8 @@ def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
     The net and x must be float64. samples=None checks every entry (small nets only);
     an integer checks that many random entries per parameter array.
     Returns {"0.W": relative error, ...}; about 1e-7 or less means backward is right.
+
+    Introduced in notebooks/08_training.ipynb.
     """
     params = net.named_params()
     for name, p in params.items():

@@ -17,7 +17,10 @@ import numpy as np
 
 
 class Optimizer:
-    """Shared loop: for every parameter p with gradient g, call self.update(name, p, g)."""
+    """Shared loop: for every parameter p with gradient g, call self.update(name, p, g).
+
+    Introduced in notebooks/10_optimizers.ipynb.
+    """
 
     def __init__(self, net, lr, weight_decay=0.0):
         if not lr > 0:
@@ -45,7 +48,10 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Plain gradient descent: p <- p - lr * g."""
+    """Plain gradient descent: p <- p - lr * g.
+
+    Introduced in notebooks/10_optimizers.ipynb.
+    """
 
     def update(self, name, p, g):
         p -= self.lr * g
@@ -56,6 +62,8 @@ class Momentum(Optimizer):
 
     v is a running (decaying) sum of past steps, so directions that agree from
     step to step speed up and zig-zags cancel out.
+
+    Introduced in notebooks/10_optimizers.ipynb.
     """
 
     def __init__(self, net, lr, momentum=0.9, weight_decay=0.0):
@@ -75,6 +83,8 @@ class Adam(Optimizer):
     m <- b1 m + (1 - b1) g ;  v <- b2 v + (1 - b2) g^2      (m, v start at 0)
     m_hat = m / (1 - b1^t) ;  v_hat = v / (1 - b2^t)        (t = number of steps so far)
     p <- p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    Introduced in notebooks/10_optimizers.ipynb.
     """
 
     def __init__(self, net, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):

@@ -25,11 +25,17 @@ from .optim import OPTIMIZERS, Adam
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: the step size is (almost always) too large."""
+    """The loss became NaN or infinite: the step size is (almost always) too large.
+
+    Introduced in notebooks/08_training.ipynb.
+    """
 
 
 def check_data(x, y, name="x"):
-    """Check images x: float (N, C, H, W) and labels y: int (N,) of the same length."""
+    """Check images x: float (N, C, H, W) and labels y: int (N,) of the same length.
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     check_images(x, name)
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
@@ -43,6 +49,8 @@ def evaluate(net, x, y, batch_size=1000):
     """Mean cross-entropy loss and accuracy of net on (x, y), batch_size images at a time.
 
     x: float (N, C, H, W); y: int (N,). Returns (loss, acc) as Python floats.
+
+    Introduced in notebooks/08_training.ipynb.
     """
     check_data(x, y)
     total_loss, correct = 0.0, 0
@@ -55,7 +63,10 @@ def evaluate(net, x, y, batch_size=1000):
 
 
 def diverged(loss, epoch, batch, optimizer):
-    """The TrainingDiverged error for a non-finite loss, with a 10x smaller lr to try."""
+    """The TrainingDiverged error for a non-finite loss, with a 10x smaller lr to try.
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     lr = getattr(optimizer, "lr", None)
     hint = f"lr={lr:g} is probably too large: try lr={lr / 10:g}" if lr else \
         "the learning rate is probably too large: try one 10x smaller"
@@ -67,6 +78,8 @@ def train_step(net, xb, yb, optimizer):
     """One step on a mini-batch: forward, loss, backward, optimizer update.
 
     Returns (loss, logits). A NaN or infinite loss is returned without updating.
+
+    Introduced in notebooks/08_training.ipynb.
     """
     logits = net.forward(xb)
     loss, dlogits = softmax_cross_entropy(logits, yb)
@@ -88,6 +101,8 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     callback(history) runs after each epoch, and every callback_every batches if set;
     if it returns False training stops. Raises TrainingDiverged (a FloatingPointError)
     as soon as the loss is NaN or infinite (NumPy's overflow warnings are silenced).
+
+    Introduced in notebooks/08_training.ipynb.
     """
     check_data(x, y)
     if (x_val is None) != (y_val is None):
@@ -147,6 +162,10 @@ def _positive(kind):
 
 
 def parse_args(argv=None):
+    """Command-line options of python -m cnnlib.train (argparse errors for bad values).
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     p = argparse.ArgumentParser(
         prog="python -m cnnlib.train",
         description="Train a from-scratch CNN on MNIST and report the test accuracy. "
@@ -174,6 +193,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """python -m cnnlib.train: load data, build, train, print the test accuracy.
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     args = parse_args(argv)
     try:
         (x_train, y_train), (x_test, y_test) = load_mnist(
