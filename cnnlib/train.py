@@ -43,6 +43,8 @@ def check_data(x, y, name="x"):
                          f"{y.dtype} and shape {y.shape}.")
     if len(x) != len(y):
         raise ValueError(f"{name} has {len(x)} images but its labels have {len(y)} entries.")
+    if len(x) == 0:
+        raise ValueError(f"{name} holds no images (shape {x.shape}).")
 
 
 def evaluate(net, x, y, batch_size=1000):
