@@ -3,6 +3,8 @@
 Every function here draws into a matplotlib figure and never raises for a bad
 setting typed into a widget (NaN in a kernel, a window larger than the image):
 it writes the reason into the figure and returns it, so the student sees why.
+As in cnnlib.plotting, a figure made here is closed from pyplot before it is
+returned: the caller shows it once (as a cell's last value or with display(fig)).
 
 Introduced in notebooks/01_convolution.ipynb (kernels, feature maps) and
 notebooks/02_pooling.ipynb (plot_pooling).
@@ -121,7 +123,8 @@ def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     Returns Drawn(figure, (Hout, Wout) or None, message).
     """
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 0.6, 1]})
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 0.6, 1]})
+        plt.close(fig)
     ax_in, ax_k, ax_out = axes
     fig = ax_in.figure
     img = as_image(image)
@@ -170,6 +173,7 @@ def plot_feature_maps(maps, titles=None, ncols=4, size=2.2):
         maps = maps[0]
     if maps.ndim != 3 or maps.shape[0] == 0:
         fig, ax = plt.subplots(figsize=(4, 2))
+        plt.close(fig)
         _say(ax, f"Expected maps of shape (F, H, W); got {maps.shape}.")
         return fig
     n = maps.shape[0]
@@ -177,6 +181,7 @@ def plot_feature_maps(maps, titles=None, ncols=4, size=2.2):
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    plt.close(fig)
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([])
         if k >= n:
@@ -220,7 +225,8 @@ def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     Returns Drawn(figure, (Hout, Wout) or None, message); Hout = (H - size) // stride + 1.
     """
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+        plt.close(fig)
     ax_in, ax_out = axes
     fig = ax_in.figure
     fmap = np.asarray(feature_map, dtype=np.float64)

@@ -175,3 +175,11 @@ def test_pool_larger_than_map_and_other_problems():
     assert "mode" in pool_problem((4, 4), 2, 2, mode="median")[1]
     assert "stride" in plot_pooling(np.ones((4, 4)), 2, 0).message
     assert "finite" in plot_pooling(np.full((4, 4), np.nan), 2, 2).message
+
+
+def test_figures_are_closed_from_pyplot_so_notebooks_show_them_once():
+    plt.close("all")
+    plot_convolution(digit(), KERNEL_PRESETS["blur"])
+    plot_pooling(np.ones((4, 4)), 2, 2)
+    plot_feature_maps(np.ones((2, 4, 4)))
+    assert plt.get_fignums() == []
