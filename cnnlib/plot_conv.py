@@ -37,7 +37,10 @@ KERNEL_PRESETS = {
 
 
 def as_image(image):
-    """A 2-D float64 image: raw uint8 pixels are scaled to [0, 1], floats are kept."""
+    """A float64 image (any shape): raw uint8 pixels are scaled to [0, 1], floats are kept.
+
+    Introduced in notebooks/01_convolution.ipynb.
+    """
     image = np.asarray(image)
     if np.issubdtype(image.dtype, np.integer):
         return image.astype(np.float64) / 255
@@ -50,6 +53,7 @@ def conv_problem(shape, kernel, pad=0, stride=1):
     Returns (out_shape, message): out_shape is (Hout, Wout) with
     Hout = (H + 2*pad - KH) // stride + 1, or None when no output exists;
     message explains the problem or oddity ("" when there is none).
+    Introduced in notebooks/01_convolution.ipynb.
     """
     kernel = np.asarray(kernel, dtype=float)
     if kernel.ndim != 2 or kernel.size == 0:
@@ -85,6 +89,7 @@ def feature_map(image, kernel, pad=0, stride=1):
     """Slide one 2-D kernel over one 2-D image (cnnlib.conv.conv2d_fast, bias 0).
 
     image (H, W), kernel (KH, KW) -> feature map (Hout, Wout).
+    Introduced in notebooks/01_convolution.ipynb.
     """
     x = as_image(image)[None, None]
     w = np.asarray(kernel, dtype=np.float64)[None, None]
@@ -121,6 +126,7 @@ def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     pixel (0, 0) is outlined in orange on the input and on the output.
     axes: three matplotlib axes, or None for a new figure.
     Returns Drawn(figure, (Hout, Wout) or None, message).
+    Introduced in notebooks/01_convolution.ipynb.
     """
     if axes is None:
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 0.6, 1]})
@@ -167,6 +173,7 @@ def plot_feature_maps(maps, titles=None, ncols=4, size=2.2):
 
     maps: (F, H, W) or (1, F, H, W); titles: F strings (default "map k").
     Returns the figure. A flat map gets "(flat)" in its title.
+    Introduced in notebooks/01_convolution.ipynb.
     """
     maps = np.asarray(maps, dtype=float)
     if maps.ndim == 4 and maps.shape[0] == 1:
@@ -196,7 +203,10 @@ def plot_feature_maps(maps, titles=None, ncols=4, size=2.2):
 
 def pool_problem(shape, size, stride, mode="max"):
     """Check pooling settings for a map of `shape` (H, W); returns (out_shape, message)
-    like conv_problem, with Hout = (H - size) // stride + 1."""
+    like conv_problem, with Hout = (H - size) // stride + 1.
+
+    Introduced in notebooks/02_pooling.ipynb.
+    """
     if mode not in ("max", "average"):
         return None, f"mode must be 'max' or 'average'; got {mode!r}."
     for name, value in (("size", size), ("stride", stride)):
@@ -223,6 +233,7 @@ def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     overlapping ones stay apart); with mode="max" a dot marks each window's
     winner (its first maximum; windows whose values are all equal get none).
     Returns Drawn(figure, (Hout, Wout) or None, message); Hout = (H - size) // stride + 1.
+    Introduced in notebooks/02_pooling.ipynb.
     """
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
