@@ -8,6 +8,8 @@ ValueError that says what was expected.
 
 Introduced in notebooks/03_softmax_and_cross_entropy.ipynb.
 """
+import textwrap
+
 import numpy as np
 import matplotlib.pyplot as plt
 
@@ -80,8 +82,9 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     ax.set_ylim(0, 1.12)
     logp = tempered_log_probs(z, temperature)
     if isinstance(logp, str):
+        ax.set_axis_off()
         ax.set_title("no probabilities for these settings", color="darkred")
-        ax.text(0.5, 0.55, logp, ha="center", va="center", wrap=True, color="darkred",
+        ax.text(0.5, 0.55, textwrap.fill(logp, 60), ha="center", va="center", color="darkred",
                 transform=ax.transAxes)
         return ax.figure
     p = np.exp(logp)
