@@ -79,13 +79,17 @@ def classification_report(y_true, y_pred, num_classes=10, names=None, digits=3):
     p, r, f, s = precision_recall_f1(y_true, y_pred, num_classes)
     names = [str(k) for k in range(num_classes)] if names is None else [str(n) for n in names]
     w = max(12, max(len(n) for n in names))
+    num = f">9.{digits}f"
     head = f"{'':>{w}} {'precision':>9} {'recall':>9} {'f1-score':>9} {'support':>9}"
-    row = lambda n, a, b, c, d: f"{n:>{w}} {a:>9.{digits}f} {b:>9.{digits}f} {c:>9.{digits}f} {d:>9}"
+
+    def row(label, prec, rec, f1, support):
+        return f"{label:>{w}} {prec:{num}} {rec:{num}} {f1:{num}} {support:>9}"
+
     lines = [head, ""] + [row(names[k], p[k], r[k], f[k], s[k]) for k in range(num_classes)]
     total = int(s.sum())
     weights = s / total if total else np.zeros(num_classes)
     lines += ["",
-              f"{'accuracy':>{w}} {'':>9} {'':>9} {accuracy(y_pred, y_true):>9.{digits}f} {total:>9}",
+              f"{'accuracy':>{w}} {'':>19} {accuracy(y_pred, y_true):{num}} {total:>9}",
               row("macro avg", p.mean(), r.mean(), f.mean(), total),
               row("weighted avg", p @ weights, r @ weights, f @ weights, total)]
     return "\n".join(lines)

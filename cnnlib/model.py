@@ -68,17 +68,19 @@ class Sequential:
 
     def named_params(self):
         """{"0.W": array, ...}: the live parameter arrays (updating them changes the net)."""
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in layer.params.items()}
 
     def named_grads(self):
         """{"0.W": dL/dW, ...} as filled by the last backward (same keys as named_params)."""
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in layer.grads.items()}
 
     def num_params(self):
         return sum(p.size for p in self.named_params().values())
 
     def predict_proba(self, x, batch_size=1000):
-        """Class probabilities (N, K) = softmax(forward(x)), computed batch_size images at a time."""
+        """Class probabilities (N, K) = softmax(forward(x)), batch_size images at a time."""
         return np.concatenate([softmax(self.forward(x[i:i + batch_size]))
                                for i in range(0, len(x), batch_size)])
 
@@ -113,9 +115,9 @@ class Sequential:
             for layer, state in zip(self.layers, saved):
                 layer.__dict__.clear()
                 layer.__dict__.update(state)
-        widths = [max(len(r[j]) for r in rows + [("#", "layer", "output", "params")]) for j in range(4)]
-        fmt = lambda r: f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
-        lines = [fmt(("#", "layer", "output", "params"))] + [fmt(r) for r in rows]
+        rows.insert(0, ("#", "layer", "output", "params"))
+        w = [max(len(r[j]) for r in rows) for j in range(4)]
+        lines = [f"{a:>{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d:>{w[3]}}".rstrip() for a, b, c, d in rows]
         return "\n".join(lines + [f"total parameters: {self.num_params():,}"])
 
     def __repr__(self):
@@ -207,7 +209,8 @@ def lenet(seed=0, dtype=np.float32):
     """A small LeNet-style network (about 52k parameters):
     Conv 8@3x3 pad 1 -> ReLU -> MaxPool -> Conv 16@3x3 pad 1 -> ReLU -> MaxPool ->
     Flatten -> Linear 784 -> 64 -> ReLU -> Linear 64 -> 10.
-    He init for layers followed by ReLU, small Glorot (output_layer) for the last. Introduced in notebooks/08_training.ipynb.
+    He init for layers followed by ReLU, small Glorot (output_layer) for the last.
+    Introduced in notebooks/08_training.ipynb.
     """
     s = _layer_seeds(seed, 4)
     return Sequential([
@@ -222,7 +225,8 @@ def lenet(seed=0, dtype=np.float32):
 def seed002_net(seed=0, dtype=np.float32):
     """Seed 002's network: Conv 4@5x5 -> MaxPool -> ReLU -> Conv 16@3x3 -> MaxPool -> ReLU ->
     Flatten -> Linear 400 -> 10 (28 -> 24 -> 12 -> 10 -> 5; 16 * 5 * 5 = 400).
-    He init for the convolutions, small Glorot (output_layer) for the last. Introduced in notebooks/08_training.ipynb.
+    He init for the convolutions, small Glorot (output_layer) for the last.
+    Introduced in notebooks/08_training.ipynb.
     """
     s = _layer_seeds(seed, 3)
     return Sequential([
@@ -289,7 +293,8 @@ def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
     errors = {}
     for name, p in params.items():
         flat = p.reshape(-1)
-        idx = np.arange(flat.size) if samples is None else rng.choice(flat.size, min(samples, flat.size), replace=False)
+        idx = (np.arange(flat.size) if samples is None
+               else rng.choice(flat.size, min(samples, flat.size), replace=False))
         num = np.empty(len(idx))
         for j, i in enumerate(idx):
             old = flat[i]

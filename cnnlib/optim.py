@@ -34,7 +34,7 @@ class Optimizer:
         grads = self.net.named_grads()
         for name, p in self.net.named_params().items():
             if name not in grads:
-                raise ValueError(f"no gradient for {name!r}: call net.backward(...) before step().")
+                raise ValueError(f"no gradient for {name!r}: call net.backward() before step().")
             g = grads[name]
             if self.weight_decay and name.endswith(".W"):
                 g = g + self.weight_decay * p

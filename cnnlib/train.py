@@ -219,7 +219,8 @@ def main(argv=None):
                       seed=args.seed, progress=not args.no_progress)
     except TrainingDiverged as err:
         sys.exit(f"error: {err}")
-    for e, (loss, acc, sec) in enumerate(zip(history["loss"], history["acc"], history["seconds"]), 1):
+    per_epoch = zip(history["loss"], history["acc"], history["seconds"])
+    for e, (loss, acc, sec) in enumerate(per_epoch, 1):
         print(f"epoch {e}: train loss {loss:.4f}, train accuracy {acc:.2%}, {sec:.1f} s")
     test_loss, test_acc = evaluate(net, x_test, y_test)
     print(f"training time: {sum(history['seconds']):.1f} s")
