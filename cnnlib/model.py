@@ -117,7 +117,8 @@ class Sequential:
                 layer.__dict__.update(state)
         rows.insert(0, ("#", "layer", "output", "params"))
         w = [max(len(r[j]) for r in rows) for j in range(4)]
-        lines = [f"{a:>{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d:>{w[3]}}".rstrip() for a, b, c, d in rows]
+        lines = [f"{a:>{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d:>{w[3]}}".rstrip()
+                 for a, b, c, d in rows]
         return "\n".join(lines + [f"total parameters: {self.num_params():,}"])
 
     def __repr__(self):
