@@ -231,10 +231,11 @@ def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_
     return W.VBox([W.HBox([epochs, lr, start, stop]), picture]), board, state
 
 
-def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size"):
+def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size", name=None):
     """Speed-up loop_seconds / fast_seconds against size, each point labelled "N x".
 
-    sizes, loop_seconds, fast_seconds: sequences of equal length. Pairs where a time is
+    sizes, loop_seconds, fast_seconds: sequences of equal length. name: legend entry
+    (call again with the same ax and another name to compare). Pairs where a time is
     0, negative or not finite (a timer too coarse for the work) are left out and
     mentioned in a note. Returns the Figure.
     """
@@ -248,7 +249,7 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size")
         plt.close(fig)
     ok = np.isfinite(loop_t) & np.isfinite(fast_t) & (loop_t > 0) & (fast_t > 0)
     ratio = loop_t[ok] / fast_t[ok] if ok.any() else np.zeros(0)
-    ax.plot(sizes[ok], ratio, "o-", color="C2")
+    ax.plot(sizes[ok], ratio, "o-", label=name)
     for s, r in zip(sizes[ok], ratio):
         ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r), textcoords="offset points",
                     xytext=(0, 6), ha="center", fontsize=8)
@@ -258,6 +259,8 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size")
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.margins(y=0.15)
+    if name:
+        ax.legend()
     if not ok.all():
         ax.text(0.02, 0.95, f"{int((~ok).sum())} of {len(ok)} size(s) not drawn: a time of 0 or "
                 "not finite (too fast for the clock?)", transform=ax.transAxes, fontsize=8,

@@ -201,3 +201,11 @@ def test_speedup_all_zero_draws_nothing_but_explains():
 def test_speedup_lengths_must_match():
     with pytest.raises(ValueError, match="same length"):
         plot_speedup([8, 16], [1.0], [0.5, 0.5])
+
+
+def test_speedup_two_series_on_one_axes_get_a_legend():
+    fig = plot_speedup([8, 16], [1.0, 4.0], [0.5, 0.5], name="forward")
+    plot_speedup([8, 16], [2.0, 2.0], [1.0, 0.5], ax=fig.axes[0], name="backward")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["forward", "backward"]
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [2, 4])
