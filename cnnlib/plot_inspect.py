@@ -1,0 +1,423 @@
+"""Looking inside a trained network: filters, feature maps, mistakes, confidence, robustness.
+
+Images given to these functions are raw digits: (H, W) or (N, H, W) pixel values in
+0..255 (uint8, or float after transform_digit). They are scaled for the network by
+to_input, the same x/255 - 0.5 as cnnlib.data.to_float. Figures are closed from pyplot
+before they are returned (as in cnnlib.plotting): the caller shows them once.
+The widget views (predict_view, plot_transform_effect) never raise: a bad setting is
+explained inside the figure.
+
+Introduced in notebooks/11_what_it_learned.ipynb.
+"""
+import textwrap
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .conv import Conv2D
+from .layers import ReLU
+from .model import ARCHITECTURES, make_net
+
+
+def _figure(*args, **kw):
+    fig = plt.figure(*args, **kw)
+    plt.close(fig)
+    return fig
+
+
+def _say(ax, message, fontsize=10):
+    """Write a (wrapped) message in the middle of an emptied axes."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, textwrap.fill(message, 40), ha="center", va="center",
+            transform=ax.transAxes, fontsize=fontsize, color="darkred")
+
+
+def load_trained(path):
+    """Build the architecture saved in an .npz written by Sequential.save and load it.
+
+    Tries every builder of cnnlib.model.ARCHITECTURES and keeps the one whose layer list
+    equals the file's; raises FileNotFoundError / ValueError with the reason otherwise.
+    Returns (net, name). Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    with np.load(path, allow_pickle=False) as f:
+        arch = list(f["__architecture__"]) if "__architecture__" in f.files else None
+    for name in ARCHITECTURES:
+        net = make_net(name)
+        if arch is None or net.architecture() == arch:
+            try:
+                return net.load(path), name
+            except ValueError:
+                continue
+    raise ValueError(f"{path}: no architecture in cnnlib.model.ARCHITECTURES matches the "
+                     f"saved one {arch}.")
+
+
+def to_input(images):
+    """Raw digits (H, W) or (N, H, W), values 0..255 -> float32 (N, 1, H, W) = x/255 - 0.5.
+
+    Raises ValueError for another shape or for NaN / infinite pixels.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or 0 in x.shape:
+        raise ValueError(f"expected a digit (H, W) or digits (N, H, W), got shape {x.shape}")
+    bad = int(np.count_nonzero(~np.isfinite(x)))
+    if bad:
+        raise ValueError(f"the image has {bad} NaN or infinite pixel(s); the network "
+                         f"cannot classify it.")
+    return (x / 255 - 0.5)[:, None]
+
+
+def first_conv_weights(net):
+    """The filters W (F, C, KH, KW) of net's first layer; ValueError if it is not a Conv2D.
+
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    first = net.layers[0] if getattr(net, "layers", None) else None
+    if not isinstance(first, Conv2D):
+        raise ValueError(f"the first layer must be a Conv2D to show its filters; got "
+                         f"{type(first).__name__}.")
+    return first.params["W"]
+
+
+def mosaic(maps, ncols=8, gap=1):
+    """Tile maps (K, H, W) into one 2-D array, ncols per row, separated by NaN gaps.
+
+    Returns (array, positions) where positions[k] = (row, col) of map k's top-left pixel.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    k, h, w = maps.shape
+    ncols = max(1, min(ncols, k))
+    nrows = -(-k // ncols)
+    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), np.nan)
+    positions = []
+    for i in range(k):
+        r, c = (i // ncols) * (h + gap), (i % ncols) * (w + gap)
+        out[r:r + h, c:c + w] = maps[i]
+        positions.append((r, c))
+    return out, positions
+
+
+def _show_mosaic(ax, maps, ncols, cmap, symmetric, labels=None, above=False):
+    tiles, positions = mosaic(maps, ncols)
+    finite = tiles[np.isfinite(tiles)]
+    top = float(np.abs(finite).max()) if finite.size else 0.0
+    top = top if top > 0 else 1.0
+    cm = plt.get_cmap(cmap).with_extremes(bad="white")
+    im = ax.imshow(tiles, cmap=cm, vmin=-top if symmetric else 0.0, vmax=top)
+    for k, (r, c) in enumerate(positions):
+        text = str(k) if labels is None else labels[k]
+        if above:   # tiny tiles (3x3 filters): label over the tile, not on it
+            ax.text(c + maps.shape[2] / 2 - 0.5, r - 0.6, text, fontsize=8, ha="center",
+                    va="bottom")
+        else:
+            ax.text(c - 0.4, r - 0.4, text, fontsize=7, va="top", ha="left",
+                    bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.7))
+    ax.set_xticks([]), ax.set_yticks([])
+    return im
+
+
+def plot_filters(w, ax=None):
+    """Draw filters w (F, C, KH, KW) as small images: row c = input channel c, column f =
+    filter f, one colour scale symmetric about 0 for all (red > 0, blue < 0).
+
+    Also accepts (F, KH, KW) or one kernel (KH, KW). ValueError for other shapes or
+    non-finite weights. Returns the Figure. Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    w = w[None, None] if w.ndim == 2 else w[:, None] if w.ndim == 3 else w   # -> (F, C, ...)
+    if w.ndim != 4 or 0 in w.shape:
+        raise ValueError(f"filters must have shape (F, C, KH, KW), (F, KH, KW) or (KH, KW); "
+                         f"got {np.shape(w)}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("the filters contain NaN or infinite weights: the training diverged.")
+    f, c, kh, kw = w.shape
+    maps = w.transpose(1, 0, 2, 3).reshape(c * f, kh, kw)       # channel-major: one row each
+    if ax is None:
+        fig = _figure(figsize=(min(1.1 * f + 1.5, 16), 1.3 * c + 1.0))
+        ax = fig.add_subplot()
+    im = _show_mosaic(ax, maps, f, "RdBu_r", True, labels=[f"f{i}" for i in range(f)] * c,
+                      above=True)
+    if c > 1:
+        ax.set_yticks([r + kh / 2 - 0.5 for r in range(0, c * (kh + 1), kh + 1)],
+                      [f"channel {i}" for i in range(c)], fontsize=8)
+    ax.figure.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(f"{f} filter(s) of {c} channel(s), {kh}×{kw}"
+                 + (" (row = input channel)" if c > 1 else ""), fontsize=10, pad=16)
+    return ax.figure
+
+
+def layer_outputs(net, image):
+    """Run one raw digit (H, W) through net, keeping every layer's output for it.
+
+    Returns a list: element i is layer i's output with the batch axis removed.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    x, outs = to_input(image)[:1], []
+    for layer in net.layers:
+        x = layer.forward(x)
+        outs.append(x[0])
+    return outs
+
+
+def conv_map_layers(net):
+    """Indices of the layers whose output shows each Conv2D's maps: the ReLU right after
+    the convolution if there is one, else the convolution itself.
+
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    picks = []
+    for i, layer in enumerate(net.layers):
+        if isinstance(layer, Conv2D):
+            after = i + 1 < len(net.layers) and isinstance(net.layers[i + 1], ReLU)
+            picks.append(i + 1 if after else i)
+    return picks
+
+
+def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
+    """Feature maps of the chosen layers (default: conv_map_layers) for one raw digit.
+
+    Each layer's maps form one panel with its own colour scale (symmetric when some values
+    are negative). ValueError for an index out of range or a layer without (C, H, W) maps.
+    Returns the Figure. Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    picks = conv_map_layers(net) if layer_indices is None else list(layer_indices)
+    outs = layer_outputs(net, image)
+    for i in picks:
+        if not -len(outs) <= i < len(outs):
+            raise ValueError(f"layer index {i} out of range: the net has {len(outs)} layers")
+        if outs[i].ndim != 3:
+            raise ValueError(f"layer {i} ({type(net.layers[i]).__name__}) outputs shape "
+                             f"{outs[i].shape}, not feature maps (C, H, W)")
+    if axes is None:
+        fig = _figure(figsize=(12, 1.0 + sum(1.6 * -(-len(outs[i]) // ncols) for i in picks)))
+        axes = fig.subplots(len(picks), 1, squeeze=False)[:, 0]
+    for ax, i in zip(axes, picks):
+        maps = outs[i]
+        _show_mosaic(ax, maps, ncols, "RdBu_r" if maps.min() < 0 else "magma_r",
+                     maps.min() < 0)
+        ax.set_title(f"layer {i} ({type(net.layers[i]).__name__}): {maps.shape[0]} maps of "
+                     f"{maps.shape[1]}×{maps.shape[2]}", fontsize=10)
+    return axes[0].figure
+
+
+def most_confident_mistakes(probs, y, n=12):
+    """Indices of the wrong predictions, most confident first (at most n).
+
+    probs (N, K) class probabilities, y (N,) true labels. Introduced in
+    notebooks/11_what_it_learned.ipynb.
+    """
+    probs, y = np.asarray(probs), np.asarray(y)
+    pred, conf = probs.argmax(axis=1), probs.max(axis=1)
+    wrong = np.flatnonzero(pred != y)
+    return wrong[np.argsort(-conf[wrong], kind="stable")][:n]
+
+
+def plot_most_wrong(net, x, y, images, n=12, ncols=6, probs=None):
+    """Grid of the n most confidently wrong digits: "true t → pred p" and the confidence.
+
+    x float (N, 1, H, W) network input, y (N,) labels, images (N, H, W) for display;
+    probs (N, K) may be passed to avoid recomputing. Returns the Figure.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    probs = net.predict_proba(x) if probs is None else probs
+    idx = most_confident_mistakes(probs, y, n)
+    if len(idx) == 0:
+        fig = _figure(figsize=(4, 1.5))
+        _say(fig.add_subplot(), "No mistakes: every digit is classified correctly.")
+        return fig
+    ncols = min(ncols, len(idx))
+    nrows = -(-len(idx) // ncols)
+    fig = _figure(figsize=(1.7 * ncols, 2.0 * nrows))
+    for k, i in enumerate(idx):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        ax.imshow(images[i], cmap="gray_r")
+        ax.set_title(f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
+                     f"confidence {probs[i].max():.0%}", fontsize=8, color="darkred")
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_confidence_histogram(probs, y, ax=None, bins=20):
+    """Histogram of the confidence (largest probability), correct and wrong predictions apart.
+
+    probs (N, K), y (N,). The title compares accuracy with the mean confidence (equal for
+    a calibrated net). Log count axis so the few mistakes stay visible. Returns the Figure.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    probs, y = np.asarray(probs), np.asarray(y)
+    if probs.ndim != 2 or len(probs) != len(y) or len(y) == 0:
+        raise ValueError(f"expected probs (N, K) and y (N,) with N >= 1; got {probs.shape}, "
+                         f"{y.shape}")
+    conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
+    if ax is None:
+        ax = _figure(figsize=(7, 3.2)).add_subplot()
+    edges = np.linspace(1 / probs.shape[1], 1, bins + 1)
+    ax.hist([conf[right], conf[~right]], bins=edges, color=["tab:green", "tab:red"],
+            label=[f"correct ({right.sum()})", f"wrong ({(~right).sum()})"], log=True)
+    ax.set_xlabel("confidence = largest probability")
+    ax.set_ylabel("digits (log scale)")
+    ax.set_title(f"accuracy {right.mean():.1%}, mean confidence {conf.mean():.1%}", fontsize=10)
+    ax.legend(loc="upper left")
+    return ax.figure
+
+
+def transform_digit(image, shift=(0, 0), angle=0.0, interpolation="bilinear"):
+    """Rotate a raw digit (H, W) by `angle` degrees counter-clockwise about its centre, then
+    move it down by shift[0] and right by shift[1] pixels. Pure NumPy.
+
+    Each output pixel (r, c) reads the input at the point that lands on it,
+        (rs, cs) = centre + R(-angle) ((r, c) - shift - centre),
+    by "nearest" (rounded) or "bilinear" interpolation; points outside the input are 0
+    (background). Returns float64 (H, W). ValueError for a bad shape, non-finite pixels,
+    shift or angle, or an unknown interpolation.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim != 2 or 0 in img.shape:
+        raise ValueError(f"expected one image (H, W), got shape {img.shape}")
+    if not np.all(np.isfinite(img)):
+        raise ValueError(f"the image has {np.count_nonzero(~np.isfinite(img))} NaN or "
+                         f"infinite pixel(s); there is nothing sensible to move.")
+    dy, dx = (float(s) for s in shift)
+    if not np.all(np.isfinite([dy, dx, angle])):
+        raise ValueError(f"shift and angle must be finite numbers; got {shift}, {angle}")
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+    h, w = img.shape
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    t = np.deg2rad(angle)
+    r, c = np.mgrid[0:h, 0:w].astype(np.float64)
+    up, right = -(r - dy - cy), c - dx - cx            # output point, y axis pointing up
+    src_r = cy - (-right * np.sin(t) + up * np.cos(t))  # rotate back by -angle
+    src_c = cx + (right * np.cos(t) + up * np.sin(t))
+
+    def at(rr, cc):
+        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+        return np.where(inside, img[np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)], 0.0)
+
+    if interpolation == "nearest":
+        return at(np.round(src_r).astype(int), np.round(src_c).astype(int))
+    src_r, src_c = np.round(src_r, 9), np.round(src_c, 9)   # 1e-17 noise is not a shift
+    r0, c0 = np.floor(src_r).astype(int), np.floor(src_c).astype(int)
+    fr, fc = src_r - r0, src_c - c0
+    return ((1 - fr) * (1 - fc) * at(r0, c0) + (1 - fr) * fc * at(r0, c0 + 1)
+            + fr * (1 - fc) * at(r0 + 1, c0) + fr * fc * at(r0 + 1, c0 + 1))
+
+
+def _bars(ax, p, label=None, title="probabilities"):
+    colors = ["tab:gray"] * len(p)
+    colors[int(np.argmax(p))] = "tab:blue" if label is None or np.argmax(p) == label else "tab:red"
+    ax.bar(range(len(p)), p, color=colors)
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(range(len(p)))
+    if label is not None and 0 <= label < len(p):
+        tick = ax.get_xticklabels()[label]
+        tick.set_color("tab:green"), tick.set_fontweight("bold")
+    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label})"))
+    ax.set_title(title, fontsize=10)
+
+
+def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
+    """Widget view: digit images[index] (optionally shifted/rotated with transform_digit),
+    the network's ten probabilities as bars and the feature maps of every conv layer.
+
+    Never raises: a bad index, NaN pixels or other bad input is explained in the figure;
+    a digit moved out of the picture is classified anyway, with a note. Returns the Figure.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    fig = _figure(figsize=(13, 4.2))
+    grid = fig.add_gridspec(1, 4, width_ratios=[1, 1.3, 1.9, 1.9])
+    ax_img, ax_bar = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    try:
+        n = len(images)
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < n:
+            raise ValueError(f"index {index!r} is out of range: choose 0..{n - 1}")
+        label = None if labels is None else int(labels[index])
+        digit = transform_digit(images[index], shift, angle)
+        p = net.predict_proba(to_input(digit))[0]
+    except (ValueError, TypeError, IndexError) as err:
+        ax_img.set_axis_off()
+        _say(ax_bar, f"Cannot classify this digit: {err}")
+        return fig
+    ax_img.imshow(digit, cmap="gray_r", vmin=0, vmax=255)
+    ax_img.set_title(f"#{index}" + ("" if label is None else f", label {label}")
+                     + (f"\nshift {tuple(shift)}, {angle:g}°" if any(shift) or angle else ""),
+                     fontsize=10)
+    ax_img.set_xticks([]), ax_img.set_yticks([])
+    _bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
+    if not digit.any():
+        fig.text(0.02, 0.02, "The digit has left the picture (blank input): the answer "
+                 "only reflects the biases.", color="darkred", fontsize=9)
+    picks = conv_map_layers(net)[:2]
+    plot_layer_maps(net, digit, picks, ncols=4,
+                    axes=[fig.add_subplot(grid[2 + k]) for k in range(len(picks))])
+    return fig
+
+
+def plot_transform_effect(net, image, label=None, shift=(0, 0), angle=0.0):
+    """Original digit and its shifted/rotated copy, each with the network's probabilities.
+
+    Never raises (a bad setting is explained in the figure). Returns the Figure.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    fig = _figure(figsize=(11, 3.2))
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1.4, 1, 1.4]})
+    try:
+        moved = transform_digit(image, shift, angle)
+        pairs = [(np.asarray(image, float), "original"),
+                 (moved, f"shift (dy, dx) = ({shift[0]:g}, {shift[1]:g}), {angle:g}°")]
+        probs = net.predict_proba(to_input(np.stack([d for d, _ in pairs])))
+    except (ValueError, TypeError, IndexError) as err:
+        for ax in axes:
+            ax.set_axis_off()
+        _say(axes[1], f"Cannot transform this digit: {err}")
+        return fig
+    for k, ((digit, name), p) in enumerate(zip(pairs, probs)):
+        axes[2 * k].imshow(digit, cmap="gray_r", vmin=0, vmax=255)
+        axes[2 * k].set_title(name, fontsize=9)
+        axes[2 * k].set_xticks([]), axes[2 * k].set_yticks([])
+        _bars(axes[2 * k + 1], p, label, f"predicted {p.argmax()} ({p.max():.0%})")
+    if not moved.any():
+        fig.text(0.5, 0.01, "The digit has left the picture (blank input).", ha="center",
+                 color="darkred", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def transform_accuracy(net, images, labels, shifts=(), angles=()):
+    """Accuracy on images moved right by each dx in shifts (dy = 0), and rotated by each
+    angle in angles. Returns two lists of floats. Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    labels = np.asarray(labels)
+
+    def acc(**kw):
+        moved = np.stack([transform_digit(im, **kw) for im in images])
+        return float((net.predict(to_input(moved)) == labels).mean())
+
+    return [acc(shift=(0, dx)) for dx in shifts], [acc(angle=a) for a in angles]
+
+
+def plot_transform_accuracy(shifts, shift_acc, angles, angle_acc):
+    """Two panels: accuracy against horizontal shift (pixels) and against rotation (degrees).
+
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    fig = _figure(figsize=(10, 3))
+    for ax, xs, ys, name in zip(fig.subplots(1, 2), (shifts, angles), (shift_acc, angle_acc),
+                                ("shift right by dx (pixels)", "rotation (degrees)")):
+        ax.plot(xs, ys, "o-")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(name)
+        ax.set_ylabel("accuracy")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

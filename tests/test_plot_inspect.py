@@ -1,0 +1,273 @@
+"""Tests for cnnlib.plot_inspect: the digit transforms, and the drawings of notebook 11
+with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
+import numpy as np
+import pytest
+
+from cnnlib.conv import Conv2D
+from cnnlib.layers import Flatten, Linear
+from cnnlib.model import Sequential, lenet
+from cnnlib.plot_inspect import (conv_map_layers, first_conv_weights, load_trained, mosaic,
+                                 most_confident_mistakes, plot_confidence_histogram,
+                                 plot_filters, plot_layer_maps, plot_most_wrong,
+                                 plot_transform_effect, predict_view, to_input,
+                                 transform_accuracy, transform_digit)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return lenet(seed=0)
+
+
+@pytest.fixture
+def digits():
+    rng = np.random.default_rng(0)
+    images = np.zeros((5, 28, 28), np.uint8)
+    images[:, 8:20, 12:16] = rng.integers(100, 256, size=(5, 12, 4))   # a vertical bar
+    return images, np.arange(5)
+
+
+def texts(fig):
+    """Every text drawn anywhere in the figure (figure texts, axes texts and titles)."""
+    found = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        found += [t.get_text() for t in ax.texts] + [ax.get_title()]
+    return " ".join(found).replace("\n", " ")
+
+
+# transform_digit -----------------------------------------------------------------------------
+
+def pattern():
+    img = np.zeros((5, 5))
+    img[0, 0], img[0, 1], img[1, 0], img[2, 0] = 1.0, 2.0, 3.0, 4.0   # asymmetric "L"
+    return img
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_no_shift_no_angle_is_identity(interpolation):
+    img = np.random.default_rng(1).uniform(0, 255, size=(28, 28))
+    out = transform_digit(img, (0, 0), 0.0, interpolation)
+    assert out.shape == img.shape
+    np.testing.assert_array_equal(out, img)
+
+
+def test_shift_down_one_row_moves_content_down():
+    out = transform_digit(pattern(), shift=(1, 0))
+    expected = np.zeros((5, 5))
+    expected[1:] = pattern()[:-1]
+    np.testing.assert_allclose(out, expected)
+
+
+def test_shift_right_and_negative_shift():
+    img = pattern()
+    np.testing.assert_allclose(transform_digit(img, shift=(0, 2))[:, 2:], img[:, :-2])
+    np.testing.assert_allclose(transform_digit(img, shift=(0, 2))[:, :2], 0)
+    np.testing.assert_allclose(transform_digit(img, shift=(-1, 0))[:-1], img[1:])
+
+
+def test_half_pixel_shift_interpolates():
+    img = np.zeros((3, 3))
+    img[1, 1] = 1.0
+    out = transform_digit(img, shift=(0, 0.5))
+    assert out[1, 1] == pytest.approx(0.5) and out[1, 2] == pytest.approx(0.5)
+    assert out.sum() == pytest.approx(1.0)
+
+
+def test_rotation_by_90_turns_pattern_counter_clockwise():
+    img = pattern()
+    out = transform_digit(img, angle=90)
+    # top row 1, 2 (left to right) becomes the left column read upwards: 1 bottom-left
+    assert out[4, 0] == pytest.approx(1.0) and out[3, 0] == pytest.approx(2.0)
+    assert out[4, 1] == pytest.approx(3.0) and out[4, 2] == pytest.approx(4.0)
+    np.testing.assert_allclose(out, np.rot90(img), atol=1e-9)
+    np.testing.assert_allclose(transform_digit(img, angle=-90), np.rot90(img, -1), atol=1e-9)
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_rotation_by_360_is_identity(interpolation):
+    img = np.random.default_rng(2).uniform(0, 255, size=(28, 28))
+    np.testing.assert_allclose(transform_digit(img, angle=360, interpolation=interpolation),
+                               img, atol=1e-6)
+
+
+def test_shift_larger_than_image_gives_blank():
+    out = transform_digit(pattern(), shift=(40, -40))
+    assert out.shape == (5, 5) and not out.any()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(image=np.full((4, 4), np.nan)), "NaN"),
+    (dict(image=np.zeros(4)), "shape"),
+    (dict(image=np.zeros((4, 4)), angle=np.inf), "finite"),
+    (dict(image=np.zeros((4, 4)), interpolation="cubic"), "interpolation"),
+])
+def test_transform_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        transform_digit(**bad)
+
+
+# inputs, loading, filters --------------------------------------------------------------------
+
+def test_to_input_scales_and_checks():
+    x = to_input(np.array([[0, 255]], np.uint8))
+    assert x.shape == (1, 1, 1, 2) and x.dtype == np.float32
+    np.testing.assert_allclose(x.ravel(), [-0.5, 0.5])
+    with pytest.raises(ValueError, match="NaN"):
+        to_input(np.full((28, 28), np.nan))
+
+
+def test_load_trained_finds_the_architecture(tmp_path, net):
+    path = tmp_path / "w.npz"
+    net.save(path)
+    loaded, name = load_trained(path)
+    assert name == "lenet"
+    np.testing.assert_array_equal(loaded.named_params()["0.W"], net.named_params()["0.W"])
+    with pytest.raises(FileNotFoundError):
+        load_trained(tmp_path / "missing.npz")
+    Sequential([Flatten(), Linear(4, 3)]).save(tmp_path / "odd.npz")
+    with pytest.raises(ValueError, match="no architecture"):
+        load_trained(tmp_path / "odd.npz")
+
+
+def test_first_conv_weights_needs_a_conv_first(net):
+    assert first_conv_weights(net).shape == (8, 1, 3, 3)
+    with pytest.raises(ValueError, match="Conv2D"):
+        first_conv_weights(Sequential([Flatten(), Linear(784, 10)]))
+
+
+def test_mosaic_places_maps_with_gaps():
+    tiles, positions = mosaic(np.arange(3 * 2 * 2).reshape(3, 2, 2), ncols=2)
+    assert tiles.shape == (5, 5) and positions == [(0, 0), (0, 3), (3, 0)]
+    np.testing.assert_array_equal(tiles[3:5, 0:2], [[8, 9], [10, 11]])
+    assert np.isnan(tiles[2]).all() and np.isnan(tiles[3:, 3:]).all()
+
+
+def test_plot_filters_symmetric_scale_and_labels(net):
+    fig = plot_filters(first_conv_weights(net))
+    image = fig.axes[0].images[0]
+    lo, hi = image.get_clim()
+    assert lo == -hi and hi == pytest.approx(np.abs(first_conv_weights(net)).max())
+    assert "8 filter(s) of 1 channel(s), 3×3" in texts(fig)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3, 3), (4, 3, 5, 5), (3, 3), (2, 5, 5)])
+def test_plot_filters_unusual_shapes(shape):
+    w = np.random.default_rng(0).normal(size=shape)
+    fig = plot_filters(w)
+    f = shape[0] if len(shape) >= 3 else 1
+    c = shape[1] if len(shape) == 4 else 1
+    assert f"{f} filter(s) of {c} channel(s)" in texts(fig)
+    assert fig.axes[0].images[0].get_array().shape == (c * (shape[-2] + 1) - 1,
+                                                       f * (shape[-1] + 1) - 1)
+
+
+@pytest.mark.parametrize("w, match", [(np.zeros((1, 1, 1, 1, 3)), "shape"),
+                                      (np.zeros(3), "shape"),
+                                      (np.full((2, 1, 3, 3), np.nan), "NaN")])
+def test_plot_filters_rejects_bad_weights(w, match):
+    with pytest.raises(ValueError, match=match):
+        plot_filters(w)
+
+
+# feature maps, mistakes, confidence ----------------------------------------------------------
+
+def test_layer_maps_default_to_both_conv_layers(net, digits):
+    assert conv_map_layers(net) == [1, 4]          # the ReLU after each convolution
+    fig = plot_layer_maps(net, digits[0][0])
+    assert "8 maps of 28×28" in texts(fig) and "16 maps of 14×14" in texts(fig)
+    no_relu = Sequential([Conv2D(1, 2, 3), Flatten()])
+    assert conv_map_layers(no_relu) == [0]
+
+
+def test_layer_maps_reject_bad_layers(net, digits):
+    with pytest.raises(ValueError, match="out of range"):
+        plot_layer_maps(net, digits[0][0], [99])
+    with pytest.raises(ValueError, match="not feature maps"):
+        plot_layer_maps(net, digits[0][0], [6])     # Flatten
+
+
+def test_most_confident_mistakes_order():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95]])
+    y = np.array([1, 1, 1, 0])                      # wrong: 0 (0.9), 2 (0.6), 3 (0.95)
+    np.testing.assert_array_equal(most_confident_mistakes(probs, y, n=5), [3, 0, 2])
+    np.testing.assert_array_equal(most_confident_mistakes(probs, y, n=1), [3])
+    assert len(most_confident_mistakes(probs, np.array([0, 1, 0, 1]))) == 0
+
+
+def test_plot_most_wrong_titles_and_no_mistakes(net, digits):
+    images, y = digits
+    probs = np.eye(10)[[3, 1, 2, 3, 4]] * 0.9 + 0.01
+    fig = plot_most_wrong(net, None, y, images, probs=probs)
+    assert len(fig.axes) == 1 and "true 0 → 3" in texts(fig) and "91%" in texts(fig)
+    fig = plot_most_wrong(net, None, np.array([3, 1, 2, 3, 4]), images, probs=probs)
+    assert "No mistakes" in texts(fig)
+
+
+def test_confidence_histogram_counts():
+    probs = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    fig = plot_confidence_histogram(probs, np.array([0, 0, 0]))
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["correct (2)", "wrong (1)"]
+    assert "accuracy 66.7%, mean confidence 73.3%" in texts(fig)
+    with pytest.raises(ValueError, match="N >= 1"):
+        plot_confidence_histogram(np.zeros((0, 2)), np.zeros(0))
+
+
+# widget views --------------------------------------------------------------------------------
+
+def test_predict_view_normal(net, digits):
+    images, labels = digits
+    fig = predict_view(net, images, 2, labels, shift=(1, -1), angle=10)
+    bars = fig.axes[1].patches
+    assert len(bars) == 10 and sum(b.get_height() for b in bars) == pytest.approx(1, abs=1e-5)
+    assert "#2, label 2" in texts(fig) and "predicted" in texts(fig)
+    assert "maps of 28×28" in texts(fig)
+
+
+@pytest.mark.parametrize("index", [5, -1, 10**9, 2.5])
+def test_predict_view_index_out_of_range(net, digits, index):
+    images, labels = digits
+    fig = predict_view(net, images, index, labels)
+    assert "Cannot classify" in texts(fig) and "0..4" in texts(fig)
+
+
+def test_predict_view_nan_image_and_blank(net, digits):
+    images = np.full((1, 28, 28), np.nan)
+    assert "NaN" in texts(predict_view(net, images, 0))
+    fig = predict_view(net, digits[0], 0, digits[1], shift=(100, 100))
+    assert "left the picture" in texts(fig)
+    assert len(fig.axes[1].patches) == 10          # still a prediction for the blank input
+
+
+def test_plot_transform_effect(net, digits):
+    images, labels = digits
+    fig = plot_transform_effect(net, images[0], labels[0], shift=(0, 3), angle=15)
+    assert "shift (dy, dx) = (0, 3), 15°" in texts(fig)
+    assert sum(len(ax.patches) for ax in fig.axes) == 20
+    assert "left the picture" in texts(plot_transform_effect(net, images[0], 0, (60, 0)))
+    assert "Cannot transform" in texts(plot_transform_effect(net, np.full((28, 28), np.nan)))
+    assert "finite" in texts(plot_transform_effect(net, images[0], 0, (0, np.nan)))
+
+
+def test_transform_accuracy_of_a_shift_sensitive_net():
+    # a "net" that answers 1 when the centre column is bright, else 0
+    class CentreNet:
+        def predict(self, x):
+            return (x[:, 0, :, 14] > 0).any(axis=1).astype(int)
+    images = np.zeros((4, 28, 28))
+    images[:, 2:9, 14] = 255                       # upper half of the centre column
+    shift_acc, angle_acc = transform_accuracy(CentreNet(), images, np.ones(4, int),
+                                              shifts=[0, 3], angles=[0, 90])
+    assert shift_acc == [1.0, 0.0] and angle_acc == [1.0, 0.0]
+
+
+def test_plot_transform_accuracy_draws_both_curves():
+    from cnnlib.plot_inspect import plot_transform_accuracy
+    fig = plot_transform_accuracy([-2, 0, 2], [0.5, 1.0, 0.6], [-30, 0, 30], [0.4, 1.0, 0.3])
+    assert len(fig.axes) == 2
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), [0.5, 1.0, 0.6])
+    np.testing.assert_array_equal(fig.axes[1].lines[0].get_xdata(), [-30, 0, 30])
+
+
+def test_to_input_rejects_wrong_shape():
+    with pytest.raises(ValueError, match="shape"):
+        to_input(np.zeros((2, 1, 28, 28)))
