@@ -231,11 +231,12 @@ def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_
     return W.VBox([W.HBox([epochs, lr, start, stop]), picture]), board, state
 
 
-def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size", name=None):
+def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=None):
     """Speed-up loop_seconds / fast_seconds against size, each point labelled "N x".
 
     sizes, loop_seconds, fast_seconds: sequences of equal length. name: legend entry
-    (call again with the same ax and another name to compare). Pairs where a time is
+    (call again with the same ax and another name to compare). label: x-axis title
+    (default "image size"; a title already on ax is kept). Pairs where a time is
     0, negative or not finite (a timer too coarse for the work) are left out and
     mentioned in a note. Returns the Figure.
     """
@@ -253,7 +254,8 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label="image size",
     for s, r in zip(sizes[ok], ratio):
         ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r), textcoords="offset points",
                     xytext=(0, 6), ha="center", fontsize=8)
-    ax.set_xlabel(label)
+    if label or not ax.get_xlabel():
+        ax.set_xlabel(label or "image size")
     ax.set_ylabel("speed-up (loop time / fast time)")
     if len(ratio) and ratio.min() > 0 and ratio.max() / ratio.min() > 20:
         ax.set_yscale("log")

@@ -204,8 +204,9 @@ def test_speedup_lengths_must_match():
 
 
 def test_speedup_two_series_on_one_axes_get_a_legend():
-    fig = plot_speedup([8, 16], [1.0, 4.0], [0.5, 0.5], name="forward")
+    fig = plot_speedup([8, 16], [1.0, 4.0], [0.5, 0.5], name="forward", label="pixels")
     plot_speedup([8, 16], [2.0, 2.0], [1.0, 0.5], ax=fig.axes[0], name="backward")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["forward", "backward"]
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [2, 4])
+    assert ax.get_xlabel() == "pixels"          # the second call keeps the first's axis title
