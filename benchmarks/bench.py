@@ -1,0 +1,316 @@
+"""How fast is cnnlib, and how does it compare with PyTorch on the same CPU?
+
+    python benchmarks/bench.py [--quick] [--data-dir DIR] [--threads 2]
+
+Prints the machine, the libraries and their thread counts, then a table:
+  * loop vs fast conv / max-pool, forward and backward, on one batched input (ratio),
+  * the seeds' setting (seed network, 1000 images x 3 epochs, SGD at batch 1),
+  * LeNet-style training and inference samples/s, cnnlib vs torch (same data, batch size,
+    architecture, optimizer, dtype and threads; measurements alternate between the two
+    libraries in short chunks and the table shows medians, because shared machines drift),
+  * the 99% network of scripts/train_pretrained.py (skipped with --quick).
+torch is optional: without it the torch columns are left out.
+Full MNIST comes from --data-dir, else $CNNLIB_MNIST_DIR, else ../shared/data/mnist.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="fewer repeats, 1 LeNet epoch, no 99%% network (about 1 minute)")
+    p.add_argument("--data-dir", default=None, help="folder with the 4 MNIST IDX files")
+    p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()
+    # BLAS reads its thread count once, when numpy is first imported: set it before that.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop,  # noqa: E402
+                         conv2d_fast, conv2d_loop)
+from cnnlib.data import load_mnist, to_float  # noqa: E402
+from cnnlib.layers import Flatten  # noqa: E402
+from cnnlib.model import Sequential, lenet, output_layer, seed_net  # noqa: E402
+from cnnlib.optim import SGD, Adam  # noqa: E402
+from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,  # noqa: E402
+                         maxpool_fast, maxpool_loop)
+from cnnlib.train import evaluate, fit, train_step  # noqa: E402
+
+
+# ---------------------------------------------------------------- timing helpers
+
+def median_time(fn, repeats=5):
+    """Median wall time of fn() in seconds over `repeats` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def machine_info(threads, torch=None):
+    """Lines describing the CPU, numpy's BLAS and torch, with thread counts."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor() or cpu
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [f"machine: {cpu}, {os.cpu_count()} logical cores ({usable} usable), "
+             f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"]
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    lines.append(f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}, "
+                 f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
+                 f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    try:
+        from threadpoolctl import threadpool_info
+        for pool in threadpool_info():
+            lines.append(f"  threadpoolctl: {pool['internal_api']} {pool.get('version')} "
+                         f"num_threads={pool['num_threads']}")
+    except ImportError:
+        lines.append("  (threadpoolctl not installed: thread count set by environment variables)")
+    if torch is None:
+        lines.append("torch: not installed (torch columns skipped)")
+    else:
+        lines.append(f"torch {torch.__version__}, torch.get_num_threads()={torch.get_num_threads()}")
+    return lines
+
+
+# ---------------------------------------------------------------- 1. layers, loop vs fast
+
+def layer_rows(n=16, c=8, f=16, hw=14, repeats=3, dtype=np.float32):
+    """(name, loop seconds, fast seconds) for conv 3x3 pad 1 and 2x2 max-pool, fwd and bwd."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, c, hw, hw)).astype(dtype)
+    w = rng.normal(size=(f, c, 3, 3)).astype(dtype)
+    b = rng.normal(size=f).astype(dtype)
+    dout = rng.normal(size=(n, f, hw, hw)).astype(dtype)
+    dpool = rng.normal(size=(n, c, hw // 2, hw // 2)).astype(dtype)
+    cases = [
+        (f"conv forward  {n}x{c}x{hw}x{hw} -> {f}@3x3 pad1",
+         lambda: conv2d_loop(x, w, b, 1, 1), lambda: conv2d_fast(x, w, b, 1, 1)),
+        ("conv backward (dx, dw, db)",
+         lambda: conv2d_backward_loop(dout, x, w, 1, 1),
+         lambda: conv2d_backward_fast(dout, x, w, 1, 1)),
+        (f"maxpool forward {n}x{c}x{hw}x{hw}, 2x2",
+         lambda: maxpool_loop(x), lambda: maxpool_fast(x)),
+        ("maxpool backward",
+         lambda: maxpool_backward_loop(dpool, x), lambda: maxpool_backward_fast(dpool, x)),
+    ]
+    return [(name, median_time(loop, repeats), median_time(fast, 10 * repeats))
+            for name, loop, fast in cases]
+
+
+# ---------------------------------------------------------------- 2. the seeds' setting
+
+def seeds_setting(x_train, y_train, x_test, y_test, epochs=3):
+    """The seeds' experiment: seed network, per-sample SGD (lr 0.005) on the given images.
+
+    Returns (seconds, test accuracy). x_* float32 (N, 1, 28, 28) scaled with to_float.
+    """
+    net = seed_net(seed=0)
+    start = time.perf_counter()
+    fit(net, x_train, y_train, epochs=epochs, batch_size=1, optimizer=SGD(net, lr=0.005),
+        seed=0, progress=False)
+    seconds = time.perf_counter() - start
+    return seconds, evaluate(net, x_test, y_test)[1]
+
+
+def loop_reference_rate(x, y, n=100):
+    """Samples/s of the seed network built from the loop layers, SGD at batch 1."""
+    fast = seed_net(seed=0)
+    conv, last = fast.layers[0], fast.layers[-1]
+    net = Sequential([Conv2D(1, 8, 3, impl="loop", need_dx=False), MaxPool2D(2, impl="loop"),
+                      Flatten(), output_layer(13 * 13 * 8, 10, 0, np.float32)])
+    net.layers[0].params = {k: v.copy() for k, v in conv.params.items()}
+    net.layers[-1].params = {k: v.copy() for k, v in last.params.items()}
+    opt = SGD(net, lr=0.005)
+    start = time.perf_counter()
+    for i in range(n):
+        train_step(net, x[i:i + 1], y[i:i + 1], opt)
+    return n / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- 3. LeNet: cnnlib vs torch
+
+def torch_lenet(torch, seed=0):
+    """The same LeNet-style net in torch (its default initialisation), with Adam 1e-3."""
+    nn = torch.nn
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    return net, torch.optim.Adam(net.parameters(), lr=1e-3)
+
+
+class CnnlibTrainer:
+    """Trains cnnlib's lenet chunk by chunk: the fit loop's work (batching by a shuffled
+    index, forward, loss, backward, Adam step) without progress bar or bookkeeping."""
+
+    name = "cnnlib"
+
+    def __init__(self, x, y, batch_size=64, seed=0):
+        self.net = lenet(seed=seed)
+        self.opt = Adam(self.net, lr=1e-3)
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def train(self, idx):
+        """One step per batch_size slice of idx; returns the number of samples seen."""
+        for start in range(0, len(idx), self.batch_size):
+            b = idx[start:start + self.batch_size]
+            train_step(self.net, self.x[b], self.y[b], self.opt)
+        return len(idx)
+
+    def predict(self, x, batch_size=1000):
+        return self.net.predict(x, batch_size)
+
+
+class TorchTrainer:
+    """The same for torch, on the same float32 arrays (shared memory, no copy)."""
+
+    name = "torch"
+
+    def __init__(self, torch, x, y, batch_size=64, seed=0):
+        self.torch = torch
+        self.net, self.opt = torch_lenet(torch, seed)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+        self.batch_size = batch_size
+
+    def train(self, idx):
+        idx = self.torch.from_numpy(idx)
+        self.net.train()
+        for start in range(0, len(idx), self.batch_size):
+            b = idx[start:start + self.batch_size]
+            self.opt.zero_grad()
+            self.loss(self.net(self.x[b]), self.y[b]).backward()
+            self.opt.step()
+        return len(idx)
+
+    def predict(self, x, batch_size=1000):
+        self.net.eval()
+        with self.torch.no_grad():
+            x = self.torch.from_numpy(x)
+            return np.concatenate([self.net(x[i:i + batch_size]).argmax(1).numpy()
+                                   for i in range(0, len(x), batch_size)])
+
+
+def compare_training(trainers, x, y, x_test, y_test, epochs=1, chunk=6400, seed=0):
+    """Train every trainer for `epochs` epochs, alternating between them every `chunk`
+    samples (same shuffled order for all), then test them.
+
+    Returns {name: {"train": [samples/s per chunk], "infer": [samples/s], "acc": float}}.
+    """
+    res = {t.name: {"train": [], "infer": []} for t in trainers}
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))
+        for k, start in enumerate(range(0, len(x), chunk)):
+            idx = order[start:start + chunk]
+            # alternate who goes first, so neither always follows the other
+            for t in (trainers if k % 2 == 0 else trainers[::-1]):
+                t0 = time.perf_counter()
+                n = t.train(idx)
+                res[t.name]["train"].append(n / (time.perf_counter() - t0))
+    for k in range(5):
+        for t in (trainers if k % 2 == 0 else trainers[::-1]):
+            t0 = time.perf_counter()
+            pred = t.predict(x_test)
+            res[t.name]["infer"].append(len(x_test) / (time.perf_counter() - t0))
+            res[t.name]["acc"] = float((pred == y_test).mean())
+    return res
+
+
+# ---------------------------------------------------------------- main
+
+def load_full(data_dir):
+    directory = data_dir or os.environ.get("CNNLIB_MNIST_DIR") or str(REPO.parent / "shared" / "data" / "mnist")
+    (xtr, ytr), (xte, yte) = load_mnist("full", directory=directory)
+    return (to_float(xtr[:, None]), ytr), (to_float(xte[:, None]), yte), directory
+
+
+def row(name, value, note=""):
+    print(f"| {name:<44} | {value:>30} | {note} |")
+
+
+def main(args):
+    try:
+        import torch
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        torch = None
+    print(f"command: python benchmarks/bench.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print("\n".join(machine_info(args.threads, torch)))
+    (x_train, y_train), (x_test, y_test), directory = load_full(args.data_dir)
+    print(f"data: full MNIST from {directory}: {len(x_train)} train / {len(x_test)} test, "
+          "float32 x/255 - 0.5\n")
+    print(f"| {'benchmark':<44} | {'result':>30} | note |")
+    print(f"|{'-' * 46}|{'-' * 32}|------|")
+
+    for name, loop, fast in layer_rows(repeats=1 if args.quick else 3):
+        row(name, f"{loop * 1e3:.0f} ms loop / {fast * 1e3:.3f} ms fast",
+            f"fast is {loop / fast:,.0f}x faster (target >= 100x)")
+
+    seconds, acc = seeds_setting(x_train[:1000], y_train[:1000], x_test[:1000], y_test[:1000])
+    row("seeds' setting: seed net, 1000 x 3 ep, SGD bs 1", f"{seconds:.1f} s, acc {acc:.1%}",
+        "on the first 1000 test images (target >= 78% in <= 5 s)")
+    rate = loop_reference_rate(x_train, y_train, n=30 if args.quick else 100)
+    row("  same, loop layers (loop-style reference)", f"{rate:,.0f} samples/s",
+        f"fast layers: {3000 / seconds:,.0f} samples/s")
+
+    epochs = 1 if args.quick else 3
+    trainers = [CnnlibTrainer(x_train, y_train)]
+    if torch is not None:
+        trainers.append(TorchTrainer(torch, x_train, y_train))
+    res = compare_training(trainers, x_train, y_train, x_test, y_test, epochs=epochs)
+    med = {name: {k: float(np.median(v[k])) for k in ("train", "infer")} for name, v in res.items()}
+    for kind in ("train", "infer"):
+        what = "training, bs 64, Adam" if kind == "train" else "inference, bs 1000"
+        c = med["cnnlib"][kind]
+        if torch is None:
+            row(f"LeNet {what}", f"{c:,.0f} samples/s", "cnnlib")
+            continue
+        t = med["torch"][kind]
+        target = " (target >= 0.75)" if kind == "train" else ""
+        lo, hi = np.percentile(res["cnnlib"][kind], [25, 75])
+        row(f"LeNet {what}", f"{c:,.0f} vs {t:,.0f} samples/s",
+            f"cnnlib / torch = {c / t:.2f}{target}; medians of {len(res['cnnlib'][kind])} "
+            f"alternating runs, cnnlib IQR {lo:,.0f}-{hi:,.0f}")
+    accs = ", ".join(f"{name} {v['acc']:.2%}" for name, v in res.items())
+    row(f"LeNet test accuracy after {epochs} epoch(s)", accs, "10,000 test images")
+
+    if not args.quick:
+        import train_pretrained
+        net, history, seconds = train_pretrained.train(x_train, y_train)
+        acc = evaluate(net, x_test, y_test)[1]
+        row("99% network (scripts/train_pretrained.py)",
+            f"{seconds:.0f} s, {len(history['loss'])} epochs, acc {acc:.2%}",
+            "target >= 99.0% in <= 180 s")
+        print("\n99% network:\n" + net.summary())
+        print(train_pretrained.RECIPE)
+
+
+if __name__ == "__main__":
+    main(ARGS)

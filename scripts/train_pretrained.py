@@ -1,0 +1,87 @@
+"""Train the network that notebook 11 inspects and save it to resources/lenet_mnist.npz.
+
+    python scripts/train_pretrained.py [MNIST_DIR] [--out PATH] [--threads 2]
+
+MNIST_DIR defaults to $CNNLIB_MNIST_DIR, else ../shared/data/mnist relative to the repo.
+Everything is seeded (weights: seed 0, shuffling: seed 0 + epoch), so a rerun on the same
+machine with the same thread count gives the same weights; the script prints a SHA-256 of
+the weight arrays (cnnlib.data.arrays_sha256) to compare, and the SHA-256 of the file
+itself (which also depends on the zip timestamps np.savez writes).
+
+Load the result with:  net = cnnlib.model.lenet99().load("resources/lenet_mnist.npz")
+Inputs must be scaled like the training data: cnnlib.data.to_float(x) = x/255 - 0.5.
+"""
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "resources" / "lenet_mnist.npz"
+
+EPOCHS, BATCH_SIZE, LR, DECAY, SEED = 4, 64, 1e-3, 0.5, 0
+RECIPE = (f"recipe: lenet99(seed={SEED}), Adam lr {LR:g} times {DECAY:g} after every epoch, "
+          f"batch {BATCH_SIZE}, {EPOCHS} epochs, inputs to_float (x/255 - 0.5), no augmentation")
+
+
+def train(x_train, y_train, epochs=EPOCHS, seed=SEED, progress=False):
+    """Train lenet99 on float32 images (N, 1, 28, 28) with the recipe above.
+
+    Returns (net, history, training seconds).
+    """
+    from cnnlib.model import lenet99
+    from cnnlib.optim import Adam
+    from cnnlib.train import fit
+
+    net = lenet99(seed=seed)
+    opt = Adam(net, lr=LR)
+
+    def decay(history):
+        opt.lr *= DECAY
+
+    start = time.perf_counter()
+    history = fit(net, x_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, optimizer=opt,
+                  seed=seed, progress=progress, callback=decay)
+    return net, history, time.perf_counter() - start
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Train and save the pretrained network.")
+    p.add_argument("mnist_dir", nargs="?", default=None)
+    p.add_argument("--out", default=str(OUT))
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)        # before numpy is imported
+
+    sys.path.insert(0, str(REPO))
+    from cnnlib.data import arrays_sha256, load_mnist, to_float
+    from cnnlib.train import evaluate
+
+    directory = (args.mnist_dir or os.environ.get("CNNLIB_MNIST_DIR")
+                 or str(REPO.parent / "shared" / "data" / "mnist"))
+    (x_train, y_train), (x_test, y_test) = load_mnist("full", directory=directory)
+    x_train, x_test = to_float(x_train[:, None]), to_float(x_test[:, None])
+    print(RECIPE)
+    net, history, seconds = train(x_train, y_train, progress=True)
+    print(net.summary())
+    for e, (loss, acc) in enumerate(zip(history["loss"], history["acc"]), 1):
+        print(f"epoch {e}: train loss {loss:.4f}, train accuracy {acc:.2%}, "
+              f"{history['seconds'][e - 1]:.1f} s")
+    test_loss, test_acc = evaluate(net, x_test, y_test)
+    print(f"training time: {seconds:.1f} s on {args.threads} thread(s)")
+    print(f"test accuracy: {test_acc:.2%} (loss {test_loss:.4f}) on {len(x_test)} images")
+    if test_acc < 0.99:
+        sys.exit("error: below 99.0% test accuracy; not saving.")
+    out = Path(args.out)
+    net.save(out)
+    print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    print(f"SHA-256 of the weight arrays: {arrays_sha256(net.named_params())}")
+    print(f"SHA-256 of the file:          {hashlib.sha256(out.read_bytes()).hexdigest()}")
+
+
+if __name__ == "__main__":
+    main()

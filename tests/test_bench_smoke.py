@@ -1,0 +1,81 @@
+"""Smoke test of benchmarks/bench.py: every benchmark function runs on tiny data and
+returns sensible numbers, so the benchmark cannot silently rot. The torch part runs
+only when torch is installed."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data():
+    from cnnlib.data import load_mnist, to_float
+    (x, y), (xt, yt) = load_mnist()
+    return to_float(x[:256, None]), y[:256], to_float(xt[:100, None]), yt[:100]
+
+
+def test_arguments(bench):
+    args = bench.parse_args(["--quick", "--data-dir", "somewhere", "--threads", "1"])
+    assert args.quick and args.data_dir == "somewhere" and args.threads == 1
+    assert not bench.parse_args([]).quick
+
+
+def test_median_time_is_the_median(bench):
+    calls = []
+    assert bench.median_time(lambda: calls.append(1), repeats=3) >= 0
+    assert len(calls) == 4                      # one warm-up and three timed calls
+
+
+def test_machine_info_names_numpy(bench):
+    lines = bench.machine_info(2)
+    assert any(np.__version__ in line for line in lines)
+    assert lines[0].startswith("machine:")
+
+
+def test_layer_rows_on_a_tiny_batch(bench):
+    rows = bench.layer_rows(n=2, c=2, f=3, hw=6, repeats=1, dtype=np.float64)
+    assert len(rows) == 4
+    for name, loop, fast in rows:
+        assert isinstance(name, str) and loop > 0 and fast > 0
+
+
+def test_seeds_setting_and_loop_reference(bench, data):
+    x, y, xt, yt = data
+    seconds, acc = bench.seeds_setting(x[:60], y[:60], xt, yt, epochs=1)
+    assert seconds > 0 and 0.0 <= acc <= 1.0
+    assert bench.loop_reference_rate(x, y, n=2) > 0
+
+
+def test_compare_training_cnnlib_only(bench, data):
+    x, y, xt, yt = data
+    trainer = bench.CnnlibTrainer(x, y, batch_size=32)
+    res = bench.compare_training([trainer], x, y, xt, yt, epochs=1, chunk=128)
+    assert len(res["cnnlib"]["train"]) == 2      # 256 samples in chunks of 128
+    assert len(res["cnnlib"]["infer"]) == 5
+    assert all(r > 0 for r in res["cnnlib"]["train"] + res["cnnlib"]["infer"])
+    assert 0.0 <= res["cnnlib"]["acc"] <= 1.0
+
+
+def test_compare_training_with_torch(bench, data):
+    torch = pytest.importorskip("torch")
+    x, y, xt, yt = data
+    trainers = [bench.CnnlibTrainer(x, y, batch_size=32), bench.TorchTrainer(torch, x, y, 32)]
+    res = bench.compare_training(trainers, x, y, xt, yt, epochs=1, chunk=128)
+    assert set(res) == {"cnnlib", "torch"}
+    assert len(res["torch"]["train"]) == len(res["cnnlib"]["train"]) == 2
+    # the torch net really is the same architecture: same parameter count as cnnlib's lenet
+    n_torch = sum(p.numel() for p in trainers[1].net.parameters())
+    assert n_torch == trainers[0].net.num_params()
+    assert 0.0 <= res["torch"]["acc"] <= 1.0
