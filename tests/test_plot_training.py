@@ -210,3 +210,8 @@ def test_speedup_two_series_on_one_axes_get_a_legend():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["forward", "backward"]
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [2, 4])
     assert ax.get_xlabel() == "pixels"          # the second call keeps the first's axis title
+
+
+def test_speedup_spanning_orders_of_magnitude_uses_a_log_axis():
+    assert plot_speedup([8, 64], [1.0, 100.0], [1.0, 1.0]).axes[0].get_yscale() == "log"
+    assert plot_speedup([8, 64], [1.0, 5.0], [1.0, 1.0]).axes[0].get_yscale() == "linear"
