@@ -26,7 +26,10 @@ CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
 
 
 def finite_points(values, start=1):
-    """(xs, ys) of the finite entries of values, xs counting from start (epoch 1, 2, ...)."""
+    """(xs, ys) of the finite entries of values, xs counting from start (epoch 1, 2, ...).
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     ys = np.asarray(values, dtype=float).reshape(-1)
     xs = np.arange(start, start + len(ys))
     keep = np.isfinite(ys)
@@ -34,7 +37,10 @@ def finite_points(values, start=1):
 
 
 def history_problems(history):
-    """Sentences about what cannot be drawn: no epoch yet, or non-finite values."""
+    """Sentences about what cannot be drawn: no epoch yet, or non-finite values.
+
+    Introduced in notebooks/08_training.ipynb.
+    """
     if not history or not history.get("loss"):
         return ["no epoch finished yet: nothing to draw."]
     notes = []
@@ -67,6 +73,7 @@ def plot_history(history, axes=None, figsize=(10, 3.6)):
     history: dict with lists "loss", "acc" and optionally "val_loss", "val_acc"
     (one value per epoch). axes: optional pair (loss_ax, acc_ax). Non-finite values are
     skipped and explained in a text under the curves. Returns the Figure.
+    Introduced in notebooks/08_training.ipynb.
     """
     fig, (loss_ax, acc_ax) = _axes_pair(axes, figsize)
     history = history or {}
@@ -168,6 +175,7 @@ class TrainingDashboard:
         Never raises for a bad setting: a diverging run (fit's FloatingPointError) or a
         rejected value (ValueError) is shown in the status text. Returns the history, or
         None if training failed. callback_every defaults to about 10 updates per epoch.
+        Introduced in notebooks/08_training.ipynb.
         """
         self.stop_requested = False
         self.batches_per_epoch = max(1, math.ceil(len(x) / batch_size))
@@ -198,6 +206,7 @@ def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_
     that the next dashboard update passes on to fit. The picture is an ipywidgets.Image
     refreshed with PNG bytes, which works from a thread and in every front end.
     Returns (widget box, board, state) where state["thread"] is the running thread.
+    Introduced in notebooks/08_training.ipynb.
     """
     import ipywidgets as W
 
@@ -238,7 +247,7 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=No
     (call again with the same ax and another name to compare). label: x-axis title
     (default "image size"; a title already on ax is kept). Pairs where a time is
     0, negative or not finite (a timer too coarse for the work) are left out and
-    mentioned in a note. Returns the Figure.
+    mentioned in a note. Returns the Figure. Introduced in notebooks/09_vectorization.ipynb.
     """
     sizes, loop_t, fast_t = (np.asarray(a, dtype=float).reshape(-1)
                              for a in (sizes, loop_seconds, fast_seconds))
