@@ -1,0 +1,72 @@
+"""cnnlib against PyTorch (only when torch is installed): the same float64 inputs and
+parameters must give the same outputs and gradients to 1e-6, for convolution (with
+stride and padding), max pooling, the dense layer and softmax cross-entropy."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from cnnlib.conv import conv2d_backward_fast, conv2d_fast  # noqa: E402
+from cnnlib.layers import Linear  # noqa: E402
+from cnnlib.losses import softmax_cross_entropy  # noqa: E402
+from cnnlib.pool import maxpool_backward_fast, maxpool_fast  # noqa: E402
+
+
+def close(a, b):
+    np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("n,c,h,w,f,k,stride,pad", [
+    (2, 3, 7, 6, 4, 3, 1, 1),
+    (3, 1, 9, 9, 2, 5, 2, 2),
+    (1, 2, 8, 5, 3, 2, 3, 0),
+])
+def test_conv2d_matches_torch(n, c, h, w, f, k, stride, pad):
+    rng = np.random.default_rng(n * 100 + k)
+    x, wt, b = rng.normal(size=(n, c, h, w)), rng.normal(size=(f, c, k, k)), rng.normal(size=f)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, wt, b))
+    tout = F.conv2d(tx, tw, tb, stride=stride, padding=pad)
+    out = conv2d_fast(x, wt, b, stride, pad)
+    close(out, tout)
+    dout = rng.normal(size=out.shape)
+    tout.backward(torch.tensor(dout))
+    dx, dw, db = conv2d_backward_fast(dout, x, wt, stride, pad)
+    close(dx, tx.grad)
+    close(dw, tw.grad)
+    close(db, tb.grad)
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 1), (2, 3)])
+def test_maxpool_matches_torch(size, stride):
+    rng = np.random.default_rng(size * 10 + stride)
+    x = rng.normal(size=(2, 3, 9, 8))            # distinct values: no ties to break
+    tx = torch.tensor(x, requires_grad=True)
+    tout = F.max_pool2d(tx, size, stride)
+    out = maxpool_fast(x, size, stride)
+    close(out, tout)
+    dout = rng.normal(size=out.shape)
+    tout.backward(torch.tensor(dout))
+    close(maxpool_backward_fast(dout, x, size, stride), tx.grad)
+
+
+def test_linear_and_cross_entropy_match_torch():
+    rng = np.random.default_rng(0)
+    layer = Linear(7, 5, dtype=np.float64)
+    layer.params["b"][:] = rng.normal(size=5)
+    x, y = rng.normal(size=(4, 7)), np.array([0, 4, 2, 2])
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(layer.params["W"], requires_grad=True)
+    tb = torch.tensor(layer.params["b"], requires_grad=True)
+    tlogits = tx @ tw + tb
+    tloss = F.cross_entropy(tlogits, torch.tensor(y))
+    tloss.backward()
+    logits = layer.forward(x)
+    close(logits, tlogits)
+    loss, dlogits = softmax_cross_entropy(logits, y)
+    assert abs(loss - tloss.item()) < 1e-9
+    dx = layer.backward(dlogits)
+    close(dx, tx.grad)
+    close(layer.grads["W"], tw.grad)
+    close(layer.grads["b"], tb.grad)
