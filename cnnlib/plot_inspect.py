@@ -357,9 +357,10 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
     if not digit.any():
         fig.text(0.02, 0.02, "The digit has left the picture (blank input): the answer "
                  "only reflects the biases.", color="darkred", fontsize=9)
-    picks = conv_map_layers(net)[:2]
-    plot_layer_maps(net, digit, picks, ncols=4,
-                    axes=[fig.add_subplot(grid[2 + k]) for k in range(len(picks))])
+    outs = layer_outputs(net, digit)
+    for k, i in enumerate(conv_map_layers(net)[:2]):   # near-square blocks: 16 maps -> 4x4
+        plot_layer_maps(net, digit, [i], ncols=int(np.ceil(np.sqrt(len(outs[i])))),
+                        axes=[fig.add_subplot(grid[2 + k])])
     return fig
 
 
