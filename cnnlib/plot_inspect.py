@@ -197,8 +197,9 @@ def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
             raise ValueError(f"layer {i} ({type(net.layers[i]).__name__}) outputs shape "
                              f"{outs[i].shape}, not feature maps (C, H, W)")
     if axes is None:
-        fig = _figure(figsize=(12, 1.0 + sum(1.6 * -(-len(outs[i]) // ncols) for i in picks)))
-        axes = fig.subplots(len(picks), 1, squeeze=False)[:, 0]
+        rows = [-(-len(outs[i]) // ncols) for i in picks]
+        fig = _figure(figsize=(12, 0.6 + 1.6 * sum(rows)), layout="constrained")
+        axes = fig.subplots(len(picks), 1, squeeze=False, height_ratios=rows)[:, 0]
     for ax, i in zip(axes, picks):
         maps = outs[i]
         _show_mosaic(ax, maps, ncols, "RdBu_r" if maps.min() < 0 else "magma_r",
