@@ -145,3 +145,8 @@ def test_every_must_be_positive():
 def test_block_means_keeps_the_short_last_block():
     ends, means = block_means([1, 2, 3, 4, 5], 2)
     assert ends.tolist() == [2, 4, 5] and means.tolist() == [1.5, 3.5, 5.0]
+
+
+def test_log_scale_only_when_something_is_drawn():
+    assert plot_optimizer_comparison({"a": {"loss": [1.0, 0.1]}}, logy=True).axes[0].get_yscale() == "log"
+    assert plot_optimizer_comparison({}, logy=True).axes[0].get_yscale() == "linear"
