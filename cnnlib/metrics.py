@@ -1,6 +1,6 @@
 """How good are the predictions? Accuracy, the confusion matrix, and a per-class report.
 
-Introduced in notebooks/11_evaluation.ipynb.
+Introduced in notebooks/10_deeper_cnn.ipynb.
 """
 
 import numpy as np
@@ -25,7 +25,7 @@ def _pair(y_true, y_pred):
 def accuracy(pred, y):
     """Fraction of predictions equal to the labels: mean(pred == y). pred, y: (N,) ints.
 
-    Introduced in notebooks/11_evaluation.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     y, pred = _pair(y, pred)
     return float(np.mean(pred == y)) if len(y) else 0.0
@@ -35,7 +35,7 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
     """(num_classes, num_classes) int64 counts: entry [i, j] = how many of class i were
     predicted as j (rows true, columns predicted; the diagonal is the correct ones).
 
-    Introduced in notebooks/11_evaluation.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     y_true, y_pred = _pair(y_true, y_pred)
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
@@ -59,7 +59,7 @@ def precision_recall_f1(y_true, y_pred, num_classes=10):
     precision_k = TP / predicted as k ; recall_k = TP / truly k ;
     f1 = 2 P R / (P + R); every 0/0 counts as 0.
 
-    Introduced in notebooks/11_evaluation.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     cm = confusion_matrix(y_true, y_pred, num_classes)
     tp = np.diag(cm)
@@ -73,7 +73,7 @@ def classification_report(y_true, y_pred, num_classes=10, names=None, digits=3):
     """A printable table of precision, recall, F1 and support per class, then the
     accuracy and the macro (plain mean over classes) and weighted (by support) averages.
 
-    Introduced in notebooks/11_evaluation.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     y_true, y_pred = _pair(y_true, y_pred)
     p, r, f, s = precision_recall_f1(y_true, y_pred, num_classes)

@@ -7,7 +7,7 @@
 Parameters are named "<layer index>.<name>" ("0.W", "0.b", "3.W", ...), which is
 how optimizers keep their state and how save/load match arrays to layers.
 
-Introduced in notebooks/08_training.ipynb.
+Introduced in notebooks/04_forward_pass.ipynb.
 """
 
 import os
@@ -27,7 +27,7 @@ ARCH_KEY = "__architecture__"
 def describe(layer):
     """One-line description of a layer with its hyper-parameters, e.g. "Conv2D(1, 8, 3, pad=1)".
 
-    Introduced in notebooks/08_training.ipynb.
+    Introduced in notebooks/04_forward_pass.ipynb.
     """
     name = type(layer).__name__
     if isinstance(layer, Conv2D):
@@ -44,7 +44,7 @@ class Sequential:
     """A chain of layers that all follow the layer contract (params, grads, forward, backward).
 
     forward(x) -> output of the last layer; backward(dout) -> dL/dx (None when the first
-    layer was built with need_dx=False). Introduced in notebooks/08_training.ipynb.
+    layer was built with need_dx=False). Introduced in notebooks/04_forward_pass.ipynb.
     """
 
     def __init__(self, layers):
@@ -177,7 +177,7 @@ def output_layer(in_features, out_features, seed, dtype, scale=0.1):
     Small output weights make every initial score close to 0, so the untrained
     net predicts nearly uniform probabilities and its loss starts near ln 10.
 
-    Introduced in notebooks/08_training.ipynb.
+    Introduced in notebooks/04_forward_pass.ipynb.
     """
     layer = Linear(in_features, out_features, init="glorot", seed=seed, dtype=dtype)
     layer.params["W"] *= scale
@@ -195,7 +195,7 @@ def seed_net(seed=0, dtype=np.float32):
     No ReLU (the max-pool is the only non-linearity), as in the source articles.
     Conv filters: He init; the final Linear layer: Glorot init times 0.1 (see
     output_layer), so the initial loss is close to ln 10.
-    Introduced in notebooks/08_training.ipynb.
+    Introduced in notebooks/04_forward_pass.ipynb.
     """
     s = _layer_seeds(seed, 2)
     return Sequential([
@@ -211,7 +211,7 @@ def lenet(seed=0, dtype=np.float32):
     Conv 8@3x3 pad 1 -> ReLU -> MaxPool -> Conv 16@3x3 pad 1 -> ReLU -> MaxPool ->
     Flatten -> Linear 784 -> 64 -> ReLU -> Linear 64 -> 10.
     He init for layers followed by ReLU, small Glorot (output_layer) for the last.
-    Introduced in notebooks/08_training.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     s = _layer_seeds(seed, 4)
     return Sequential([
@@ -227,7 +227,7 @@ def seed002_net(seed=0, dtype=np.float32):
     """Seed 002's network: Conv 4@5x5 -> MaxPool -> ReLU -> Conv 16@3x3 -> MaxPool -> ReLU ->
     Flatten -> Linear 400 -> 10 (28 -> 24 -> 12 -> 10 -> 5; 16 * 5 * 5 = 400).
     He init for the convolutions, small Glorot (output_layer) for the last.
-    Introduced in notebooks/08_training.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     s = _layer_seeds(seed, 3)
     return Sequential([
@@ -262,7 +262,7 @@ ARCHITECTURES = {"seed": seed_net, "lenet": lenet, "seed002": seed002_net,
 def make_net(name, seed=0, dtype=np.float32):
     """Build a named architecture: "seed", "lenet", "seed002" or "lenet99" (see ARCHITECTURES).
 
-    Introduced in notebooks/08_training.ipynb.
+    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}.")

@@ -10,7 +10,7 @@ dicts keyed by the same names.
 weight_decay adds weight_decay * W to the gradient of every weight matrix "W"
 (the L2 penalty weight_decay/2 * ||W||^2; biases are not decayed).
 
-Introduced in notebooks/10_optimizers.ipynb.
+Introduced in notebooks/10_deeper_cnn.ipynb.
 """
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 class Optimizer:
     """Shared loop: for every parameter p with gradient g, call self.update(name, p, g).
 
-    Introduced in notebooks/10_optimizers.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
 
     def __init__(self, net, lr, weight_decay=0.0):
@@ -50,7 +50,7 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain gradient descent: p <- p - lr * g.
 
-    Introduced in notebooks/10_optimizers.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
 
     def update(self, name, p, g):
@@ -63,7 +63,7 @@ class Momentum(Optimizer):
     v is a running (decaying) sum of past steps, so directions that agree from
     step to step speed up and zig-zags cancel out.
 
-    Introduced in notebooks/10_optimizers.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
 
     def __init__(self, net, lr, momentum=0.9, weight_decay=0.0):
@@ -84,7 +84,7 @@ class Adam(Optimizer):
     m_hat = m / (1 - b1^t) ;  v_hat = v / (1 - b2^t)        (t = number of steps so far)
     p <- p - lr * m_hat / (sqrt(v_hat) + eps)
 
-    Introduced in notebooks/10_optimizers.ipynb.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
 
     def __init__(self, net, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
