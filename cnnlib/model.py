@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .conv import Conv2D
+from .gradcheck import rel_error
 from .layers import Flatten, Linear, ReLU
 from .losses import softmax, softmax_cross_entropy
 from .pool import AvgPool2D, MaxPool2D
@@ -138,6 +139,7 @@ class Sequential:
                 np.savez(f, **arrays)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it private (0600)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -169,6 +171,12 @@ class Sequential:
         for name, p in params.items():
             p[...] = saved[name]
         return self
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def output_layer(in_features, out_features, seed, dtype, scale=0.1):
@@ -323,7 +331,5 @@ def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
             minus = loss()
             flat[i] = old
             num[j] = (plus - minus) / (2 * h)
-        a = grads[name].reshape(-1)[idx]
-        scale = np.linalg.norm(a) + np.linalg.norm(num)
-        errors[name] = 0.0 if scale == 0 else float(np.linalg.norm(a - num) / scale)
+        errors[name] = rel_error(grads[name].reshape(-1)[idx], num)
     return errors

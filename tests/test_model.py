@@ -224,3 +224,15 @@ def test_overfits_twenty_samples(sample):
                   progress=False, callback=lambda h: h["acc"][-1] < 1.0)
     assert (net.predict(x) == y).all()
     assert history["loss"][-1] < 0.5
+
+
+def test_saved_weights_get_ordinary_file_permissions(tmp_path):
+    # mkstemp creates private (0600) files; a saved model should be readable like any
+    # other file the user writes, i.e. 0666 minus the umask.
+    import os
+    import stat
+    mask = os.umask(0)
+    os.umask(mask)
+    path = tmp_path / "w.npz"
+    lenet().save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask
