@@ -3,6 +3,7 @@ returns sensible numbers, so the benchmark cannot silently rot. The torch part r
 only when torch is installed."""
 
 import importlib.util
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,11 @@ def test_arguments(bench):
     assert not bench.parse_args([]).quick
 
 
-def test_median_time_is_the_median(bench):
+def test_timing_helpers(bench):
     calls = []
-    assert bench.median_time(lambda: calls.append(1), repeats=3) >= 0
-    assert len(calls) == 4                      # one warm-up and three timed calls
+    times = bench.call_times(lambda: calls.append(1), repeats=3)
+    assert len(calls) == 4 and len(times) == 3  # one warm-up and three timed calls
+    assert bench.best_time(lambda: time.sleep(0.001), repeats=2) >= 0.001
 
 
 def test_machine_info_names_numpy(bench):
