@@ -99,7 +99,8 @@ def machine_info(threads, torch=None):
     if torch is None:
         lines.append("torch: not installed (torch columns skipped)")
     else:
-        lines.append(f"torch {torch.__version__}, torch.get_num_threads()={torch.get_num_threads()}")
+        lines.append(f"torch {torch.__version__}, "
+                     f"torch.get_num_threads()={torch.get_num_threads()}")
     return lines
 
 
@@ -252,7 +253,8 @@ def compare_training(trainers, x, y, x_test, y_test, epochs=1, chunk=6400, seed=
 # ---------------------------------------------------------------- main
 
 def load_full(data_dir):
-    directory = data_dir or os.environ.get("CNNLIB_MNIST_DIR") or str(REPO.parent / "shared" / "data" / "mnist")
+    directory = (data_dir or os.environ.get("CNNLIB_MNIST_DIR")
+                 or str(REPO.parent / "shared" / "data" / "mnist"))
     (xtr, ytr), (xte, yte) = load_mnist("full", directory=directory)
     return (to_float(xtr[:, None]), ytr), (to_float(xte[:, None]), yte), directory
 
@@ -294,7 +296,8 @@ def main(args):
     if torch is not None:
         trainers.append(TorchTrainer(torch, x_train, y_train))
     res = compare_training(trainers, x_train, y_train, x_test, y_test, epochs=epochs)
-    med = {name: {k: float(np.median(v[k])) for k in ("train", "infer")} for name, v in res.items()}
+    med = {name: {k: float(np.median(v[k])) for k in ("train", "infer")}
+           for name, v in res.items()}
     for kind in ("train", "infer"):
         what = "training, bs 64, Adam" if kind == "train" else "inference, bs 1000"
         c = med["cnnlib"][kind]
