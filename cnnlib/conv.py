@@ -102,7 +102,7 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
     n_filt, _, kh, kw = w.shape
     if cols is None:
         cols = im2col(x, kh, kw, stride, pad)
-    drows_t = dout.transpose(1, 0, 2, 3).reshape(n_filt, -1)   # (F, N*Ho*Wo), no copy
+    drows_t = dout.transpose(1, 0, 2, 3).reshape(n_filt, -1)   # (F, N*Ho*Wo)
     dw = (drows_t @ cols).reshape(w.shape)
     db = drows_t.sum(axis=1)
     if not need_dx:
