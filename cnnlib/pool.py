@@ -26,14 +26,19 @@ def check_pool_args(x, size, stride):
 
 
 def maxpool_loop(x, size=2, stride=2):
-    """Max over each size x size window. x: (N, C, H, W) -> (N, C, Hout, Wout),
-    Hout = (H - size) // stride + 1."""
+    """Max over each size x size window, one output pixel at a time.
+
+    x: (N, C, H, W) -> (N, C, Hout, Wout), Hout = (H - size) // stride + 1 (same for W):
+    out[n, c, i, j] = max of x[n, c, i*stride : i*stride + size, j*stride : j*stride + size].
+    """
     ho, wo = check_pool_args(x, size, stride)
     out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
-    for i in range(ho):
-        for j in range(wo):
-            window = x[:, :, i * stride:i * stride + size, j * stride:j * stride + size]
-            out[:, :, i, j] = window.max(axis=(2, 3))
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(ho):
+                for j in range(wo):
+                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                    out[n, c, i, j] = window.max()
     return out
 
 
@@ -94,13 +99,15 @@ def maxpool_backward_fast(dout, x, size=2, stride=2, arg=None):
 
 
 def avgpool_loop(x, size=2, stride=2):
-    """Mean over each size x size window; shapes as in maxpool_loop."""
+    """Mean over each size x size window, one output pixel at a time; shapes as in maxpool_loop."""
     ho, wo = check_pool_args(x, size, stride)
     out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
-    for i in range(ho):
-        for j in range(wo):
-            window = x[:, :, i * stride:i * stride + size, j * stride:j * stride + size]
-            out[:, :, i, j] = window.mean(axis=(2, 3))
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(ho):
+                for j in range(wo):
+                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                    out[n, c, i, j] = window.mean()
     return out
 
 
