@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .augment import transform_digit
 from .conv import Conv2D
 from .layers import ReLU
 from .model import ARCHITECTURES, make_net
@@ -269,49 +270,6 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
     ax.set_title(f"accuracy {right.mean():.1%}, mean confidence {conf.mean():.1%}", fontsize=10)
     ax.legend(loc="upper left")
     return ax.figure
-
-
-def transform_digit(image, shift=(0, 0), angle=0.0, interpolation="bilinear"):
-    """Rotate a raw digit (H, W) by `angle` degrees counter-clockwise about its centre, then
-    move it down by shift[0] and right by shift[1] pixels. Pure NumPy.
-
-    Each output pixel (r, c) reads the input at the point that lands on it,
-        (rs, cs) = centre + R(-angle) ((r, c) - shift - centre),
-    by "nearest" (rounded) or "bilinear" interpolation; points outside the input are 0
-    (background). Returns float64 (H, W). ValueError for a bad shape, non-finite pixels,
-    shift or angle, or an unknown interpolation.
-    Introduced in notebooks/11_what_it_learned.ipynb.
-    """
-    img = np.asarray(image, dtype=np.float64)
-    if img.ndim != 2 or 0 in img.shape:
-        raise ValueError(f"expected one image (H, W), got shape {img.shape}")
-    if not np.all(np.isfinite(img)):
-        raise ValueError(f"the image has {np.count_nonzero(~np.isfinite(img))} NaN or "
-                         f"infinite pixel(s); there is nothing sensible to move.")
-    dy, dx = (float(s) for s in shift)
-    if not np.all(np.isfinite([dy, dx, angle])):
-        raise ValueError(f"shift and angle must be finite numbers; got {shift}, {angle}")
-    if interpolation not in ("nearest", "bilinear"):
-        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
-    h, w = img.shape
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    t = np.deg2rad(angle)
-    r, c = np.mgrid[0:h, 0:w].astype(np.float64)
-    up, right = -(r - dy - cy), c - dx - cx            # output point, y axis pointing up
-    src_r = cy - (-right * np.sin(t) + up * np.cos(t))  # rotate back by -angle
-    src_c = cx + (right * np.cos(t) + up * np.sin(t))
-
-    def at(rr, cc):
-        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-        return np.where(inside, img[np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)], 0.0)
-
-    if interpolation == "nearest":
-        return at(np.round(src_r).astype(int), np.round(src_c).astype(int))
-    src_r, src_c = np.round(src_r, 9), np.round(src_c, 9)   # 1e-17 noise is not a shift
-    r0, c0 = np.floor(src_r).astype(int), np.floor(src_c).astype(int)
-    fr, fc = src_r - r0, src_c - c0
-    return ((1 - fr) * (1 - fc) * at(r0, c0) + (1 - fr) * fc * at(r0, c0 + 1)
-            + fr * (1 - fc) * at(r0 + 1, c0) + fr * fc * at(r0 + 1, c0 + 1))
 
 
 def _bars(ax, p, label=None, title="probabilities"):

@@ -34,7 +34,6 @@ if __name__ == "__main__":
         os.environ[var] = str(ARGS.threads)        # read once, when numpy is imported
 
 import numpy as np  # noqa: E402
-from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "resources" / "lenet_mnist.npz"
@@ -45,21 +44,12 @@ RECIPE = (f"recipe: lenet99(seed={SEED}), Adam lr {LR:g} times {DECAY:g} after e
           f"image shifted by a random -{SHIFT}..{SHIFT} pixels in x and y each time it is used")
 
 
-def random_shifts(xb, rng, shift=SHIFT):
-    """Move each image (N, 1, H, W) by its own random offset in -shift..shift along both axes;
-    uncovered pixels get the background value -0.5 (black after to_float)."""
-    n, _, h, w = xb.shape
-    padded = np.pad(xb, ((0, 0), (0, 0), (shift, shift), (shift, shift)), constant_values=-0.5)
-    crops = sliding_window_view(padded, (h, w), axis=(2, 3))    # (N, 1, 2s+1, 2s+1, H, W)
-    dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
-    return crops[np.arange(n), :, dy, dx]
-
-
 def train(x_train, y_train, epochs=EPOCHS, seed=SEED, progress=False):
     """Train lenet99 on float32 images (N, 1, 28, 28) with the recipe above (the fit loop,
     plus the random shifts). Returns (net, history, training seconds); history has the
     per-epoch lists "loss", "acc" (on the shifted images) and "seconds".
     """
+    from cnnlib.augment import random_shifts
     from cnnlib.data import minibatches
     from cnnlib.model import lenet99
     from cnnlib.optim import Adam
@@ -73,7 +63,7 @@ def train(x_train, y_train, epochs=EPOCHS, seed=SEED, progress=False):
     for epoch in range(epochs):
         t0, total_loss, correct = time.perf_counter(), 0.0, 0
         for xb, yb in minibatches(x_train, y_train, BATCH_SIZE, seed=seed + epoch):
-            loss, logits = train_step(net, random_shifts(xb, rng), yb, opt)
+            loss, logits = train_step(net, random_shifts(xb, rng, SHIFT), yb, opt)
             total_loss += loss * len(yb)
             correct += int((logits.argmax(axis=1) == yb).sum())
         opt.lr *= DECAY

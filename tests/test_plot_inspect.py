@@ -1,5 +1,4 @@
-"""Tests for cnnlib.plot_inspect: the digit transforms, and the drawings of notebook 11
-with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
+"""Tests for cnnlib.plot_inspect: the drawings of notebook 11 with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
 import numpy as np
 import pytest
 
@@ -10,7 +9,7 @@ from cnnlib.plot_inspect import (conv_map_layers, first_conv_weights, load_train
                                  most_confident_mistakes, plot_confidence_histogram,
                                  plot_filters, plot_layer_maps, plot_most_wrong,
                                  plot_transform_effect, predict_view, to_input,
-                                 transform_accuracy, transform_digit)
+                                 transform_accuracy)
 
 
 @pytest.fixture(scope="module")
@@ -32,77 +31,6 @@ def texts(fig):
     for ax in fig.axes:
         found += [t.get_text() for t in ax.texts] + [ax.get_title()]
     return " ".join(found).replace("\n", " ")
-
-
-# transform_digit -----------------------------------------------------------------------------
-
-def pattern():
-    img = np.zeros((5, 5))
-    img[0, 0], img[0, 1], img[1, 0], img[2, 0] = 1.0, 2.0, 3.0, 4.0   # asymmetric "L"
-    return img
-
-
-@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
-def test_no_shift_no_angle_is_identity(interpolation):
-    img = np.random.default_rng(1).uniform(0, 255, size=(28, 28))
-    out = transform_digit(img, (0, 0), 0.0, interpolation)
-    assert out.shape == img.shape
-    np.testing.assert_array_equal(out, img)
-
-
-def test_shift_down_one_row_moves_content_down():
-    out = transform_digit(pattern(), shift=(1, 0))
-    expected = np.zeros((5, 5))
-    expected[1:] = pattern()[:-1]
-    np.testing.assert_allclose(out, expected)
-
-
-def test_shift_right_and_negative_shift():
-    img = pattern()
-    np.testing.assert_allclose(transform_digit(img, shift=(0, 2))[:, 2:], img[:, :-2])
-    np.testing.assert_allclose(transform_digit(img, shift=(0, 2))[:, :2], 0)
-    np.testing.assert_allclose(transform_digit(img, shift=(-1, 0))[:-1], img[1:])
-
-
-def test_half_pixel_shift_interpolates():
-    img = np.zeros((3, 3))
-    img[1, 1] = 1.0
-    out = transform_digit(img, shift=(0, 0.5))
-    assert out[1, 1] == pytest.approx(0.5) and out[1, 2] == pytest.approx(0.5)
-    assert out.sum() == pytest.approx(1.0)
-
-
-def test_rotation_by_90_turns_pattern_counter_clockwise():
-    img = pattern()
-    out = transform_digit(img, angle=90)
-    # top row 1, 2 (left to right) becomes the left column read upwards: 1 bottom-left
-    assert out[4, 0] == pytest.approx(1.0) and out[3, 0] == pytest.approx(2.0)
-    assert out[4, 1] == pytest.approx(3.0) and out[4, 2] == pytest.approx(4.0)
-    np.testing.assert_allclose(out, np.rot90(img), atol=1e-9)
-    np.testing.assert_allclose(transform_digit(img, angle=-90), np.rot90(img, -1), atol=1e-9)
-
-
-@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
-def test_rotation_by_360_is_identity(interpolation):
-    img = np.random.default_rng(2).uniform(0, 255, size=(28, 28))
-    np.testing.assert_allclose(transform_digit(img, angle=360, interpolation=interpolation),
-                               img, atol=1e-6)
-
-
-def test_shift_larger_than_image_gives_blank():
-    out = transform_digit(pattern(), shift=(40, -40))
-    assert out.shape == (5, 5) and not out.any()
-
-
-@pytest.mark.parametrize("bad, match", [
-    (dict(image=np.full((4, 4), np.nan)), "NaN"),
-    (dict(image=np.zeros(4)), "shape"),
-    (dict(image=np.zeros((4, 4)), angle=np.inf), "finite"),
-    (dict(image=np.zeros((4, 4)), interpolation="cubic"), "interpolation"),
-])
-def test_transform_rejects_bad_input(bad, match):
-    with pytest.raises(ValueError, match=match):
-        transform_digit(**bad)
 
 
 # inputs, loading, filters --------------------------------------------------------------------
