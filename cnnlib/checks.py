@@ -56,3 +56,18 @@ def check_shape(x, expected, name="x"):
     if not ok:
         want = "(" + ", ".join("any" if e is None else str(e) for e in expected) + ")"
         raise ValueError(f"{name} must have shape {want}; got shape {shape}.")
+
+
+def check_labels(y, num_classes=None, name="labels", n=None):
+    """Check class labels: integers of shape (N,) (N = n if given), each in 0..num_classes-1.
+
+    Returns y as an array. Introduced in notebooks/03_softmax_and_cross_entropy.ipynb.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (n is not None and len(y) != n):
+        raise ValueError(f"{name} must be integer labels of shape ({'N' if n is None else n},); "
+                         f"got dtype {y.dtype} and shape {y.shape}.")
+    if num_classes is not None and y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{name} must lie in 0..{num_classes - 1}; got values from "
+                         f"{y.min()} to {y.max()}.")
+    return y

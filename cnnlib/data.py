@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import download
+from .checks import check_labels
 from .idx import read_pair
 
 SAMPLE_PATH = Path(__file__).resolve().parent.parent / "resources" / "mnist_sample.npz"
@@ -144,12 +145,7 @@ def one_hot(y, num_classes=10):
 
     Introduced in notebooks/00_mnist.ipynb.
     """
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"one_hot expects integer labels of shape (N,), got {y.dtype} "
-                         f"with shape {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must be in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
+    y = check_labels(y, num_classes, "one_hot's labels")
     out = np.zeros((len(y), num_classes), dtype=np.float32)
     out[np.arange(len(y)), y] = 1
     return out

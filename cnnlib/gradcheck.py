@@ -11,24 +11,27 @@ Introduced in notebooks/05_backprop_softmax.ipynb.
 import numpy as np
 
 
-def numerical_gradient(f, x, h=1e-5):
+def numerical_gradient(f, x, h=1e-5, indices=None):
     """Gradient of the scalar function f() with respect to array x, which f reads.
 
     x is changed in place one element at a time and restored afterwards.
+    Returns an array shaped like x; with indices (flat positions in x), only those
+    entries are computed and returned, as a 1-D array (for spot checks of big arrays).
     """
-    grad = np.zeros_like(x, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    flat = x.reshape(-1)
     if not np.shares_memory(flat, x):
         raise ValueError("x must be a contiguous array so it can be nudged in place.")
-    for i in range(flat.size):
+    positions = range(flat.size) if indices is None else indices
+    grad = np.zeros(len(positions), dtype=np.float64)
+    for j, i in enumerate(positions):
         old = flat[i]
         flat[i] = old + h
         f_plus = f()
         flat[i] = old - h
         f_minus = f()
         flat[i] = old
-        gflat[i] = (f_plus - f_minus) / (2 * h)
-    return grad
+        grad[j] = (f_plus - f_minus) / (2 * h)
+    return grad.reshape(x.shape) if indices is None else grad
 
 
 def rel_error(a, b):

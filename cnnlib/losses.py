@@ -10,7 +10,7 @@ notebooks/05_backprop_softmax.ipynb (backward).
 
 import numpy as np
 
-from .checks import check_float
+from .checks import check_float, check_labels
 
 
 def softmax_naive(z):
@@ -31,18 +31,6 @@ def log_softmax(z):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def check_labels(y, n, num_classes):
-    """Check integer labels y of shape (n,) with values in [0, num_classes)."""
-    y = np.asarray(y)
-    if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels must be integers of shape ({n},); got dtype {y.dtype} "
-                         f"and shape {y.shape}.")
-    if n and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must lie in 0..{num_classes - 1}; got values from "
-                         f"{y.min()} to {y.max()}.")
-    return y
-
-
 def softmax_cross_entropy(logits, y):
     """Mean cross-entropy of softmax(logits) against integer labels, and its gradient.
 
@@ -54,7 +42,7 @@ def softmax_cross_entropy(logits, y):
     if np.ndim(logits) != 2:
         raise ValueError(f"logits must have shape (N, K); got shape {np.shape(logits)}.")
     n, k = logits.shape
-    y = check_labels(y, n, k)
+    y = check_labels(y, k, n=n)
     logp = log_softmax(logits)
     loss = -logp[np.arange(n), y].mean()
     dlogits = np.exp(logp)

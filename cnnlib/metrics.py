@@ -5,17 +5,11 @@ Introduced in notebooks/10_deeper_cnn.ipynb.
 
 import numpy as np
 
-
-def _labels(y, name):
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name} must be integer labels of shape (N,); got dtype {y.dtype} "
-                         f"and shape {y.shape}.")
-    return y
+from .checks import check_labels
 
 
 def _pair(y_true, y_pred):
-    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    y_true, y_pred = check_labels(y_true, name="y_true"), check_labels(y_pred, name="y_pred")
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred must have the same shape; got {y_true.shape} "
                          f"and {y_pred.shape}.")
@@ -38,10 +32,7 @@ def confusion_matrix(y_true, y_pred, num_classes=10):
     Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     y_true, y_pred = _pair(y_true, y_pred)
-    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        if len(y) and (y.min() < 0 or y.max() >= num_classes):
-            raise ValueError(f"{name} must lie in 0..{num_classes - 1}; got values from "
-                             f"{y.min()} to {y.max()}.")
+    check_labels(y_true, num_classes, "y_true"), check_labels(y_pred, num_classes, "y_pred")
     cm = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)
     return cm

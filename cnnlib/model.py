@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .conv import Conv2D
-from .gradcheck import rel_error
+from .gradcheck import numerical_gradient, rel_error
 from .layers import Flatten, Linear, ReLU
 from .losses import softmax, softmax_cross_entropy
 from .pool import AvgPool2D, MaxPool2D
@@ -214,20 +214,23 @@ def seed_net(seed=0, dtype=np.float32):
     ])
 
 
-def lenet(seed=0, dtype=np.float32):
-    """A small LeNet-style network (about 52k parameters):
+def lenet(seed=0, dtype=np.float32, channels=(8, 16), kernel=3, hidden=64):
+    """A small LeNet-style network (with the defaults about 52k parameters):
     Conv 8@3x3 pad 1 -> ReLU -> MaxPool -> Conv 16@3x3 pad 1 -> ReLU -> MaxPool ->
     Flatten -> Linear 784 -> 64 -> ReLU -> Linear 64 -> 10.
+    channels, kernel (odd; "same" padding) and hidden size it; each 28x28 image leaves
+    the two pools as channels[1] maps of 7x7.
     He init for layers followed by ReLU, small Glorot (output_layer) for the last.
     Introduced in notebooks/10_deeper_cnn.ipynb.
     """
-    s = _layer_seeds(seed, 4)
+    (c1, c2), pad, s = channels, kernel // 2, _layer_seeds(seed, 4)
     return Sequential([
-        Conv2D(1, 8, 3, pad=1, seed=s[0], dtype=dtype, need_dx=False), ReLU(), MaxPool2D(2),
-        Conv2D(8, 16, 3, pad=1, seed=s[1], dtype=dtype), ReLU(), MaxPool2D(2),
+        Conv2D(1, c1, kernel, pad=pad, seed=s[0], dtype=dtype, need_dx=False), ReLU(),
+        MaxPool2D(2),
+        Conv2D(c1, c2, kernel, pad=pad, seed=s[1], dtype=dtype), ReLU(), MaxPool2D(2),
         Flatten(),
-        Linear(7 * 7 * 16, 64, seed=s[2], dtype=dtype), ReLU(),
-        output_layer(64, 10, s[3], dtype),
+        Linear(7 * 7 * c2, hidden, seed=s[2], dtype=dtype), ReLU(),
+        output_layer(hidden, 10, s[3], dtype),
     ])
 
 
@@ -253,14 +256,7 @@ def lenet99(seed=0, dtype=np.float32):
     The pretrained weights in resources/lenet_mnist.npz (scripts/train_pretrained.py) are for
     this net. Introduced in notebooks/11_what_it_learned.ipynb.
     """
-    s = _layer_seeds(seed, 4)
-    return Sequential([
-        Conv2D(1, 16, 5, pad=2, seed=s[0], dtype=dtype, need_dx=False), ReLU(), MaxPool2D(2),
-        Conv2D(16, 32, 5, pad=2, seed=s[1], dtype=dtype), ReLU(), MaxPool2D(2),
-        Flatten(),
-        Linear(7 * 7 * 32, 128, seed=s[2], dtype=dtype), ReLU(),
-        output_layer(128, 10, s[3], dtype),
-    ])
+    return lenet(seed, dtype, channels=(16, 32), kernel=5, hidden=128)
 
 
 ARCHITECTURES = {"seed": seed_net, "lenet": lenet, "seed002": seed002_net,
@@ -319,17 +315,8 @@ def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
     rng = np.random.default_rng(seed)
     errors = {}
     for name, p in params.items():
-        flat = p.reshape(-1)
-        idx = (np.arange(flat.size) if samples is None
-               else rng.choice(flat.size, min(samples, flat.size), replace=False))
-        num = np.empty(len(idx))
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + h
-            plus = loss()
-            flat[i] = old - h
-            minus = loss()
-            flat[i] = old
-            num[j] = (plus - minus) / (2 * h)
+        idx = (np.arange(p.size) if samples is None
+               else rng.choice(p.size, min(samples, p.size), replace=False))
+        num = numerical_gradient(loss, p, h, indices=idx)
         errors[name] = rel_error(grads[name].reshape(-1)[idx], num)
     return errors

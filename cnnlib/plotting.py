@@ -6,8 +6,10 @@ with display(fig). Pass ax=... to draw into your own axes instead.
 
 Introduced in notebooks/00_mnist.ipynb.
 """
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
+
+from .checks import check_labels
 
 
 def _figure(nrows=1, ncols=1, figsize=(4, 4), **kw):
@@ -107,12 +109,7 @@ def plot_class_balance(y_train, y_test, num_classes=10, ax=None):
     """
     counts = []
     for name, y in (("y_train", y_train), ("y_test", y_test)):
-        y = np.asarray(y)
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"{name} must be integer labels of shape (N,), got {y.dtype} "
-                             f"with shape {y.shape}")
-        if y.size and (y.min() < 0 or y.max() >= num_classes):
-            raise ValueError(f"{name} must be in 0..{num_classes - 1}, found {y.min()}..{y.max()}")
+        y = check_labels(y, num_classes, name)
         counts.append(np.bincount(y, minlength=num_classes))
     own = ax is None
     if own:

@@ -16,7 +16,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checks import check_images, check_int
+from .checks import check_images, check_int, check_labels
 from .data import load_mnist, minibatches, to_float
 from .losses import softmax_cross_entropy
 from .metrics import classification_report
@@ -37,10 +37,7 @@ def check_data(x, y, name="x"):
     Introduced in notebooks/08_training.ipynb.
     """
     check_images(x, name)
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"labels for {name} must be integers of shape (N,); got dtype "
-                         f"{y.dtype} and shape {y.shape}.")
+    y = check_labels(y, name=f"labels for {name}")
     if len(x) != len(y):
         raise ValueError(f"{name} has {len(x)} images but its labels have {len(y)} entries.")
     if len(x) == 0:

@@ -97,7 +97,7 @@ def test_evaluate_agrees_with_predict(sample):
 @pytest.mark.parametrize("x, y, match", [
     (np.zeros((4, 1, 28, 28), np.uint8), np.zeros(4, int), "floating-point"),
     (np.zeros((4, 28, 28), np.float32), np.zeros(4, int), r"x\[:, None\]"),
-    (np.zeros((4, 1, 28, 28), np.float32), np.zeros(4), "integers of shape"),
+    (np.zeros((4, 1, 28, 28), np.float32), np.zeros(4), "integer labels of shape"),
     (np.zeros((4, 1, 28, 28), np.float32), np.zeros(3, int), "4 images but its labels have 3"),
     (np.zeros((0, 1, 28, 28), np.float32), np.zeros(0, int), "no images"),
 ])
