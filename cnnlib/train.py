@@ -16,6 +16,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
+from .augment import random_shifts
 from .checks import check_images, check_int, check_labels
 from .data import load_mnist, minibatches, to_float
 from .losses import softmax_cross_entropy
@@ -89,7 +90,7 @@ def train_step(net, xb, yb, optimizer):
 
 
 def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=None,
-        seed=0, progress=True, callback=None, callback_every=None):
+        seed=0, progress=True, callback=None, callback_every=None, augment=None):
     """Train net on (x, y) with mini-batch gradient descent; returns the history.
 
     x: float (N, C, H, W); y: int (N,). Each epoch visits every sample once in a new
@@ -98,7 +99,8 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     batches), "val_loss", "val_acc" (only with x_val, y_val), "seconds" (training time,
     validation excluded), plus "batch_loss" with every batch's loss.
     callback(history) runs after each epoch, and every callback_every batches if set;
-    if it returns False training stops. Raises TrainingDiverged (a FloatingPointError)
+    if it returns False training stops. augment(xb) -> xb, if given, changes every
+    training batch before the step (e.g. cnnlib.augment.random_shifts). Raises TrainingDiverged (a FloatingPointError)
     as soon as the loss is NaN or infinite (NumPy's overflow warnings are silenced).
 
     Introduced in notebooks/08_training.ipynb.
@@ -123,6 +125,8 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
         with tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
                   disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"):
             for b, (xb, yb) in enumerate(bar, 1):
+                if augment is not None:
+                    xb = augment(xb)
                 loss, logits = train_step(net, xb, yb, optimizer)
                 if not math.isfinite(loss):
                     raise diverged(loss, epoch, b, optimizer)
@@ -180,7 +184,11 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=_positive(float), default=None,
                    help="learning rate (default: 0.001 for adam, 0.01 for sgd/momentum)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    p.add_argument("--seed", type=int, default=0, help="weights and shuffling seed")
+    p.add_argument("--lr-decay", type=_positive(float), default=1.0,
+                   help="multiply the learning rate by this after every epoch (default 1)")
+    p.add_argument("--augment", type=int, default=0, metavar="PIXELS",
+                   help="shift every training image by a random -PIXELS..PIXELS (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="weights, shuffling and augmentation seed")
     p.add_argument("--train-size", type=_positive(int), default=None,
                    help="use only the first N training images")
     p.add_argument("--test-size", type=_positive(int), default=None,
@@ -210,10 +218,18 @@ def main(argv=None):
     optimizer = OPTIMIZERS[args.optimizer](net, lr=lr)
     print(f"{args.arch} network:\n{net.summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
-          f"{optimizer}, batch size {args.batch_size}, {args.epochs} epoch(s)")
+          f"{optimizer}, batch size {args.batch_size}, {args.epochs} epoch(s), "
+          f"lr decay {args.lr_decay:g} per epoch, random shifts up to {args.augment} px")
+    rng = np.random.default_rng(args.seed)
+    augment = (lambda xb: random_shifts(xb, rng, args.augment)) if args.augment else None
+
+    def decay(history):
+        optimizer.lr *= args.lr_decay
+
     try:
         history = fit(net, x_train, y_train, args.epochs, args.batch_size, optimizer,
-                      seed=args.seed, progress=not args.no_progress)
+                      seed=args.seed, progress=not args.no_progress, callback=decay,
+                      augment=augment)
     except TrainingDiverged as err:
         sys.exit(f"error: {err}")
     per_epoch = zip(history["loss"], history["acc"], history["seconds"])

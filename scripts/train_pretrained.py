@@ -50,29 +50,23 @@ def train(x_train, y_train, epochs=EPOCHS, seed=SEED, progress=False):
     per-epoch lists "loss", "acc" (on the shifted images) and "seconds".
     """
     from cnnlib.augment import random_shifts
-    from cnnlib.data import minibatches
     from cnnlib.model import lenet99
     from cnnlib.optim import Adam
-    from cnnlib.train import train_step
+    from cnnlib.train import fit
 
     net = lenet99(seed=seed)
     opt = Adam(net, lr=LR)
     rng = np.random.default_rng(seed)
-    history = {"loss": [], "acc": [], "seconds": []}
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        t0, total_loss, correct = time.perf_counter(), 0.0, 0
-        for xb, yb in minibatches(x_train, y_train, BATCH_SIZE, seed=seed + epoch):
-            loss, logits = train_step(net, random_shifts(xb, rng, SHIFT), yb, opt)
-            total_loss += loss * len(yb)
-            correct += int((logits.argmax(axis=1) == yb).sum())
+
+    def after_epoch(history):
         opt.lr *= DECAY
-        history["loss"].append(total_loss / len(x_train))
-        history["acc"].append(correct / len(x_train))
-        history["seconds"].append(time.perf_counter() - t0)
         if progress:
-            print(f"epoch {epoch + 1}: train loss {history['loss'][-1]:.4f}, train accuracy "
-                  f"{history['acc'][-1]:.2%}, {history['seconds'][-1]:.1f} s", flush=True)
+            print(f"epoch {len(history['loss'])}: train loss {history['loss'][-1]:.4f}, train "
+                  f"accuracy {history['acc'][-1]:.2%}, {history['seconds'][-1]:.1f} s", flush=True)
+
+    start = time.perf_counter()
+    history = fit(net, x_train, y_train, epochs, BATCH_SIZE, opt, seed=seed, progress=False,
+                  callback=after_epoch, augment=lambda xb: random_shifts(xb, rng, SHIFT))
     return net, history, time.perf_counter() - start
 
 

@@ -164,3 +164,27 @@ def test_cli_end_to_end(tmp_path):
 def test_cli_rejects_bad_values(args, message):
     out = run_cli(*args)
     assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
+def test_fit_augment_changes_every_training_batch(sample):
+    x, y = sample[0][:100], sample[1][:100]
+    seen = []
+
+    def blank(xb):
+        seen.append(len(xb))
+        return np.zeros_like(xb)           # the net only ever sees empty images
+
+    net = seed_net()
+    fit(net, x, y, epochs=2, batch_size=32, progress=False, augment=blank)
+    assert seen == [32, 32, 32, 4] * 2
+    assert net.layers[0].x.shape == (4, 1, 28, 28) and not net.layers[0].x.any()
+
+
+def test_cli_lr_decay_and_augment(tmp_path):
+    out = run_cli("--arch", "seed", "--epochs", "2", "--train-size", "200", "--test-size",
+                  "100", "--lr-decay", "0.5", "--augment", "2", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "lr decay 0.5 per epoch, random shifts up to 2 px" in out.stdout
+    assert re.search(r"test accuracy: \d+\.\d\d% \(100 images\)", out.stdout)
+    bad = run_cli("--lr-decay", "0")
+    assert bad.returncode == 2 and "must be > 0" in bad.stderr
