@@ -119,6 +119,13 @@ def _say(ax, message):
             transform=ax.transAxes, fontsize=10, color="darkred")
 
 
+def _footnote(fig, message, width):
+    """Write message in red under the axes, after making room so it cannot cover tick labels."""
+    fig.subplots_adjust(bottom=0.22)
+    fig.text(0.5, 0.01, textwrap.fill(message, width), ha="center", va="bottom",
+             fontsize=9, color="darkred")
+
+
 def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     """Draw input (padded), kernel with its numbers and the feature map side by side.
 
@@ -163,8 +170,7 @@ def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     if not np.any(fmap):
         message = (message + " Flat map: every output is 0.").strip()
     if message:
-        fig.text(0.5, 0.01, textwrap.fill(message, 110), ha="center", va="bottom",
-                 fontsize=9, color="darkred")
+        _footnote(fig, message, 110)
     return Drawn(fig, out_shape, message)
 
 
@@ -274,6 +280,5 @@ def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     ax_out.set_title(f"{mode} pool size {size}, stride {stride} → {out_shape[0]}×{out_shape[1]}\n"
                      f"({fmap.shape[0]} − {size}) // {stride} + 1 = {out_shape[0]}")
     if message:
-        fig.text(0.5, 0.01, textwrap.fill(message, 100), ha="center", va="bottom",
-                 fontsize=9, color="darkred")
+        _footnote(fig, message, 100)
     return Drawn(fig, out_shape, message)
