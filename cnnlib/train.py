@@ -59,7 +59,7 @@ def evaluate(net, x, y, batch_size=1000):
         loss, _ = softmax_cross_entropy(logits, y[i:i + batch_size])
         total_loss += loss * len(logits)
         correct += int((logits.argmax(axis=1) == y[i:i + batch_size]).sum())
-    return total_loss / len(x), correct / len(x)
+    return float(total_loss / len(x)), correct / len(x)
 
 
 def diverged(loss, epoch, batch, optimizer):
@@ -141,7 +141,7 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
                     stop = True
                     break
         history["seconds"].append(time.perf_counter() - start)
-        history["loss"].append(total_loss / seen)
+        history["loss"].append(float(total_loss / seen))
         history["acc"].append(correct / seen)
         if x_val is not None:
             val_loss, val_acc = evaluate(net, x_val, y_val)

@@ -188,3 +188,13 @@ def test_cli_lr_decay_and_augment(tmp_path):
     assert re.search(r"test accuracy: \d+\.\d\d% \(100 images\)", out.stdout)
     bad = run_cli("--lr-decay", "0")
     assert bad.returncode == 2 and "must be > 0" in bad.stderr
+
+
+def test_losses_are_plain_python_floats(sample):
+    # as documented: history and evaluate give floats, not float32 scalars that print oddly
+    x, y, xt, yt = sample
+    net = seed_net()
+    history = fit(net, x[:64], y[:64], epochs=1, batch_size=32, progress=False,
+                  x_val=xt[:32], y_val=yt[:32])
+    assert all(type(history[k][0]) is float for k in ("loss", "acc", "val_loss", "val_acc"))
+    assert type(evaluate(net, xt[:32], yt[:32])[0]) is float
