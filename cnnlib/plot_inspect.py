@@ -314,6 +314,7 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
     ax_img.set_xticks([]), ax_img.set_yticks([])
     _bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
     if not digit.any():
+        fig.subplots_adjust(bottom=0.2)           # room for the note below the axis labels
         fig.text(0.02, 0.02, "The digit has left the picture (blank input): the answer "
                  "only reflects the biases.", color="darkred", fontsize=9)
     outs = layer_outputs(net, digit)

@@ -1,6 +1,7 @@
 """Tests for cnnlib.plot_inspect: the drawings of notebook 11 with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from cnnlib.conv import Conv2D
 from cnnlib.layers import Flatten, Linear
@@ -164,6 +165,11 @@ def test_predict_view_nan_image_and_blank(net, digits):
     fig = predict_view(net, digits[0], 0, digits[1], shift=(100, 100))
     assert "left the picture" in texts(fig)
     assert len(fig.axes[1].patches) == 10          # still a prediction for the blank input
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the note must not cover the axis label
+    fig.draw(renderer)
+    note = next(t for t in fig.texts if "left the picture" in t.get_text())
+    xlabel = fig.axes[1].xaxis.label
+    assert not note.get_window_extent(renderer).overlaps(xlabel.get_window_extent(renderer))
 
 
 def test_plot_transform_effect(net, digits):
