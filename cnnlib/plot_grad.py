@@ -36,8 +36,9 @@ def heatmap(ax, a, title, annotate=None, cmap="coolwarm"):
     if annotate is None:
         annotate = a.shape[0] <= 10 and a.shape[1] <= 10
     if annotate:
+        size = 8 if a.shape[1] <= 8 else 6      # smaller digits so wide arrays stay legible
         for (r, c), v in np.ndenumerate(a):
-            ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=8)
+            ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=size)
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
