@@ -10,7 +10,7 @@ dicts keyed by the same names.
 weight_decay adds weight_decay * W to the gradient of every weight matrix "W"
 (the L2 penalty weight_decay/2 * ||W||^2; biases are not decayed).
 
-Introduced in notebooks/10_deeper_cnn.ipynb.
+Introduced in notebooks/08_training.ipynb (SGD, momentum); Adam in notebooks/10_deeper_cnn.ipynb.
 """
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 class Optimizer:
     """Shared loop: for every parameter p with gradient g, call self.update(name, p, g).
 
-    Introduced in notebooks/10_deeper_cnn.ipynb.
+    Introduced in notebooks/08_training.ipynb.
     """
 
     def __init__(self, net, lr, weight_decay=0.0):
@@ -50,7 +50,7 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain gradient descent: p <- p - lr * g.
 
-    Introduced in notebooks/10_deeper_cnn.ipynb.
+    Introduced in notebooks/08_training.ipynb.
     """
 
     def update(self, name, p, g):
@@ -63,7 +63,7 @@ class Momentum(Optimizer):
     v is a running (decaying) sum of past steps, so directions that agree from
     step to step speed up and zig-zags cancel out.
 
-    Introduced in notebooks/10_deeper_cnn.ipynb.
+    Introduced in notebooks/08_training.ipynb.
     """
 
     def __init__(self, net, lr, momentum=0.9, weight_decay=0.0):
