@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .conv import Conv2D
-from .gradcheck import numerical_gradient, rel_error
 from .layers import Flatten, Linear, ReLU
-from .losses import softmax, softmax_cross_entropy
+from .losses import softmax
 from .pool import AvgPool2D, MaxPool2D
 
 ARCH_KEY = "__architecture__"
@@ -271,52 +270,3 @@ def make_net(name, seed=0, dtype=np.float32):
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}.")
     return ARCHITECTURES[name](seed=seed, dtype=dtype)
-
-
-def initial_loss(net, x=None, y=None, num_samples=64, seed=0):
-    """Loss of a (typically untrained) net, by default on random images and labels.
-
-    For K classes and near-uniform initial scores this should be close to ln K
-    (ln 10 = 2.303 for MNIST). Returns (loss, ln K).
-
-    Introduced in notebooks/08_training.ipynb.
-    """
-    rng = np.random.default_rng(seed)
-    if x is None:
-        dtype = next(iter(net.named_params().values())).dtype
-        x = rng.uniform(-0.5, 0.5, size=(num_samples, 1, 28, 28)).astype(dtype)
-    logits = net.forward(x)
-    k = logits.shape[1]
-    if y is None:
-        y = rng.integers(0, k, size=len(x))
-    return float(softmax_cross_entropy(logits, y)[0]), float(np.log(k))
-
-
-def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
-    """Compare backward's parameter gradients of the loss with central differences.
-
-    The net and x must be float64. samples=None checks every entry (small nets only);
-    an integer checks that many random entries per parameter array.
-    Returns {"0.W": relative error, ...}; about 1e-7 or less means backward is right.
-
-    Introduced in notebooks/08_training.ipynb.
-    """
-    params = net.named_params()
-    for name, p in params.items():
-        if p.dtype != np.float64:
-            raise ValueError(f"gradient checks need float64; {name} is {p.dtype}. "
-                             f"Call net.astype(np.float64) first.")
-
-    def loss():
-        return softmax_cross_entropy(net.forward(x), y)[0]
-
-    net.backward(softmax_cross_entropy(net.forward(x), y)[1])
-    grads = {k: v.copy() for k, v in net.named_grads().items()}
-    rng = np.random.default_rng(seed)
-    errors = {}
-    for name, p in params.items():
-        idx = (np.arange(p.size) if samples is None
-               else rng.choice(p.size, min(samples, p.size), replace=False))
-        num = numerical_gradient(loss, p, h, indices=idx)
-        errors[name] = rel_error(grads[name].reshape(-1)[idx], num)
-    return errors

@@ -6,10 +6,10 @@ import pytest
 
 from cnnlib.conv import Conv2D
 from cnnlib.data import load_mnist, to_float
-from cnnlib.gradcheck import numerical_gradient, rel_error
+from cnnlib.gradcheck import check_gradients, initial_loss, numerical_gradient, rel_error
 from cnnlib.layers import Flatten, Linear, ReLU
 from cnnlib.losses import softmax_cross_entropy
-from cnnlib.model import (Sequential, check_gradients, initial_loss, lenet, make_net,
+from cnnlib.model import (Sequential, lenet, make_net,
                           seed002_net, seed_net)
 from cnnlib.optim import Adam
 from cnnlib.pool import MaxPool2D
