@@ -24,8 +24,10 @@ def check_conv_args(x, w, b, stride, pad):
     if x.shape[1] != c:
         raise ValueError(f"x has {x.shape[1]} channels but the filters expect {c}; "
                          f"w must have shape (F, C, KH, KW) with C = x.shape[1].")
-    if b is not None:
-        check_shape(b, (f,), "b (bias)")
+    if b is None:
+        raise ValueError(f"b (bias) must be an array of shape ({f},); got None. "
+                         f"For no bias pass np.zeros({f}).")
+    check_shape(b, (f,), "b (bias)")
     stride, pad = check_int(stride, "stride", 1), check_int(pad, "pad", 0)
     ho = output_size(x.shape[2], w.shape[2], stride, pad)
     wo = output_size(x.shape[3], w.shape[3], stride, pad)

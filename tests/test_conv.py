@@ -250,3 +250,10 @@ def test_conv_layer_rejects_bad_images(impl):
 def test_unknown_impl_is_rejected():
     with pytest.raises(ValueError, match="other"):
         Conv2D(1, 2, 3, impl="other")
+
+
+def test_missing_bias_is_a_clear_value_error():
+    x, w = np.zeros((1, 1, 4, 4)), np.zeros((2, 1, 3, 3))
+    for conv in (conv2d_loop, conv2d_fast):
+        with pytest.raises(ValueError, match=r"np\.zeros\(2\)"):
+            conv(x, w, None)
