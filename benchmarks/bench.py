@@ -46,7 +46,8 @@ from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop,  # 
                          conv2d_fast, conv2d_loop)
 from cnnlib.data import load_mnist, to_float  # noqa: E402
 from cnnlib.layers import Flatten  # noqa: E402
-from cnnlib.model import Sequential, lenet, output_layer, seed_net  # noqa: E402
+from cnnlib.architectures import lenet, one_conv_net, output_layer  # noqa: E402
+from cnnlib.model import Sequential  # noqa: E402
 from cnnlib.optim import SGD, Adam  # noqa: E402
 from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,  # noqa: E402
                          maxpool_fast, maxpool_loop)
@@ -137,7 +138,7 @@ def seeds_setting(x_train, y_train, x_test, y_test, epochs=3):
 
     Returns (seconds, test accuracy). x_* float32 (N, 1, 28, 28) scaled with to_float.
     """
-    net = seed_net(seed=0)
+    net = one_conv_net(seed=0)
     start = time.perf_counter()
     fit(net, x_train, y_train, epochs=epochs, batch_size=1, optimizer=SGD(net, lr=0.005),
         seed=0, progress=False)
@@ -147,7 +148,7 @@ def seeds_setting(x_train, y_train, x_test, y_test, epochs=3):
 
 def loop_reference_rate(x, y, n=100):
     """Samples/s of the seed network built from the loop layers, SGD at batch 1."""
-    fast = seed_net(seed=0)
+    fast = one_conv_net(seed=0)
     conv, last = fast.layers[0], fast.layers[-1]
     net = Sequential([Conv2D(1, 8, 3, impl="loop", need_dx=False), MaxPool2D(2, impl="loop"),
                       Flatten(), output_layer(13 * 13 * 8, 10, 0, np.float32)])

@@ -2,7 +2,7 @@
 
 Students re-run cells all the time. This executes a notebook top to bottom in a
 fresh kernel, running every code cell twice in a row, and reports each cell whose
-second run raised an error, or (for cells marked "# NBVAL_CHECK_OUTPUT") printed
+second run raised an error, or (for cells tagged "nbval-check-output") printed
 something different from its first run.
 
     python scripts/run_twice.py notebooks/*.ipynb
@@ -18,7 +18,11 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-CHECK, RAISES = "# NBVAL_CHECK_OUTPUT", "NBVAL_RAISES_EXCEPTION"
+CHECK, RAISES = "nbval-check-output", "raises-exception"   # nbval's cell tags
+
+
+def has_tag(cell, tag):
+    return tag in cell.metadata.get("tags", [])
 
 
 def text_of(outputs):
@@ -45,11 +49,11 @@ def problems(path, timeout=600):
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as err:
-                    if RAISES not in cell.source:
+                    if not has_tag(cell, RAISES):
                         yield index, f"run {attempt} raised: {str(err).splitlines()[-1]}"
                         break
                 runs.append(text_of(cell.outputs))
-            if len(runs) == 2 and cell.source.lstrip().startswith(CHECK) and runs[0] != runs[1]:
+            if len(runs) == 2 and has_tag(cell, CHECK) and runs[0] != runs[1]:
                 yield index, "a checked cell printed something else on its second run"
 
 

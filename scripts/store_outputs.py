@@ -1,6 +1,6 @@
 """Execute notebooks and store only the outputs nbval is meant to compare.
 
-nbval compares a cell marked "# NBVAL_CHECK_OUTPUT" against the output stored in
+nbval compares a cell tagged "nbval-check-output" against the output stored in
 the notebook, so those outputs must be committed; every other output (figures,
 widgets, timings, progress bars) is dropped to keep the repository small and the
 diffs readable.
@@ -10,7 +10,7 @@ diffs readable.
 
 Each notebook runs top to bottom in a fresh kernel from its own folder, as
 "Restart kernel and run all" would. A cell that raises stops the script, unless
-it is marked "# NBVAL_RAISES_EXCEPTION".
+it is tagged "raises-exception".
 """
 
 import argparse
@@ -20,11 +20,15 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-CHECK, RAISES = "# NBVAL_CHECK_OUTPUT", "# NBVAL_RAISES_EXCEPTION"
+CHECK, RAISES = "nbval-check-output", "raises-exception"   # nbval's cell tags
+
+
+def has_tag(cell, tag):
+    return tag in cell.metadata.get("tags", [])
 
 
 def is_checked(cell):
-    return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK)
+    return cell.cell_type == "code" and has_tag(cell, CHECK)
 
 
 def keep_text(output):
@@ -42,11 +46,6 @@ def keep_text(output):
 
 def store(path, timeout=600):
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and RAISES in cell.source:
-            cell.metadata.setdefault("tags", [])
-            if "raises-exception" not in cell.metadata.tags:   # Run All goes on past it
-                cell.metadata.tags.append("raises-exception")
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     kept = 0

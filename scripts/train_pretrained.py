@@ -8,7 +8,7 @@ machine with the same thread count gives the same weights; the script prints a S
 the weight arrays (cnnlib.data.arrays_sha256) to compare, and the SHA-256 of the file
 itself (which also depends on the zip timestamps np.savez writes).
 
-Load the result with:  net = cnnlib.model.lenet99().load("resources/lenet_mnist.npz")
+Load the result with:  net = cnnlib.architectures.lenet99().load("resources/lenet_mnist.npz")
 Inputs must be scaled like the training data: cnnlib.data.to_float(x) = x/255 - 0.5.
 """
 
@@ -50,7 +50,7 @@ def train(x_train, y_train, epochs=EPOCHS, seed=SEED, progress=False):
     per-epoch lists "loss", "acc" (on the shifted images) and "seconds".
     """
     from cnnlib.augment import random_shifts
-    from cnnlib.model import lenet99
+    from cnnlib.architectures import lenet99
     from cnnlib.optim import Adam
     from cnnlib.train import fit
 

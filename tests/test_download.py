@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnlib import download
-from cnnlib.download import DownloadError, cache_dir, ensure_files, fetch
-from cnnlib.idx import IDXError, read_pair, write_idx
+from cnnlib.data import download
+from cnnlib.data.download import DownloadError, cache_dir, ensure_files, fetch
+from cnnlib.data.idx import IDXError, read_pair, write_idx
 
 NAME = "train-labels-idx1-ubyte.gz"
 LABELS = np.arange(10, dtype=np.uint8)

@@ -9,13 +9,13 @@ from cnnlib.data import load_mnist, to_float
 from cnnlib.gradcheck import check_gradients, initial_loss, numerical_gradient, rel_error
 from cnnlib.layers import Flatten, Linear, ReLU
 from cnnlib.losses import softmax_cross_entropy
-from cnnlib.model import (Sequential, lenet, make_net,
-                          seed002_net, seed_net)
+from cnnlib.model import Sequential
+from cnnlib.architectures import lenet, make_net, two_conv_net, one_conv_net
 from cnnlib.optim import Adam
 from cnnlib.pool import MaxPool2D
 from cnnlib.train import fit
 
-BUILDERS = [seed_net, lenet, seed002_net]
+BUILDERS = [one_conv_net, lenet, two_conv_net]
 
 
 def tiny_net(dtype=np.float64, need_dx=True):
@@ -35,7 +35,7 @@ def sample():
 # ---------------------------------------------------------------- container
 
 def test_named_params_are_the_live_arrays():
-    net = seed_net()
+    net = one_conv_net()
     params = net.named_params()
     assert list(params) == ["0.W", "0.b", "3.W", "3.b"]
     assert params["0.W"].shape == (8, 1, 3, 3) and params["3.W"].shape == (1352, 10)
@@ -64,7 +64,7 @@ def test_backward_refuses_missing_gradient_in_the_middle():
 
 
 def test_predict_proba_is_batched_softmax():
-    net = seed002_net()
+    net = two_conv_net()
     x = np.random.default_rng(1).uniform(-0.5, 0.5, (7, 1, 28, 28)).astype(np.float32)
     p = net.predict_proba(x, batch_size=3)
     assert p.shape == (7, 10)
@@ -79,7 +79,7 @@ def test_astype_converts_every_parameter():
 
 
 def test_summary_lists_shapes_and_counts():
-    text = seed_net().summary()
+    text = one_conv_net().summary()
     # conv: 8 * 1 * 3 * 3 + 8 = 80 ; linear: 1352 * 10 + 10 = 13530 ; total 13610
     for part in ["(8, 26, 26)", "(8, 13, 13)", "(1352,)", "(10,)", "80", "13,530",
                  "total parameters: 13,610"]:
@@ -101,7 +101,7 @@ def test_summary_keeps_forward_caches():
 
 
 def test_make_net_names():
-    assert len(make_net("seed002").named_params()) == 6
+    assert len(make_net("two_conv").named_params()) == 6
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
         make_net("resnet")
 
@@ -139,32 +139,32 @@ def edited_copy(tmp_path, net, change):
 
 
 def test_load_wrong_shape(tmp_path):
-    path = edited_copy(tmp_path, seed_net(), lambda a: a.update({"3.W": np.zeros((1352, 9))}))
+    path = edited_copy(tmp_path, one_conv_net(), lambda a: a.update({"3.W": np.zeros((1352, 9))}))
     with pytest.raises(ValueError, match=r"'3\.W' has shape \(1352, 9\), expected \(1352, 10\)"):
-        seed_net().load(path)
+        one_conv_net().load(path)
 
 
 def test_load_missing_array(tmp_path):
-    path = edited_copy(tmp_path, seed_net(), lambda a: a.pop("0.b"))
+    path = edited_copy(tmp_path, one_conv_net(), lambda a: a.pop("0.b"))
     with pytest.raises(ValueError, match=r"missing array\(s\) \['0\.b'\]"):
-        seed_net().load(path)
+        one_conv_net().load(path)
 
 
 def test_load_extra_array(tmp_path):
-    path = edited_copy(tmp_path, seed_net(), lambda a: a.update({"4.W": np.zeros(3)}))
+    path = edited_copy(tmp_path, one_conv_net(), lambda a: a.update({"4.W": np.zeros(3)}))
     with pytest.raises(ValueError, match=r"extra array\(s\) \['4\.W'\]"):
-        seed_net().load(path)
+        one_conv_net().load(path)
 
 
 def test_load_into_another_architecture(tmp_path):
-    seed_net().save(tmp_path / "seed.npz")
+    one_conv_net().save(tmp_path / "seed.npz")
     with pytest.raises(ValueError, match="missing"):
         lenet().load(tmp_path / "seed.npz")
 
 
 def test_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "w.npz"
-    net = seed_net()
+    net = one_conv_net()
     net.save(path)
     before = path.read_bytes()
 
@@ -174,7 +174,7 @@ def test_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
-        seed_net(seed=3).save(path)
+        one_conv_net(seed=3).save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
 
@@ -204,7 +204,7 @@ def test_gradient_check_detects_a_wrong_gradient():
 
 def test_gradient_check_wants_float64():
     with pytest.raises(ValueError, match="float64"):
-        check_gradients(seed_net(), np.zeros((1, 1, 28, 28)), np.array([0]))
+        check_gradients(one_conv_net(), np.zeros((1, 1, 28, 28)), np.array([0]))
 
 
 @pytest.mark.parametrize("build", BUILDERS)

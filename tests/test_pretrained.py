@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cnnlib.data import arrays_sha256, load_mnist, to_float
-from cnnlib.model import lenet99
+from cnnlib.architectures import lenet99
 from cnnlib.train import evaluate
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """Checks on the repository as a whole: notebooks, README, CI script, settings.
 
 These catch what a student or CI would trip over: a notebook missing from the
-README, a "# NBVAL_CHECK_OUTPUT" cell with no stored output (nbval would then
+README, a cell tagged "nbval-check-output" with no stored output (nbval would then
 compare nothing), a stored error or figure, a CI script that drifted from the
 README's commands.
 """
@@ -26,6 +26,10 @@ def source(cell):
     return "".join(cell["source"])
 
 
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 1
 
@@ -38,9 +42,9 @@ def test_notebook_is_listed_in_readme(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_checked_cells_have_stored_outputs(path):
     unchecked = [i for i, c in enumerate(cells(path))
-                 if c["cell_type"] == "code" and source(c).lstrip().startswith("# NBVAL_CHECK_OUTPUT")
+                 if c["cell_type"] == "code" and "nbval-check-output" in tags(c)
                  and not c.get("outputs")]
-    assert not unchecked, (f"cells {unchecked} are marked NBVAL_CHECK_OUTPUT but store no output, "
+    assert not unchecked, (f"cells {unchecked} are tagged nbval-check-output but store no output, "
                            f"so nbval compares nothing: run scripts/store_outputs.py {path.name}")
 
 
@@ -51,6 +55,13 @@ def test_only_small_text_outputs_are_stored(path):
             assert out["output_type"] != "error", f"cell {i} stores an error"
             kinds = set(out.get("data", {}))
             assert kinds <= {"text/plain"}, f"cell {i} stores {kinds}: run scripts/store_outputs.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_test_plumbing_in_code_students_read(path):
+    marked = [i for i, c in enumerate(cells(path))
+              if c["cell_type"] == "code" and "NBVAL_" in source(c)]
+    assert not marked, f"cells {marked} carry an NBVAL_ comment: use nbval's cell tags instead"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -15,10 +15,18 @@ def load(name):
     return module
 
 
+def code_cell(source):
+    """A code cell; a first line "# tag: NAME" becomes the cell tag NAME."""
+    first, _, rest = source.partition("\n")
+    if first.startswith("# tag: "):
+        return nbformat.v4.new_code_cell(rest, metadata={"tags": [first[len("# tag: "):]]})
+    return nbformat.v4.new_code_cell(source)
+
+
 def notebook(path, *sources):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# title")]
-    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.cells += [code_cell(s) for s in sources]
     nbformat.write(nb, path)
     return path
 
@@ -26,9 +34,9 @@ def notebook(path, *sources):
 def test_store_outputs_keeps_only_text_of_checked_cells(tmp_path):
     path = notebook(tmp_path / "nb.ipynb",
                     "print('not kept')",
-                    "# NBVAL_CHECK_OUTPUT\nprint('kept'); 6 * 7",
-                    "# NBVAL_CHECK_OUTPUT\nfrom IPython.display import HTML; HTML('<b>x</b>')",
-                    "# NBVAL_RAISES_EXCEPTION\nraise ValueError('on purpose')")
+                    "# tag: nbval-check-output\nprint('kept'); 6 * 7",
+                    "# tag: nbval-check-output\nfrom IPython.display import HTML; HTML('<b>x</b>')",
+                    "# tag: raises-exception\nraise ValueError('on purpose')")
     assert load("store_outputs").store(path) == 3
     cells = nbformat.read(path, as_version=4).cells
     assert cells[1].outputs == [] and cells[1].execution_count is None
@@ -47,8 +55,8 @@ def test_store_outputs_stops_at_an_unexpected_error(tmp_path):
 
 def test_run_twice_finds_cells_that_break_or_change_on_a_second_run(tmp_path):
     run_twice = load("run_twice")
-    good = notebook(tmp_path / "good.ipynb", "a = [1]", "# NBVAL_CHECK_OUTPUT\nprint(len(a))")
-    bad = notebook(tmp_path / "bad.ipynb", "a = [1]", "# NBVAL_CHECK_OUTPUT\na.append(2); print(a)",
+    good = notebook(tmp_path / "good.ipynb", "a = [1]", "# tag: nbval-check-output\nprint(len(a))")
+    bad = notebook(tmp_path / "bad.ipynb", "a = [1]", "# tag: nbval-check-output\na.append(2); print(a)",
                    "b = 1", "del b")
     assert list(run_twice.problems(good)) == []
     found = list(run_twice.problems(bad))

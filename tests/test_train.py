@@ -11,7 +11,7 @@ import pytest
 
 from cnnlib.data import load_mnist, to_float
 from cnnlib.metrics import accuracy
-from cnnlib.model import lenet, seed_net
+from cnnlib.architectures import lenet, one_conv_net
 from cnnlib.optim import SGD, Adam
 from cnnlib.train import TrainingDiverged, evaluate, fit
 
@@ -26,7 +26,7 @@ def sample():
 
 def test_history_has_one_entry_per_epoch(sample):
     x, y, xt, yt = sample
-    net = seed_net()
+    net = one_conv_net()
     h = fit(net, x[:100], y[:100], epochs=3, batch_size=32, x_val=xt[:50], y_val=yt[:50],
             progress=False)
     for key in ("loss", "acc", "val_loss", "val_acc", "seconds"):
@@ -34,12 +34,12 @@ def test_history_has_one_entry_per_epoch(sample):
     assert len(h["batch_loss"]) == 3 * 4                  # ceil(100 / 32) = 4 batches per epoch
     assert h["loss"][-1] < h["loss"][0]
     assert (h["val_loss"][-1], h["val_acc"][-1]) == pytest.approx(evaluate(net, xt[:50], yt[:50]))
-    assert fit(seed_net(), x[:10], y[:10], epochs=1, progress=False)["val_loss"] == []
+    assert fit(one_conv_net(), x[:10], y[:10], epochs=1, progress=False)["val_loss"] == []
 
 
 def test_fit_is_repeatable(sample):
     x, y = sample[0][:64], sample[1][:64]
-    runs = [fit(seed_net(seed=1), x, y, epochs=2, batch_size=8, progress=False)["batch_loss"]
+    runs = [fit(one_conv_net(seed=1), x, y, epochs=2, batch_size=8, progress=False)["batch_loss"]
             for _ in range(2)]
     assert runs[0] == runs[1]
 
@@ -52,7 +52,7 @@ def test_callback_false_stops_after_that_epoch(sample):
         seen.append(len(history["loss"]))
         return len(history["loss"]) < 2
 
-    h = fit(seed_net(), x, y, epochs=5, batch_size=10, progress=False, callback=callback)
+    h = fit(one_conv_net(), x, y, epochs=5, batch_size=10, progress=False, callback=callback)
     assert seen == [1, 2] and len(h["loss"]) == 2
 
 
@@ -64,7 +64,7 @@ def test_callback_every_k_batches_can_stop_mid_epoch(sample):
         calls.append(len(history["batch_loss"]))
         return len(history["batch_loss"]) < 6
 
-    h = fit(seed_net(), x, y, epochs=3, batch_size=10, progress=False, callback=callback,
+    h = fit(one_conv_net(), x, y, epochs=3, batch_size=10, progress=False, callback=callback,
             callback_every=3)
     assert calls == [3, 6] and len(h["batch_loss"]) == 6 and len(h["loss"]) == 1
 
@@ -79,14 +79,14 @@ def test_huge_learning_rate_raises_with_a_hint(sample):
 
 def test_batch_size_one_and_progress_bar(sample, capsys):
     x, y = sample[0][:30], sample[1][:30]
-    h = fit(seed_net(), x, y, epochs=1, batch_size=1, optimizer=None, progress=True)
+    h = fit(one_conv_net(), x, y, epochs=1, batch_size=1, optimizer=None, progress=True)
     assert len(h["batch_loss"]) == 30
     assert "epoch 1/1" in capsys.readouterr().err
 
 
 def test_evaluate_agrees_with_predict(sample):
     _, _, xt, yt = sample
-    net = seed_net()
+    net = one_conv_net()
     fit(net, sample[0][:200], sample[1][:200], epochs=1, batch_size=20, progress=False)
     loss, acc = evaluate(net, xt[:250], yt[:250], batch_size=100)
     assert acc == pytest.approx(accuracy(net.predict(xt[:250]), yt[:250]))
@@ -103,26 +103,26 @@ def test_evaluate_agrees_with_predict(sample):
 ])
 def test_bad_inputs(x, y, match):
     with pytest.raises(ValueError, match=match):
-        fit(seed_net(), x, y, progress=False)
+        fit(one_conv_net(), x, y, progress=False)
     with pytest.raises(ValueError, match=match):
-        evaluate(seed_net(), x, y)
+        evaluate(one_conv_net(), x, y)
 
 
 def test_bad_settings(sample):
     x, y = sample[0][:4], sample[1][:4]
     with pytest.raises(ValueError, match="batch_size"):
-        fit(seed_net(), x, y, batch_size=0, progress=False)
+        fit(one_conv_net(), x, y, batch_size=0, progress=False)
     with pytest.raises(ValueError, match="x_val and y_val"):
-        fit(seed_net(), x, y, x_val=x, progress=False)
+        fit(one_conv_net(), x, y, x_val=x, progress=False)
     with pytest.raises(ValueError, match="needs a callback"):
-        fit(seed_net(), x, y, callback_every=2, progress=False)
+        fit(one_conv_net(), x, y, callback_every=2, progress=False)
 
 
 def test_seeds_setting_reaches_78_percent(sample):
     # The seeds' experiment: per-sample SGD, lr 0.005, 3 epochs on the first 1000
     # training images, tested on 1000 test images; they report 78%.
     x, y, xt, yt = sample
-    net = seed_net()
+    net = one_conv_net()
     h = fit(net, x[:1000], y[:1000], epochs=3, batch_size=1, optimizer=SGD(net, lr=0.005),
             progress=False)
     assert evaluate(net, xt[:1000], yt[:1000])[1] >= 0.78
@@ -144,7 +144,7 @@ def run_cli(*args):
 
 
 def test_cli_end_to_end(tmp_path):
-    out = run_cli("--arch", "seed", "--optimizer", "sgd", "--lr", "0.005", "--epochs", "1",
+    out = run_cli("--arch", "one_conv", "--optimizer", "sgd", "--lr", "0.005", "--epochs", "1",
                   "--batch-size", "1", "--train-size", "300", "--test-size", "200",
                   "--no-progress", "--report", "--save", str(tmp_path / "w.npz"))
     assert out.returncode == 0, out.stderr
@@ -152,7 +152,7 @@ def test_cli_end_to_end(tmp_path):
     assert match and 40 < float(match.group(1)) <= 100, out.stdout
     assert "Conv2D(1, 8, 3" in out.stdout and "epoch 1:" in out.stdout
     assert "macro avg" in out.stdout
-    seed_net().load(tmp_path / "w.npz")
+    one_conv_net().load(tmp_path / "w.npz")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -174,14 +174,14 @@ def test_fit_augment_changes_every_training_batch(sample):
         seen.append(len(xb))
         return np.zeros_like(xb)           # the net only ever sees empty images
 
-    net = seed_net()
+    net = one_conv_net()
     fit(net, x, y, epochs=2, batch_size=32, progress=False, augment=blank)
     assert seen == [32, 32, 32, 4] * 2
     assert net.layers[0].x.shape == (4, 1, 28, 28) and not net.layers[0].x.any()
 
 
 def test_cli_lr_decay_and_augment(tmp_path):
-    out = run_cli("--arch", "seed", "--epochs", "2", "--train-size", "200", "--test-size",
+    out = run_cli("--arch", "one_conv", "--epochs", "2", "--train-size", "200", "--test-size",
                   "100", "--lr-decay", "0.5", "--augment", "2", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert "lr decay 0.5 per epoch, random shifts up to 2 px" in out.stdout
@@ -193,7 +193,7 @@ def test_cli_lr_decay_and_augment(tmp_path):
 def test_losses_are_plain_python_floats(sample):
     # as documented: history and evaluate give floats, not float32 scalars that print oddly
     x, y, xt, yt = sample
-    net = seed_net()
+    net = one_conv_net()
     history = fit(net, x[:64], y[:64], epochs=1, batch_size=32, progress=False,
                   x_val=xt[:32], y_val=yt[:32])
     assert all(type(history[k][0]) is float for k in ("loss", "acc", "val_loss", "val_acc"))

@@ -8,7 +8,7 @@ import pytest
 
 from cnnlib.conv import Conv2D
 from cnnlib.layers import Flatten, Linear
-from cnnlib.plot_network import plot_activations, trace_activations
+from cnnlib.viz.activations import plot_activations, trace_activations
 from cnnlib.pool import MaxPool2D
 
 
@@ -95,6 +95,6 @@ def test_not_a_network_raises():
 
 
 def test_accepts_a_sequential():
-    model = pytest.importorskip("cnnlib.model")
-    fig = plot_activations(model.seed_net(), digit(), label=3)
+    architectures = pytest.importorskip("cnnlib.architectures")
+    fig = plot_activations(architectures.one_conv_net(), digit(), label=3)
     assert sum(1 for ax in fig.axes if ax.images) == 17

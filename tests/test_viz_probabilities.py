@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from cnnlib.plot_softmax import plot_probabilities, tempered_log_probs
+from cnnlib.viz.probabilities import plot_probabilities, tempered_log_probs
 
 
 def title(fig):

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .losses import log_softmax
+from ..losses import log_softmax
 
 
 def check_logits_label(logits, label):

@@ -18,8 +18,8 @@ import threading
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .optim import SGD
-from .train import fit
+from ..optim import SGD
+from ..train import fit
 
 CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
           ("acc", "train", "C0"), ("val_acc", "validation", "C1"))

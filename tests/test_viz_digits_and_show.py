@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cnnlib import show
+from cnnlib.viz import show
 from cnnlib.data import one_hot
-from cnnlib.plotting import browse_digit, plot_class_balance, plot_digit_values, show_digits
-from cnnlib.show import show_source, source_text
+from cnnlib.viz.digits import browse_digit, plot_class_balance, plot_digit_values, show_digits
+from cnnlib.viz.show import show_source, source_text
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(20, 28, 28), dtype=np.uint8)

@@ -9,7 +9,7 @@ Introduced in notebooks/00_mnist.ipynb.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .checks import check_labels
+from ..checks import check_labels
 
 
 def _figure(nrows=1, ncols=1, figsize=(4, 4), **kw):

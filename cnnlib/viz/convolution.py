@@ -3,7 +3,7 @@
 Every function here draws into a matplotlib figure and never raises for a bad
 setting typed into a widget (NaN in a kernel, a window larger than the image):
 it writes the reason into the figure and returns it, so the student sees why.
-As in cnnlib.plotting, a figure made here is closed from pyplot before it is
+As in cnnlib.viz.digits, a figure made here is closed from pyplot before it is
 returned: the caller shows it once (as a cell's last value or with display(fig)).
 
 Introduced in notebooks/01_convolution.ipynb (kernels, feature maps) and
@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .checks import output_size
-from .conv import conv2d_fast
-from .pool import avgpool_fast, maxpool_fast
+from ..checks import output_size
+from ..conv import conv2d_fast
+from ..pool import avgpool_fast, maxpool_fast
 
 # figure: the matplotlib Figure; shape: output (rows, cols) or None; message: "" if all is well
 Drawn = namedtuple("Drawn", "figure shape message")

@@ -3,7 +3,7 @@
 Images given to these functions are raw digits: (H, W) or (N, H, W) pixel values in
 0..255 (uint8, or float after transform_digit). They are scaled for the network by
 to_input, the same x/255 - 0.5 as cnnlib.data.to_float. Figures are closed from pyplot
-before they are returned (as in cnnlib.plotting): the caller shows them once.
+before they are returned (as in cnnlib.viz.digits): the caller shows them once.
 The widget views (predict_view, plot_transform_effect) never raise: a bad setting is
 explained inside the figure.
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .augment import transform_digit
-from .conv import Conv2D
-from .layers import ReLU
-from .model import ARCHITECTURES, make_net
+from ..augment import transform_digit
+from ..conv import Conv2D
+from ..layers import ReLU
+from ..architectures import ARCHITECTURES, make_net
 
 
 def _figure(*args, **kw):
@@ -37,7 +37,7 @@ def _say(ax, message, fontsize=10):
 def load_trained(path):
     """Build the architecture saved in an .npz written by Sequential.save and load it.
 
-    Tries every builder of cnnlib.model.ARCHITECTURES and keeps the one whose layer list
+    Tries every builder of cnnlib.architectures.ARCHITECTURES and keeps the one whose layer list
     equals the file's; raises FileNotFoundError / ValueError with the reason otherwise.
     Returns (net, name). Introduced in notebooks/11_what_it_learned.ipynb.
     """
@@ -53,7 +53,7 @@ def load_trained(path):
                 return net.load(path), name
             except ValueError:
                 continue
-    raise ValueError(f"{path}: no architecture in cnnlib.model.ARCHITECTURES matches the "
+    raise ValueError(f"{path}: no architecture in cnnlib.architectures.ARCHITECTURES matches the "
                      f"saved one {arch}.")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnlib.conv import conv2d_loop
-from cnnlib.plot_conv import (KERNEL_PRESETS, conv_problem, feature_map, plot_convolution,
+from cnnlib.viz.convolution import (KERNEL_PRESETS, conv_problem, feature_map, plot_convolution,
                               plot_feature_maps, plot_pooling, pool_problem)
 from cnnlib.pool import avgpool_loop, maxpool_loop
 

@@ -15,8 +15,8 @@ import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
-from .conv import conv2d_backward_loop, conv2d_loop
-from .pool import maxpool_backward_loop, maxpool_loop
+from ..conv import conv2d_backward_loop, conv2d_loop
+from ..pool import maxpool_backward_loop, maxpool_loop
 
 
 def message_figure(text, figsize=(6, 2)):

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cnnlib.plot_grad import plot_conv_touch, plot_pool_routing  # noqa: E402
+from cnnlib.viz.gradients import plot_conv_touch, plot_pool_routing  # noqa: E402
 
 
 def texts(fig):

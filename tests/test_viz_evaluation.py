@@ -1,10 +1,10 @@
-"""Tests for cnnlib.plot_eval: what the confusion-matrix and optimizer plots draw and write."""
+"""Tests for cnnlib.viz.evaluation: what the confusion-matrix and optimizer plots draw and write."""
 import math
 
 import numpy as np
 import pytest
 
-from cnnlib.plot_eval import (block_means, normalize_rows, plot_confusion_matrix,
+from cnnlib.viz.evaluation import (block_means, normalize_rows, plot_confusion_matrix,
                               plot_optimizer_comparison, short_count)
 
 

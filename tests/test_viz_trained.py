@@ -1,12 +1,13 @@
-"""Tests for cnnlib.plot_inspect: the drawings of notebook 11 with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
+"""Tests for cnnlib.viz.trained: the drawings of notebook 11 with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from cnnlib.conv import Conv2D
 from cnnlib.layers import Flatten, Linear
-from cnnlib.model import Sequential, lenet
-from cnnlib.plot_inspect import (conv_map_layers, first_conv_weights, load_trained, mosaic,
+from cnnlib.model import Sequential
+from cnnlib.architectures import lenet
+from cnnlib.viz.trained import (conv_map_layers, first_conv_weights, load_trained, mosaic,
                                  most_confident_mistakes, plot_confidence_histogram,
                                  plot_filters, plot_layer_maps, plot_most_wrong,
                                  plot_transform_effect, predict_view, to_input,
@@ -195,7 +196,7 @@ def test_transform_accuracy_of_a_shift_sensitive_net():
 
 
 def test_plot_transform_accuracy_draws_both_curves():
-    from cnnlib.plot_inspect import plot_transform_accuracy
+    from cnnlib.viz.trained import plot_transform_accuracy
     fig = plot_transform_accuracy([-2, 0, 2], [0.5, 1.0, 0.6], [-30, 0, 30], [0.4, 1.0, 0.3])
     assert len(fig.axes) == 2
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), [0.5, 1.0, 0.6])

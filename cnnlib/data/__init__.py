@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from . import download
-from .checks import check_labels
+from ..checks import check_labels
 from .idx import read_pair
 
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "resources" / "mnist_sample.npz"
+SAMPLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "mnist_sample.npz"
 SOURCES = ("sample", "full")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # full training set, pixels scaled to [0, 1]
 
@@ -81,7 +81,7 @@ def load_mnist(source="sample", directory=None):
     source="sample": the bundled 6000 train (600 per digit) + 1000 test (100 per digit)
     images in resources/mnist_sample.npz, no network needed.
     source="full": 60000 + 10000 from directory, else $CNNLIB_MNIST_DIR, else the cache
-    (cnnlib.download.cache_dir("mnist")), else downloaded into the cache. Files are checked
+    (cnnlib.data.download.cache_dir("mnist")), else downloaded into the cache. Files are checked
     (IDX structure + SHA-256); arrays are cached in memory and each call returns copies.
     Introduced in notebooks/00_mnist.ipynb.
     """

@@ -6,8 +6,8 @@ Introduced in notebooks/04_forward_pass.ipynb.
 import numpy as np
 import matplotlib.pyplot as plt
 
-from .data import to_float
-from .losses import softmax
+from ..data import to_float
+from ..losses import softmax
 
 
 def network_layers(net):

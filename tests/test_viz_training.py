@@ -9,7 +9,7 @@ import pytest
 
 from cnnlib.layers import Flatten, Linear, ReLU
 from cnnlib.model import Sequential
-from cnnlib.plot_training import TrainingDashboard, dashboard_widget, plot_history, plot_speedup
+from cnnlib.viz.training import TrainingDashboard, dashboard_widget, plot_history, plot_speedup
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-0.5, 0.5, size=(40, 1, 4, 4)).astype(np.float32)

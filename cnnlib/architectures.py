@@ -1,0 +1,117 @@
+"""The networks the course builds, by name: build one with make_net("lenet").
+
+    one_conv   Conv 8@3x3 -> MaxPool -> Linear            (notebook 04)
+    two_conv   two convolutions, no hidden dense layer    (notebook 10)
+    lenet      two convolutions + a hidden dense layer     (notebook 10)
+    lenet99    a wider lenet that reaches 99% on MNIST     (notebook 11)
+
+Each is a Sequential (cnnlib.model) of layers from conv, pool and layers.
+
+Introduced in notebooks/04_forward_pass.ipynb.
+"""
+
+import numpy as np
+
+from .conv import Conv2D
+from .layers import Flatten, Linear, ReLU
+from .model import Sequential
+from .pool import MaxPool2D
+
+
+def output_layer(in_features, out_features, seed, dtype, scale=0.1):
+    """The final Linear layer: Glorot init scaled down by `scale`.
+
+    Small output weights make every initial score close to 0, so the untrained
+    net predicts nearly uniform probabilities and its loss starts near ln 10.
+
+    Introduced in notebooks/04_forward_pass.ipynb.
+    """
+    layer = Linear(in_features, out_features, init="glorot", seed=seed, dtype=dtype)
+    layer.params["W"] *= scale
+    return layer
+
+
+def _layer_seeds(seed, n):
+    """n different seeds derived from one, so layers do not share random draws."""
+    return [int(s) for s in np.random.default_rng(seed).integers(0, 2**31, size=n)]
+
+
+def one_conv_net(seed=0, dtype=np.float32):
+    """One convolution: Conv 8@3x3 -> MaxPool 2 -> Flatten -> Linear 1352 -> 10.
+
+    The network of Victor Zhou's "CNNs from scratch" posts (2019). No ReLU: the
+    max-pool is the only non-linearity, as in those posts.
+    Conv filters: He init; the final Linear layer: Glorot init times 0.1 (see
+    output_layer), so the initial loss is close to ln 10.
+    Introduced in notebooks/04_forward_pass.ipynb.
+    """
+    s = _layer_seeds(seed, 2)
+    return Sequential([
+        Conv2D(1, 8, 3, seed=s[0], dtype=dtype, need_dx=False),
+        MaxPool2D(2),
+        Flatten(),
+        output_layer(13 * 13 * 8, 10, s[1], dtype),
+    ])
+
+
+def lenet(seed=0, dtype=np.float32, channels=(8, 16), kernel=3, hidden=64):
+    """A small LeNet-style network (with the defaults about 52k parameters):
+    Conv 8@3x3 pad 1 -> ReLU -> MaxPool -> Conv 16@3x3 pad 1 -> ReLU -> MaxPool ->
+    Flatten -> Linear 784 -> 64 -> ReLU -> Linear 64 -> 10.
+    channels, kernel (odd; "same" padding) and hidden size it; each 28x28 image leaves
+    the two pools as channels[1] maps of 7x7.
+    He init for layers followed by ReLU, small Glorot (output_layer) for the last.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
+    """
+    (c1, c2), pad, s = channels, kernel // 2, _layer_seeds(seed, 4)
+    return Sequential([
+        Conv2D(1, c1, kernel, pad=pad, seed=s[0], dtype=dtype, need_dx=False), ReLU(),
+        MaxPool2D(2),
+        Conv2D(c1, c2, kernel, pad=pad, seed=s[1], dtype=dtype), ReLU(), MaxPool2D(2),
+        Flatten(),
+        Linear(7 * 7 * c2, hidden, seed=s[2], dtype=dtype), ReLU(),
+        output_layer(hidden, 10, s[3], dtype),
+    ])
+
+
+def two_conv_net(seed=0, dtype=np.float32):
+    """Two convolutions, as in ww-rm's NumPy CNN series (part 3): Conv 4@5x5 -> MaxPool -> ReLU -> Conv 16@3x3 -> MaxPool -> ReLU ->
+    Flatten -> Linear 400 -> 10 (28 -> 24 -> 12 -> 10 -> 5; 16 * 5 * 5 = 400).
+    He init for the convolutions, small Glorot (output_layer) for the last.
+    Introduced in notebooks/10_deeper_cnn.ipynb.
+    """
+    s = _layer_seeds(seed, 3)
+    return Sequential([
+        Conv2D(1, 4, 5, seed=s[0], dtype=dtype, need_dx=False), MaxPool2D(2), ReLU(),
+        Conv2D(4, 16, 3, seed=s[1], dtype=dtype), MaxPool2D(2), ReLU(),
+        Flatten(),
+        output_layer(16 * 5 * 5, 10, s[2], dtype),
+    ])
+
+
+def lenet99(seed=0, dtype=np.float32):
+    """A bigger LeNet-style network that reaches 99% on MNIST (about 215k parameters):
+    Conv 16@5x5 pad 2 -> ReLU -> MaxPool -> Conv 32@5x5 pad 2 -> ReLU -> MaxPool ->
+    Flatten -> Linear 1568 -> 128 -> ReLU -> Linear 128 -> 10.
+    The pretrained weights in resources/lenet_mnist.npz (scripts/train_pretrained.py) are for
+    this net. Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    return lenet(seed, dtype, channels=(16, 32), kernel=5, hidden=128)
+
+
+ARCHITECTURES = {"one_conv": one_conv_net, "two_conv": two_conv_net, "lenet": lenet,
+                 "lenet99": lenet99}
+
+# Names used before version 0.2 (see the changelog in README.md); still accepted.
+OLD_NAMES = {"seed": "one_conv", "seed002": "two_conv"}
+
+
+def make_net(name, seed=0, dtype=np.float32):
+    """Build a named architecture: "one_conv", "two_conv", "lenet" or "lenet99" (ARCHITECTURES).
+
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    name = OLD_NAMES.get(name, name)
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}.")
+    return ARCHITECTURES[name](seed=seed, dtype=dtype)
