@@ -4,7 +4,7 @@
 
 Prints the machine, the libraries and their thread counts, then a table:
   * loop vs fast conv / max-pool, forward and backward, on one batched input (ratio),
-  * the seeds' setting (seed network, 1000 images x 3 epochs, SGD at batch 1),
+  * Victor Zhou's setting (his one-conv network, 1000 images x 3 epochs, SGD at batch 1),
   * LeNet-style training and inference samples/s, cnnlib vs torch (same data, batch size,
     architecture, optimizer, dtype and threads; measurements alternate between the two
     libraries in short chunks and the table shows medians, because shared machines drift),
@@ -131,10 +131,10 @@ def layer_rows(n=16, c=8, f=16, hw=14, repeats=3, dtype=np.float32):
             for name, loop, fast in cases]
 
 
-# ---------------------------------------------------------------- 2. the seeds' setting
+# ---------------------------------------------------------------- 2. Zhou's setting
 
 def seeds_setting(x_train, y_train, x_test, y_test, epochs=3):
-    """The seeds' experiment: seed network, per-sample SGD (lr 0.005) on the given images.
+    """Victor Zhou's experiment: the one-conv network, per-sample SGD (lr 0.005) on the given images.
 
     Returns (seconds, test accuracy). x_* float32 (N, 1, 28, 28) scaled with to_float.
     """
@@ -147,7 +147,7 @@ def seeds_setting(x_train, y_train, x_test, y_test, epochs=3):
 
 
 def loop_reference_rate(x, y, n=100):
-    """Samples/s of the seed network built from the loop layers, SGD at batch 1."""
+    """Samples/s of the one-conv network built from the loop layers, SGD at batch 1."""
     fast = one_conv_net(seed=0)
     conv, last = fast.layers[0], fast.layers[-1]
     net = Sequential([Conv2D(1, 8, 3, impl="loop", need_dx=False), MaxPool2D(2, impl="loop"),
@@ -284,7 +284,7 @@ def main(args):
         row(name, f"{loop * 1e3:.1f} ms loop / {fast * 1e3:.3f} ms fast", note)
 
     seconds, acc = seeds_setting(x_train[:1000], y_train[:1000], x_test[:1000], y_test[:1000])
-    row("seeds' setting: seed net, 1000 img x 3 ep, bs 1", f"{seconds:.1f} s, acc {acc:.1%}",
+    row("Zhou's setting: one-conv net, 1000 img x 3 ep, bs 1", f"{seconds:.1f} s, acc {acc:.1%}",
         "SGD lr 0.005; first 1000 test images (target >= 78% in <= 5 s)")
     rate = loop_reference_rate(x_train, y_train, n=10 if args.quick else 50)
     row("  same, loop layers (loop-style reference)", f"{rate:,.0f} samples/s",

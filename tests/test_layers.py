@@ -1,5 +1,5 @@
 """Tests for cnnlib.layers (ReLU, Flatten, Linear, init_weights) and for building
-the seeds' teaching network out of the layer classes."""
+the one-conv teaching network out of the layer classes."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
 """Tests for cnnlib.train: the fit loop's history and callbacks, divergence detection,
-input checks, the seeds' per-sample SGD setting, and the command line."""
+input checks, Victor Zhou's per-sample SGD setting, and the command line."""
 
 import re
 import subprocess
@@ -119,7 +119,7 @@ def test_bad_settings(sample):
 
 
 def test_seeds_setting_reaches_78_percent(sample):
-    # The seeds' experiment: per-sample SGD, lr 0.005, 3 epochs on the first 1000
+    # Victor Zhou's experiment: per-sample SGD, lr 0.005, 3 epochs on the first 1000
     # training images, tested on 1000 test images; they report 78%.
     x, y, xt, yt = sample
     net = one_conv_net()
