@@ -5,8 +5,8 @@ out[n, f, i, j] = b[f] + sum over c, p, q of  w[f, c, p, q] * xpad[n, c, i*s + p
 The loop versions read like that formula; the fast versions do the same sums as
 one matrix product over im2col rows. Tests check that the two agree.
 
-Introduced in notebooks/01_convolution.ipynb (forward) and
-notebooks/07_backprop_convolution.ipynb (backward).
+Introduced in notebooks/01_convolution.ipynb; the backward pass is derived in
+notebooks/07_backprop_convolution.ipynb.
 """
 
 import numpy as np
@@ -149,3 +149,20 @@ class Conv2D(Layer):
                                               self.cols, self.need_dx)
         self.grads = {"W": dw, "b": db}
         return dx if self.need_dx else None
+
+    def output_shape(self, input_shape):
+        """(N, F, Hout, Wout) for an (N, C, H, W) input; ValueError if it does not fit."""
+        n_filt, n_ch, kh, kw = self.params["W"].shape
+        if len(input_shape) != 4 or input_shape[1] != n_ch:
+            raise ValueError(f"{self!r} expects input of shape (N, {n_ch}, H, W); "
+                             f"got shape {tuple(input_shape)}.")
+        stride, pad = check_int(self.stride, "stride", 1), check_int(self.pad, "pad", 0)
+        return (input_shape[0], n_filt, output_size(input_shape[2], kh, stride, pad),
+                output_size(input_shape[3], kw, stride, pad))
+
+    def __repr__(self):
+        """"Conv2D(1, 8, 3, pad=1)": the arguments that build it, defaults left out."""
+        n_filt, n_ch, k = self.params["W"].shape[:3]
+        extra = "".join(f", {name}={value}" for name, value, default in
+                        [("stride", self.stride, 1), ("pad", self.pad, 0)] if value != default)
+        return f"Conv2D({n_ch}, {n_filt}, {k}{extra})"

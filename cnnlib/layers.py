@@ -5,9 +5,14 @@ Every layer has the same four members:
     layer.grads   dict of their gradients, same keys, filled by backward
     layer.forward(x) -> out        caches what backward needs
     layer.backward(dout) -> dx     returns dL/dx and fills layer.grads
+and two that describe it without running it:
+    layer.output_shape(input_shape) -> the shape forward would return, e.g. for a summary
+    repr(layer)                    the call that builds it, e.g. "Linear(1352, 10)"
 
 Introduced in notebooks/04_forward_pass.ipynb.
 """
+
+import copy
 
 import numpy as np
 
@@ -40,9 +45,16 @@ class Layer:
     def __call__(self, x):
         return self.forward(x)
 
+    def output_shape(self, input_shape):
+        """Shape of forward's output for an input of `input_shape` (batch axis included).
+
+        This fallback runs forward on zeros with a copy of the layer, so the layer's own
+        cache is untouched; the layers below override it with their formula.
+        """
+        return copy.deepcopy(self).forward(np.zeros(input_shape)).shape
+
     def __repr__(self):
-        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
-        return f"{type(self).__name__}({shapes})"
+        return f"{type(self).__name__}()"
 
 
 class ReLU(Layer):
@@ -56,6 +68,9 @@ class ReLU(Layer):
     def backward(self, dout):
         return dout * self.mask
 
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
 
 class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W); backward restores the shape."""
@@ -66,6 +81,9 @@ class Flatten(Layer):
 
     def backward(self, dout):
         return dout.reshape(self.shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], int(np.prod(input_shape[1:])))
 
 
 class Linear(Layer):
@@ -90,3 +108,13 @@ class Linear(Layer):
     def backward(self, dout):
         self.grads = {"W": self.x.T @ dout, "b": dout.sum(axis=0)}
         return dout @ self.params["W"].T
+
+    def output_shape(self, input_shape):
+        n_in, n_out = self.params["W"].shape
+        if len(input_shape) != 2 or input_shape[1] != n_in:
+            raise ValueError(f"Linear({n_in}, {n_out}) expects input of shape (N, {n_in}); "
+                             f"got shape {tuple(input_shape)}.")
+        return (input_shape[0], n_out)
+
+    def __repr__(self):
+        return f"Linear({self.params['W'].shape[0]}, {self.params['W'].shape[1]})"

@@ -7,9 +7,10 @@
 Parameters are named "<layer index>.<name>" ("0.W", "0.b", "3.W", ...), which is
 how optimizers keep their state and how save/load match arrays to layers.
 
-Introduced in notebooks/04_forward_pass.ipynb.
+Introduced in notebooks/08_training.ipynb (notebook 04 runs the same layers as a plain list).
 """
 
+import ast
 import os
 import tempfile
 from pathlib import Path
@@ -17,34 +18,18 @@ from pathlib import Path
 import numpy as np
 
 from .conv import Conv2D
-from .layers import Linear
+from .layers import Flatten, Linear, ReLU
 from .losses import softmax
 from .pool import AvgPool2D, MaxPool2D
 
 ARCH_KEY = "__architecture__"
 
 
-def describe(layer):
-    """One-line description of a layer with its hyper-parameters, e.g. "Conv2D(1, 8, 3, pad=1)".
-
-    Introduced in notebooks/04_forward_pass.ipynb.
-    """
-    name = type(layer).__name__
-    if isinstance(layer, Conv2D):
-        f, c, k = layer.params["W"].shape[:3]
-        return f"{name}({c}, {f}, {k}, stride={layer.stride}, pad={layer.pad})"
-    if isinstance(layer, (MaxPool2D, AvgPool2D)):
-        return f"{name}(size={layer.size}, stride={layer.stride})"
-    if isinstance(layer, Linear):
-        return f"{name}({layer.params['W'].shape[0]}, {layer.params['W'].shape[1]})"
-    return f"{name}()"
-
-
 class Sequential:
     """A chain of layers that all follow the layer contract (params, grads, forward, backward).
 
     forward(x) -> output of the last layer; backward(dout) -> dL/dx (None when the first
-    layer was built with need_dx=False). Introduced in notebooks/04_forward_pass.ipynb.
+    layer was built with need_dx=False). Introduced in notebooks/08_training.ipynb.
     """
 
     def __init__(self, layers):
@@ -96,33 +81,38 @@ class Sequential:
         return self
 
     def architecture(self):
-        return [describe(layer) for layer in self.layers]
+        """Each layer's description, its repr ("Conv2D(1, 8, 3, pad=1)"); save() stores it."""
+        return [repr(layer) for layer in self.layers]
 
     def summary(self, input_shape=(1, 28, 28)):
-        """A printable table: each layer, its output shape for one input, its parameter count."""
-        saved = [dict(layer.__dict__) for layer in self.layers]   # keep forward caches intact
-        dtype = next(iter(self.named_params().values()), np.zeros(0, np.float32)).dtype
-        x = np.zeros((1,) + tuple(input_shape), dtype=dtype)
-        rows = [("", "input", str(tuple(input_shape)), "")]
-        try:
-            for i, (layer, desc) in enumerate(zip(self.layers, self.architecture())):
-                x = layer.forward(x)
-                n = sum(p.size for p in layer.params.values())
-                rows.append((str(i), desc, str(x.shape[1:]), f"{n:,}" if n else ""))
-        except ValueError as err:
-            rows.append(("", f"(does not fit input {tuple(input_shape)}: {err})", "", ""))
-        finally:
-            for layer, state in zip(self.layers, saved):
-                layer.__dict__.clear()
-                layer.__dict__.update(state)
-        rows.insert(0, ("#", "layer", "output", "params"))
+        """A printable table: each layer, its output shape for one input of input_shape
+        (C, H, W), its parameter count.
+
+        The shapes come from each layer's output_shape, so nothing runs and every
+        layer's forward cache stays as it was. A layer that cannot take the shape
+        arriving at it ends the table with a line saying which and why.
+        """
+        shape, problem = (1,) + tuple(input_shape), None
+        rows = [("#", "layer", "output", "params"), ("", "input", str(tuple(input_shape)), "")]
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = tuple(layer.output_shape(shape))
+            except ValueError as err:
+                rows.append((str(i), repr(layer), "does not fit", ""))
+                problem = (f"layer {i}, {layer!r}, does not fit the shape {shape[1:]} that "
+                           f"reaches it from input_shape {tuple(input_shape)}: {err}")
+                break
+            n = sum(p.size for p in layer.params.values())
+            rows.append((str(i), repr(layer), str(shape[1:]), f"{n:,}" if n else ""))
         w = [max(len(r[j]) for r in rows) for j in range(4)]
         lines = [f"{a:>{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d:>{w[3]}}".rstrip()
                  for a, b, c, d in rows]
+        lines += [problem] if problem else []
         return "\n".join(lines + [f"total parameters: {self.num_params():,}"])
 
     def __repr__(self):
-        return "Sequential(\n" + self.summary() + "\n)"
+        """The call that builds this net, one layer per line (nothing runs)."""
+        return "Sequential([\n" + "".join(f"    {layer!r},\n" for layer in self.layers) + "])"
 
     def save(self, path):
         """Write the parameters and the architecture to an .npz file (no pickle).
@@ -164,7 +154,7 @@ class Sequential:
             if saved[name].shape != p.shape:
                 raise ValueError(f"{path}: array {name!r} has shape {saved[name].shape}, "
                                  f"expected {p.shape}.")
-        if arch is not None and list(arch) != self.architecture():
+        if arch is not None and [_redescribe(a) for a in arch] != self.architecture():
             raise ValueError(f"{path}: saved architecture {list(arch)} differs from this "
                              f"model's {self.architecture()}.")
         for name, p in params.items():
@@ -176,3 +166,24 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# The layers a saved architecture may name, and keywords renamed since (0.2: size).
+_LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Linear)}
+_RENAMED = {"size": "kernel_size"}
+
+
+def _redescribe(text):
+    """Today's repr of the layer a saved description builds, or `text` if it builds none.
+
+    Files saved by older versions describe layers differently ("MaxPool2D(size=2,
+    stride=2)", "Conv2D(1, 16, 5, stride=1, pad=2)"); rebuilding the layer from its
+    literal arguments (no eval) and describing it again lets them load.
+    """
+    try:
+        call = ast.parse(str(text), mode="eval").body
+        args = [ast.literal_eval(a) for a in call.args]
+        kwargs = {_RENAMED.get(k.arg, k.arg): ast.literal_eval(k.value) for k in call.keywords}
+        return repr(_LAYERS[call.func.id](*args, **kwargs))
+    except (SyntaxError, ValueError, TypeError, KeyError, AttributeError):
+        return text

@@ -5,8 +5,8 @@ Max-pool backward sends each window's gradient to ONE position, the first
 arg-max of the window. Copying it to every position equal to the maximum (as
 some tutorials do) counts a tie, e.g. a window of zeros after ReLU, several times.
 
-Introduced in notebooks/02_pooling.ipynb (forward) and
-notebooks/06_backprop_pooling.ipynb (backward).
+Introduced in notebooks/02_pooling.ipynb; the backward passes are derived in
+notebooks/06_backprop_pooling.ipynb.
 """
 
 import numpy as np
@@ -16,55 +16,70 @@ from .im2col import windows
 from .layers import Layer
 
 
-def check_pool_args(x, size, stride):
+def pool_output_shape(input_shape, kernel_size, stride):
+    """Shape after pooling an (N, C, H, W) input: (N, C, Hout, Wout), where
+    Hout = (H - kernel_size) // stride + 1 (same for W).
+
+    Raises ValueError when the window is larger than the input.
+    """
+    k, s = check_int(kernel_size, "kernel_size", 1), check_int(stride, "stride", 1)
+    if len(input_shape) != 4:
+        raise ValueError(f"pooling expects input of shape (N, C, H, W); got shape "
+                         f"{tuple(input_shape)}.")
+    n, c, h, w = input_shape
+    return (n, c, output_size(h, k, s, 0, what="pooling window"),
+            output_size(w, k, s, 0, what="pooling window"))
+
+
+def check_pool_args(x, kernel_size, stride):
     """Validate pooling inputs; return the output size (Hout, Wout)."""
     check_images(x, "x")
-    size, stride = check_int(size, "size", 1), check_int(stride, "stride", 1)
-    ho = output_size(x.shape[2], size, stride, 0, what="pooling window")
-    wo = output_size(x.shape[3], size, stride, 0, what="pooling window")
-    return ho, wo
+    return pool_output_shape(x.shape, kernel_size, stride)[2:]
 
 
-def maxpool_loop(x, size=2, stride=2):
-    """Max over each size x size window, one output pixel at a time.
+def maxpool_loop(x, kernel_size=2, stride=2):
+    """Max over each k x k window (k = kernel_size), one output pixel at a time.
 
-    x: (N, C, H, W) -> (N, C, Hout, Wout), Hout = (H - size) // stride + 1 (same for W):
-    out[n, c, i, j] = max of x[n, c, i*stride : i*stride + size, j*stride : j*stride + size].
+    x: (N, C, H, W) -> (N, C, Hout, Wout), Hout = (H - k) // stride + 1 (same for W):
+    out[n, c, i, j] = max of x[n, c, i*stride : i*stride + k, j*stride : j*stride + k].
     """
-    ho, wo = check_pool_args(x, size, stride)
+    ho, wo = check_pool_args(x, kernel_size, stride)
+    k = kernel_size
     out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
             for i in range(ho):
                 for j in range(wo):
-                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                    window = x[n, c, i * stride:i * stride + k, j * stride:j * stride + k]
                     out[n, c, i, j] = window.max()
     return out
 
 
-def maxpool_backward_loop(dout, x, size=2, stride=2):
+def maxpool_backward_loop(dout, x, kernel_size=2, stride=2):
     """Route dout[n, c, i, j] to the first arg-max of its window. Returns dx like x."""
+    k = kernel_size
     dx = np.zeros_like(x, dtype=dout.dtype)
     n_img, n_ch, ho, wo = dout.shape
     for n in range(n_img):
         for c in range(n_ch):
             for i in range(ho):
                 for j in range(wo):
-                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                    window = x[n, c, i * stride:i * stride + k, j * stride:j * stride + k]
                     p, q = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
     return dx
 
 
-def maxpool_fast(x, size=2, stride=2, return_argmax=False):
+def maxpool_fast(x, kernel_size=2, stride=2, return_argmax=False):
     """Vectorised max pooling. With return_argmax=True also returns, for every
-    output pixel, the flat index (row * size + col) of the winner in its window.
+    output pixel, the flat index (row * kernel_size + col) of the winner in its window.
 
     Works position by position: x[:, :, p::stride, q::stride] (cropped to Hout x Wout) holds
     entry (p, q) of every window at once. A position takes over only where it is strictly
     larger, so on a tie the first position in row-major order wins, as with np.argmax.
     (Plain arithmetic on whole arrays throughout: masked assignments are ~10x slower.)
     """
+    size = kernel_size
     ho, wo = check_pool_args(x, size, stride)
     index_type = np.min_scalar_type(size * size)      # uint8 for windows up to 15x15
     out = arg = None
@@ -81,8 +96,9 @@ def maxpool_fast(x, size=2, stride=2, return_argmax=False):
     return (out, arg) if return_argmax else out
 
 
-def maxpool_backward_fast(dout, x, size=2, stride=2, arg=None):
+def maxpool_backward_fast(dout, x, kernel_size=2, stride=2, arg=None):
     """Vectorised max-pool backward: one masked add per position in the window."""
+    size = kernel_size
     if arg is None:
         _, arg = maxpool_fast(x, size, stride, return_argmax=True)
     dx = np.zeros_like(x, dtype=dout.dtype)
@@ -98,27 +114,50 @@ def maxpool_backward_fast(dout, x, size=2, stride=2, arg=None):
     return dx
 
 
-def avgpool_loop(x, size=2, stride=2):
-    """Mean over each size x size window, one output pixel at a time; shapes as in maxpool_loop."""
-    ho, wo = check_pool_args(x, size, stride)
+def avgpool_loop(x, kernel_size=2, stride=2):
+    """Mean over each k x k window (k = kernel_size), one output pixel at a time;
+    shapes as in maxpool_loop."""
+    ho, wo = check_pool_args(x, kernel_size, stride)
+    k = kernel_size
     out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
     for n in range(x.shape[0]):
         for c in range(x.shape[1]):
             for i in range(ho):
                 for j in range(wo):
-                    window = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+                    window = x[n, c, i * stride:i * stride + k, j * stride:j * stride + k]
                     out[n, c, i, j] = window.mean()
     return out
 
 
-def avgpool_fast(x, size=2, stride=2):
+def avgpool_backward_loop(dout, x, kernel_size=2, stride=2):
+    """Every output pixel shares its gradient equally among the k * k pixels of its
+    window: dx[window of (i, j)] += dout[n, c, i, j] / (k * k). Returns dx like x.
+
+    Only x's shape is needed: the mean treats every pixel alike, whatever its value.
+    """
+    k = kernel_size
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    n_img, n_ch, ho, wo = dout.shape
+    for n in range(n_img):
+        for c in range(n_ch):
+            for i in range(ho):
+                for j in range(wo):
+                    dx[n, c, i * stride:i * stride + k, j * stride:j * stride + k] += \
+                        dout[n, c, i, j] / (k * k)
+    return dx
+
+
+def avgpool_fast(x, kernel_size=2, stride=2):
     """Vectorised average pooling."""
+    size = kernel_size
     check_pool_args(x, size, stride)
     return windows(x, size, size, stride).mean(axis=(4, 5))
 
 
-def avgpool_backward(dout, x, size=2, stride=2):
-    """Every input pixel of a window gets dout / (size * size), summed over windows."""
+def avgpool_backward_fast(dout, x, kernel_size=2, stride=2):
+    """Vectorised avg-pool backward: one add of dout / (k * k) per position (p, q) of the
+    window, onto every window's (p, q) pixel at once (overlapping windows add up)."""
+    size = kernel_size
     dx = np.zeros_like(x, dtype=dout.dtype)
     ho, wo = dout.shape[2:]
     share = dout / (size * size)
@@ -131,35 +170,61 @@ def avgpool_backward(dout, x, size=2, stride=2):
 class MaxPool2D(Layer):
     """Max pooling layer (no parameters). impl="fast" or "loop"."""
 
-    def __init__(self, size=2, stride=None, impl="fast"):
+    def __init__(self, kernel_size=2, stride=None, impl="fast"):
         super().__init__()
         if impl not in ("fast", "loop"):
             raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
-        self.size, self.stride, self.impl = size, size if stride is None else stride, impl
+        self.kernel_size, self.impl = kernel_size, impl
+        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
         self.x = x
         if self.impl == "loop":
-            return maxpool_loop(x, self.size, self.stride)
-        out, self.arg = maxpool_fast(x, self.size, self.stride, return_argmax=True)
+            return maxpool_loop(x, self.kernel_size, self.stride)
+        out, self.arg = maxpool_fast(x, self.kernel_size, self.stride, return_argmax=True)
         return out
 
     def backward(self, dout):
         if self.impl == "loop":
-            return maxpool_backward_loop(dout, self.x, self.size, self.stride)
-        return maxpool_backward_fast(dout, self.x, self.size, self.stride, self.arg)
+            return maxpool_backward_loop(dout, self.x, self.kernel_size, self.stride)
+        return maxpool_backward_fast(dout, self.x, self.kernel_size, self.stride, self.arg)
+
+    def output_shape(self, input_shape):
+        return pool_output_shape(input_shape, self.kernel_size, self.stride)
+
+    def __repr__(self):
+        return _describe_pool(self)
 
 
 class AvgPool2D(Layer):
-    """Average pooling layer (no parameters)."""
+    """Average pooling layer (no parameters). impl="fast" or "loop"."""
 
-    def __init__(self, size=2, stride=None):
+    def __init__(self, kernel_size=2, stride=None, impl="fast"):
         super().__init__()
-        self.size, self.stride = size, size if stride is None else stride
+        if impl not in ("fast", "loop"):
+            raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
+        self.kernel_size, self.impl = kernel_size, impl
+        self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
         self.x = x
-        return avgpool_fast(x, self.size, self.stride)
+        if self.impl == "loop":
+            return avgpool_loop(x, self.kernel_size, self.stride)
+        return avgpool_fast(x, self.kernel_size, self.stride)
 
     def backward(self, dout):
-        return avgpool_backward(dout, self.x, self.size, self.stride)
+        if self.impl == "loop":
+            return avgpool_backward_loop(dout, self.x, self.kernel_size, self.stride)
+        return avgpool_backward_fast(dout, self.x, self.kernel_size, self.stride)
+
+    def output_shape(self, input_shape):
+        return pool_output_shape(input_shape, self.kernel_size, self.stride)
+
+    def __repr__(self):
+        return _describe_pool(self)
+
+
+def _describe_pool(layer):
+    """"MaxPool2D(2)", or "MaxPool2D(3, stride=2)" when the stride is not the default."""
+    stride = "" if layer.stride == layer.kernel_size else f", stride={layer.stride}"
+    return f"{type(layer).__name__}({layer.kernel_size}{stride})"

@@ -138,7 +138,58 @@ def test_every_layer_has_the_contract_members():
         assert isinstance(layer, Layer)
         assert isinstance(layer.params, dict) and isinstance(layer.grads, dict)
         assert callable(layer.forward) and callable(layer.backward)
-    assert repr(Linear(3, 2)) == "Linear(W(3, 2), b(2,))"
+
+
+@pytest.mark.parametrize("layer, text", [
+    (Conv2D(1, 8, 3), "Conv2D(1, 8, 3)"),
+    (Conv2D(1, 8, 3, pad=1), "Conv2D(1, 8, 3, pad=1)"),            # defaults left out
+    (Conv2D(4, 16, 5, stride=2, impl="loop", seed=3), "Conv2D(4, 16, 5, stride=2)"),
+    (MaxPool2D(), "MaxPool2D(2)"), (MaxPool2D(3, stride=2), "MaxPool2D(3, stride=2)"),
+    (AvgPool2D(kernel_size=4, stride=4, impl="loop"), "AvgPool2D(4)"),
+    (ReLU(), "ReLU()"), (Flatten(), "Flatten()"), (Linear(3, 2), "Linear(3, 2)"),
+])
+def test_repr_is_the_call_that_builds_the_layer(layer, text):
+    assert repr(layer) == text
+    rebuilt = eval(text, {"Conv2D": Conv2D, "MaxPool2D": MaxPool2D, "AvgPool2D": AvgPool2D,
+                          "ReLU": ReLU, "Flatten": Flatten, "Linear": Linear})
+    assert repr(rebuilt) == text
+    assert {k: v.shape for k, v in rebuilt.params.items()} == \
+        {k: v.shape for k, v in layer.params.items()}
+
+
+@pytest.mark.parametrize("layer, in_shape", [
+    (Conv2D(3, 4, 3), (2, 3, 9, 8)), (Conv2D(3, 4, 3, stride=2, pad=1), (2, 3, 9, 8)),
+    (Conv2D(1, 2, 5, pad=2), (1, 1, 7, 7)), (MaxPool2D(2), (2, 3, 9, 8)),
+    (MaxPool2D(3, stride=1), (1, 2, 5, 6)), (AvgPool2D(2, stride=3), (2, 1, 8, 11)),
+    (ReLU(), (2, 3, 4, 5)), (Flatten(), (2, 3, 4, 5)), (Linear(6, 3), (4, 6)),
+])
+def test_output_shape_is_what_forward_returns(layer, in_shape):
+    x = np.random.default_rng(0).normal(size=in_shape)
+    assert layer.output_shape(in_shape) == layer.forward(x).shape
+
+
+@pytest.mark.parametrize("layer, in_shape, message", [
+    (Conv2D(3, 4, 3), (2, 1, 9, 8), r"Conv2D\(3, 4, 3\) expects input of shape \(N, 3, H, W\)"),
+    (Conv2D(1, 4, 5), (2, 1, 4, 8), r"kernel \(5\) is larger than the padded input \(4"),
+    (MaxPool2D(3), (2, 1, 2, 8), r"pooling window \(3\) is larger"),
+    (MaxPool2D(2), (2, 8), r"\(N, C, H, W\); got shape \(2, 8\)"),
+    (Linear(6, 3), (4, 5), r"Linear\(6, 3\) expects input of shape \(N, 6\); got shape \(4, 5\)"),
+])
+def test_output_shape_says_when_the_input_does_not_fit(layer, in_shape, message):
+    with pytest.raises(ValueError, match=message):
+        layer.output_shape(in_shape)
+
+
+def test_base_layer_output_shape_leaves_the_layer_alone():
+    class Double(Layer):                     # a layer without its own output_shape
+        def forward(self, x):
+            self.x = x
+            return np.concatenate([x, x], axis=1)
+
+    layer, x = Double(), np.ones((2, 3))
+    layer.forward(x)
+    assert layer.output_shape((5, 4)) == (5, 8)
+    assert layer.x is x                      # the cache still holds the last real input
 
 
 def test_layer_call_runs_forward():

@@ -81,23 +81,52 @@ def test_astype_converts_every_parameter():
 def test_summary_lists_shapes_and_counts():
     text = one_conv_net().summary()
     # conv: 8 * 1 * 3 * 3 + 8 = 80 ; linear: 1352 * 10 + 10 = 13530 ; total 13610
-    for part in ["(8, 26, 26)", "(8, 13, 13)", "(1352,)", "(10,)", "80", "13,530",
-                 "total parameters: 13,610"]:
+    for part in ["Conv2D(1, 8, 3)", "(8, 26, 26)", "MaxPool2D(2)", "(8, 13, 13)", "(1352,)",
+                 "(10,)", "80", "13,530", "total parameters: 13,610"]:
         assert part in text
-    assert "total parameters: 52,138" in repr(lenet())   # 80 + 1168 + 50240 + 650
+    assert "total parameters: 52,138" in lenet().summary()   # 80 + 1168 + 50240 + 650
 
 
-def test_summary_keeps_forward_caches():
+def test_repr_is_the_call_that_builds_the_net():
+    text = repr(one_conv_net())
+    assert text == ("Sequential([\n    Conv2D(1, 8, 3),\n    MaxPool2D(2),\n    Flatten(),\n"
+                    "    Linear(1352, 10),\n])")
+    assert one_conv_net().architecture() == ["Conv2D(1, 8, 3)", "MaxPool2D(2)", "Flatten()",
+                                             "Linear(1352, 10)"]
+
+
+def caches(net):
+    """Every attribute of every layer, by identity (a forward pass would replace some)."""
+    return [{k: id(v) for k, v in vars(layer).items()} for layer in net.layers]
+
+
+@pytest.mark.parametrize("show", [repr, lambda net: net.summary(input_shape=(1, 8, 8)),
+                                  lambda net: net.summary()])       # the last does not fit
+def test_summary_and_repr_leave_the_layers_untouched(show):
     net, x, y = tiny_net(), np.random.default_rng(0).normal(size=(2, 1, 8, 8)), np.array([1, 3])
     net.backward(softmax_cross_entropy(net.forward(x), y)[1])
     expected = {k: v.copy() for k, v in net.named_grads().items()}
     _, d = softmax_cross_entropy(net.forward(x), y)
-    text = net.summary(input_shape=(1, 8, 8))              # a display between forward and backward
-    assert "(3, 2, 2)" in text
+    before = caches(net)
+    show(net)                                               # a display between forward and backward
+    assert caches(net) == before
     net.backward(d)
     for k, v in expected.items():
         np.testing.assert_allclose(net.named_grads()[k], v)
-    assert "does not fit" in net.summary()                 # 28x28 is wrong for this net
+
+
+def test_summary_of_a_net_for_other_inputs():
+    assert "(3, 2, 2)" in tiny_net().summary(input_shape=(1, 8, 8))
+
+
+def test_summary_says_which_layer_does_not_fit():
+    text = tiny_net().summary()              # tiny_net is for 8x8 inputs, not 28x28
+    # 28 -> conv pad 1 -> 28 -> pool -> 14 -> conv 3x3 -> 12: Flatten gives 3 * 12 * 12 = 432
+    assert "6  Linear(12, 4)" in text and "does not fit" in text
+    assert ("layer 6, Linear(12, 4), does not fit the shape (432,) that reaches it from "
+            "input_shape (1, 28, 28)") in text
+    assert "expects input of shape (N, 12)" in text
+    assert text.endswith("total parameters: 129")          # 20 + 57 + 52: all layers count
 
 
 def test_make_net_names():
@@ -160,6 +189,31 @@ def test_load_into_another_architecture(tmp_path):
     one_conv_net().save(tmp_path / "seed.npz")
     with pytest.raises(ValueError, match="missing"):
         lenet().load(tmp_path / "seed.npz")
+
+
+OLD_DESCRIPTIONS = ["Conv2D(1, 8, 3, stride=1, pad=0)", "MaxPool2D(size=2, stride=2)", "Flatten()",
+                    "Linear(1352, 10)"]      # how cnnlib 0.2 described one_conv_net's layers
+
+
+def test_load_weights_saved_with_older_layer_descriptions(tmp_path):
+    path = edited_copy(tmp_path, one_conv_net(seed=1),
+                       lambda a: a.update({"__architecture__": np.array(OLD_DESCRIPTIONS)}))
+    net = one_conv_net(seed=2).load(path)
+    for k, v in one_conv_net(seed=1).named_params().items():
+        np.testing.assert_array_equal(net.named_params()[k], v)
+
+
+@pytest.mark.parametrize("position, description", [
+    (1, "MaxPool2D(size=2, stride=1)"),      # same arrays, different network
+    (1, "AvgPool2D(2)"), (1, "MaxPool2D(2, impl='bogus')"), (0, "os.system('ls')"),
+])
+def test_load_refuses_a_different_saved_architecture(tmp_path, position, description):
+    arch = OLD_DESCRIPTIONS.copy()
+    arch[position] = description
+    path = edited_copy(tmp_path, one_conv_net(),
+                       lambda a: a.update({"__architecture__": np.array(arch)}))
+    with pytest.raises(ValueError, match="saved architecture .* differs"):
+        one_conv_net().load(path)
 
 
 def test_crash_while_saving_keeps_the_old_file(tmp_path, monkeypatch):

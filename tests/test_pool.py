@@ -7,12 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlib.gradcheck import check_layer
-from cnnlib.pool import (AvgPool2D, MaxPool2D, avgpool_backward, avgpool_fast, avgpool_loop,
-                         maxpool_backward_fast, maxpool_backward_loop, maxpool_fast,
-                         maxpool_loop)
+from cnnlib.pool import (AvgPool2D, MaxPool2D, avgpool_backward_fast, avgpool_backward_loop,
+                         avgpool_fast, avgpool_loop, maxpool_backward_fast, maxpool_backward_loop,
+                         maxpool_fast, maxpool_loop)
 
 MAX_FORWARD = [maxpool_loop, maxpool_fast]
 MAX_BACKWARD = [maxpool_backward_loop, maxpool_backward_fast]
+AVG_BACKWARD = [avgpool_backward_loop, avgpool_backward_fast]
 
 
 # ---------------------------------------------------------------- hand-computed cases
@@ -24,7 +25,7 @@ def test_maxpool_by_hand(pool):
                   [0, 0, -2, -3],
                   [6, 2, -5, -4]], dtype=np.float64)[None, None]
     np.testing.assert_array_equal(pool(x)[0, 0], [[5, 7], [6, -2]])
-    # size 2, stride 1: overlapping windows, 3x3 output
+    # kernel_size 2, stride 1: overlapping windows, 3x3 output
     np.testing.assert_array_equal(pool(x, 2, 1)[0, 0], [[5, 7, 7], [3, 7, 7], [6, 2, -2]])
 
 
@@ -47,11 +48,13 @@ def test_avgpool_by_hand(pool):
     np.testing.assert_array_equal(pool(x)[0, 0], [[2.5, 4.5], [10.5, 12.5]])
 
 
-def test_avgpool_backward_by_hand():
+@pytest.mark.parametrize("backward", AVG_BACKWARD)
+def test_avgpool_backward_by_hand(backward):
     x = np.zeros((1, 1, 3, 3))
     dout = np.full((1, 1, 2, 2), 4.0)
-    # size 2, stride 1: the centre is in all four windows, edges in two, corners in one
-    dx = avgpool_backward(dout, x, size=2, stride=1)
+    # kernel_size 2, stride 1: each window gives 4 / (2*2) = 1 to each of its pixels;
+    # the centre is in all four windows, edges in two, corners in one
+    dx = backward(dout, x, kernel_size=2, stride=1)
     np.testing.assert_array_equal(dx[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
@@ -101,10 +104,10 @@ def test_every_window_routes_its_gradient(backward):
 
 @pytest.mark.parametrize("backward", MAX_BACKWARD)
 def test_overlapping_windows_add_up_at_a_shared_maximum(backward):
-    # size 3 stride 1 on a 1x4 strip (as a 3x4 image): both windows share the peak.
+    # kernel_size 3 stride 1 on a 1x4 strip (as a 3x4 image): both windows share the peak.
     x = np.zeros((1, 1, 3, 4))
     x[0, 0, 1, 2] = 9.0
-    dx = backward(np.array([[[[2.0, 3.0]]]]), x, size=3, stride=1)
+    dx = backward(np.array([[[[2.0, 3.0]]]]), x, kernel_size=3, stride=1)
     assert dx[0, 0, 1, 2] == 5.0 and np.count_nonzero(dx) == 1
 
 
@@ -143,10 +146,18 @@ def test_maxpool_loop_and_fast_agree(case):
 @given(pool_case())
 def test_avgpool_loop_and_fast_agree(case):
     shape, size, stride, seed, _ = case
-    x = np.random.default_rng(seed).normal(size=shape)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape)
     out_loop, out_fast = avgpool_loop(x, size, stride), avgpool_fast(x, size, stride)
     assert out_loop.shape == out_fast.shape
     np.testing.assert_allclose(out_fast, out_loop, rtol=1e-10, atol=1e-10)
+    dout = rng.normal(size=out_loop.shape)
+    dx_loop = avgpool_backward_loop(dout, x, size, stride)
+    dx_fast = avgpool_backward_fast(dout, x, size, stride)
+    assert dx_loop.shape == dx_fast.shape == x.shape
+    np.testing.assert_allclose(dx_fast, dx_loop, rtol=1e-10, atol=1e-10)
+    # every window hands on exactly its dout, spread over its pixels
+    np.testing.assert_allclose(dx_fast.sum(), dout.sum(), rtol=1e-10, atol=1e-10)
 
 
 # ---------------------------------------------------------------- gradient checks
@@ -170,10 +181,11 @@ def test_maxpool_layer_gradcheck(impl, n, c, h, w, size, stride):
     assert list(errors) == ["x"] and errors["x"] < 1e-6, errors
 
 
+@pytest.mark.parametrize("impl", ["fast", "loop"])
 @pytest.mark.parametrize("n, c, h, w, size, stride", POOL_CASES)
-def test_avgpool_layer_gradcheck(n, c, h, w, size, stride):
+def test_avgpool_layer_gradcheck(impl, n, c, h, w, size, stride):
     x = np.random.default_rng(size + 10 * stride).normal(size=(n, c, h, w))
-    errors = check_layer(AvgPool2D(size, stride), x)
+    errors = check_layer(AvgPool2D(size, stride, impl=impl), x)
     assert list(errors) == ["x"] and errors["x"] < 1e-6, errors
 
 
@@ -187,7 +199,7 @@ def test_default_stride_equals_size():
 
 
 @pytest.mark.parametrize("layer", [MaxPool2D(2, impl="fast"), MaxPool2D(2, impl="loop"),
-                                   AvgPool2D(2)])
+                                   AvgPool2D(2), AvgPool2D(2, impl="loop")])
 def test_pool_float32_stays_float32(layer):
     x = np.random.default_rng(0).normal(size=(2, 1, 4, 4)).astype(np.float32)
     out = layer.forward(x)
@@ -208,7 +220,7 @@ def test_pool_bad_input(pool):
         pool(np.zeros((1, 1, 4, 4), dtype=np.uint8))
     with pytest.raises(ValueError, match="stride"):
         pool(np.zeros((1, 1, 4, 4)), 2, 0)
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(ValueError, match="kernel_size"):
         pool(np.zeros((1, 1, 4, 4)), 0, 1)
 
 
@@ -226,6 +238,16 @@ def test_pool_layer_stride_zero_is_rejected(make):
         make().forward(np.zeros((1, 1, 4, 4)))
 
 
-def test_maxpool_unknown_impl_is_rejected():
+@pytest.mark.parametrize("layer_class", [MaxPool2D, AvgPool2D])
+def test_pool_unknown_impl_is_rejected(layer_class):
     with pytest.raises(ValueError, match="other"):
-        MaxPool2D(2, impl="other")
+        layer_class(2, impl="other")
+
+
+def test_kernel_size_keyword_matches_conv():
+    # the pooling window and the conv kernel are both called kernel_size
+    x = np.random.default_rng(0).normal(size=(1, 1, 6, 6))
+    np.testing.assert_array_equal(maxpool_fast(x, kernel_size=3, stride=3),
+                                  MaxPool2D(kernel_size=3).forward(x))
+    np.testing.assert_array_equal(avgpool_loop(x, kernel_size=3, stride=3),
+                                  AvgPool2D(kernel_size=3, impl="loop").forward(x))
