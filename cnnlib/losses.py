@@ -4,8 +4,8 @@ softmax(z)_k = exp(z_k - m) / sum_j exp(z_j - m), with m = max_j z_j.
 Subtracting m changes nothing mathematically but keeps exp from overflowing.
 For one sample with label y the loss is L = -log softmax(z)_y, and dL/dz = p - onehot(y).
 
-Introduced in notebooks/03_softmax_and_cross_entropy.ipynb (forward) and
-notebooks/05_backprop_softmax.ipynb (backward).
+Introduced in notebooks/03_softmax_and_cross_entropy.ipynb; the gradient is derived in
+notebooks/05_backprop_softmax.ipynb.
 """
 
 import numpy as np
@@ -48,14 +48,3 @@ def softmax_cross_entropy(logits, y):
     dlogits = np.exp(logp)
     dlogits[np.arange(n), y] -= 1
     return loss, dlogits / n
-
-
-class SoftmaxCrossEntropy:
-    """The loss as an object: forward(logits, y) -> loss, then backward() -> dlogits."""
-
-    def forward(self, logits, y):
-        self.loss, self.dlogits = softmax_cross_entropy(logits, y)
-        return self.loss
-
-    def backward(self):
-        return self.dlogits

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import download
-from ..checks import check_labels
+from ..checks import check_int, check_labels
 from .idx import read_pair
 
 SAMPLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "mnist_sample.npz"
@@ -24,8 +24,8 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # full training set, pixels scaled to [0
 def arrays_sha256(arrays):
     """SHA-256 over named arrays {name: ndarray}: names, dtypes, shapes and bytes, sorted by name.
 
-    Used to pin the bundled sample's content (independent of npz/zip metadata).
-    Introduced in notebooks/00_mnist.ipynb.
+    Used to pin the bundled sample's and the pretrained weights' content (independent of
+    npz/zip metadata).
     """
     h = hashlib.sha256()
     for name in sorted(arrays):
@@ -100,7 +100,7 @@ def load_fashion_mnist(directory=None):
     Folder: directory, else $CNNLIB_FASHION_MNIST_DIR, else the Debian package folder
     /usr/share/datasets/fashion-mnist (apt install dataset-fashion-mnist), else the cache,
     else downloaded into the cache. Returns ((x_train, y_train), (x_test, y_test)).
-    Introduced in notebooks/00_mnist.ipynb.
+    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     return _full("fashion-mnist", directory, fallbacks=(download.FASHION_MNIST_SYSTEM_DIR,))
 
@@ -160,9 +160,7 @@ def minibatches(x, y, batch_size, shuffle=True, seed=0):
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_int(batch_size, "batch_size", 1)
     order = np.random.default_rng(seed).permutation(len(x)) if shuffle else np.arange(len(x))
 
     def batches():
