@@ -94,7 +94,7 @@ def lenet99(seed=0, dtype=np.float32):
     Conv 16@5x5 pad 2 -> ReLU -> MaxPool -> Conv 32@5x5 pad 2 -> ReLU -> MaxPool ->
     Flatten -> Linear 1568 -> 128 -> ReLU -> Linear 128 -> 10.
     The pretrained weights in resources/lenet_mnist.npz (scripts/train_pretrained.py) are for
-    this net. Introduced in notebooks/11_what_it_learned.ipynb.
+    this net; notebook 11 inspects them.
     """
     return lenet(seed, dtype, channels=(16, 32), kernel=5, hidden=128)
 

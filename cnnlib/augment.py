@@ -60,7 +60,7 @@ def random_shifts(xb, rng, shift=2, background=-0.5):
 
     rng: a np.random.Generator (seeded by the caller, so runs repeat). Uncovered pixels get
     `background` (-0.5 is black after cnnlib.data.to_float). Returns a new (N, C, H, W) array.
-    Introduced in notebooks/11_what_it_learned.ipynb (used by scripts/train_pretrained.py).
+    Used by scripts/train_pretrained.py and by python -m cnnlib --augment.
     """
     n, _, h, w = xb.shape
     edge = (shift, shift)

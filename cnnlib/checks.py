@@ -61,7 +61,7 @@ def check_shape(x, expected, name="x"):
 def check_labels(y, num_classes=None, name="labels", n=None):
     """Check class labels: integers of shape (N,) (N = n if given), each in 0..num_classes-1.
 
-    Returns y as an array. Introduced in notebooks/03_softmax_and_cross_entropy.ipynb.
+    Returns y as an array.
     """
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (n is not None and len(y) != n):

@@ -75,9 +75,8 @@ def initial_loss(net, x=None, y=None, num_samples=64, seed=0):
     """Loss of a (typically untrained) net, by default on random images and labels.
 
     For K classes and near-uniform initial scores this should be close to ln K
-    (ln 10 = 2.303 for MNIST). Returns (loss, ln K).
-
-    Introduced in notebooks/08_training.ipynb (model-level checks before training).
+    (ln 10 = 2.303 for MNIST). Returns (loss, ln K). (Notebook 08 makes the same check
+    by hand on one_conv_net.)
     """
     rng = np.random.default_rng(seed)
     if x is None:
@@ -96,8 +95,6 @@ def check_gradients(net, x, y, h=1e-5, samples=None, seed=0):
     The net and x must be float64. samples=None checks every entry (small nets only);
     an integer checks that many random entries per parameter array.
     Returns {"0.W": relative error, ...}; about 1e-7 or less means backward is right.
-
-    Introduced in notebooks/08_training.ipynb (model-level checks before training).
     """
     params = net.named_params()
     for name, p in params.items():

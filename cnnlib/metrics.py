@@ -49,8 +49,6 @@ def precision_recall_f1(y_true, y_pred, num_classes=10):
 
     precision_k = TP / predicted as k ; recall_k = TP / truly k ;
     f1 = 2 P R / (P + R); every 0/0 counts as 0.
-
-    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     cm = confusion_matrix(y_true, y_pred, num_classes)
     tp = np.diag(cm)

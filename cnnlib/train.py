@@ -28,10 +28,7 @@ class TrainingDiverged(FloatingPointError):
 
 
 def check_data(x, y, name="x"):
-    """Check images x: float (N, C, H, W) and labels y: int (N,) of the same length.
-
-    Introduced in notebooks/08_training.ipynb.
-    """
+    """Check images x: float (N, C, H, W) and labels y: int (N,) of the same length."""
     check_images(x, name)
     y = check_labels(y, name=f"labels for {name}")
     if len(x) != len(y):
@@ -58,10 +55,7 @@ def evaluate(net, x, y, batch_size=1000):
 
 
 def diverged(loss, epoch, batch, optimizer):
-    """The TrainingDiverged error for a non-finite loss, with a 10x smaller lr to try.
-
-    Introduced in notebooks/08_training.ipynb.
-    """
+    """The TrainingDiverged error for a non-finite loss, with a 10x smaller lr to try."""
     lr = getattr(optimizer, "lr", None)
     hint = f"lr={lr:g} is probably too large: try lr={lr / 10:g}" if lr else \
         "the learning rate is probably too large: try one 10x smaller"

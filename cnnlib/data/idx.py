@@ -5,7 +5,7 @@ the payload. Magic = two zero bytes, a dtype code (0x08 = uint8) and the number
 of dimensions: 0x00000803 (2051) for images (N, 28, 28), 0x00000801 (2049) for
 labels (N,). Files may be gzip-compressed (detected from the first two bytes).
 
-Introduced in notebooks/00_mnist.ipynb.
+Used by cnnlib.data.load_mnist(source="full").
 """
 import gzip
 import os
@@ -13,17 +13,12 @@ import zlib
 
 import numpy as np
 
-IMAGES_MAGIC = 0x00000803  # 2051
-LABELS_MAGIC = 0x00000801  # 2049
 _GZIP_START = b"\x1f\x8b"
 _ADVICE = "delete it and download it again (or point the loader at a good copy)"
 
 
 class IDXError(ValueError):
-    """A file is not the IDX file it should be (bad magic, shape, length or gzip stream).
-
-    Introduced in notebooks/00_mnist.ipynb.
-    """
+    """A file is not the IDX file it should be (bad magic, shape, length or gzip stream)."""
 
 
 def _fail(path, expected, found):
@@ -34,7 +29,6 @@ def read_bytes(path):
     """Return the decompressed bytes of an IDX file (gzip if it starts with 1f 8b, else raw).
 
     A damaged gzip stream raises IDXError instead of a low-level gzip error.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     with open(path, "rb") as f:
         data = f.read()
@@ -52,7 +46,6 @@ def parse_idx(data, path="<bytes>"):
     Inputs: data (bytes), path (only used in error messages).
     Checks: magic = 00 00 08 ndim, and payload length == prod(dims) exactly.
     Returns: np.ndarray, dtype uint8, shape dims.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     if len(data) < 4:
         _fail(path, "at least a 4-byte IDX header", f"{len(data)} bytes")
@@ -79,7 +72,6 @@ def read_idx(path, kind=None):
     "labels" (must be (N,), magic 2049) or None (any uint8 IDX).
     Returns: uint8 array (images) or int64 array (labels).
     Raises IDXError with the file, what was expected, what was found and what to do.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     if kind not in (None, "images", "labels"):
         raise ValueError(f"kind must be None, 'images' or 'labels', got {kind!r}")
@@ -99,7 +91,6 @@ def read_pair(images_path, labels_path):
     """Read an images file and its labels file; their counts must match.
 
     Returns: (x uint8 (N, 28, 28), y int64 (N,)).
-    Introduced in notebooks/00_mnist.ipynb.
     """
     x = read_idx(images_path, "images")
     y = read_idx(labels_path, "labels")
@@ -114,7 +105,6 @@ def write_idx(path, array, compress=None):
     """Write a uint8 array as an IDX file (gzip if compress, default: path ends in .gz).
 
     Used by tests and scripts to make small fixture files.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     array = np.asarray(array)
     if array.dtype != np.uint8 or array.ndim == 0:
