@@ -168,7 +168,7 @@ def _umask():
     return mask
 
 
-# The layers a saved architecture may name, and keywords renamed since (0.2: size).
+# The layers a saved architecture may name, and keywords renamed since (pooling said size=).
 _LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Linear)}
 _RENAMED = {"size": "kernel_size"}
 

@@ -71,7 +71,8 @@ def test_at_most_one_backlink_per_docstring():
 
 
 def test_every_notebook_a_docstring_names_exists():
-    named = {(file, name, nb) for file, name, doc in documented() for nb in ANY_NOTEBOOK.findall(doc)}
+    named = {(file, name, nb) for file, name, doc in documented()
+             for nb in ANY_NOTEBOOK.findall(doc)}
     missing = sorted(item for item in named if not (NOTEBOOKS / item[2]).is_file())
     assert not missing, f"docstrings name notebooks that do not exist: {missing}"
 

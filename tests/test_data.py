@@ -9,7 +9,8 @@ from cnnlib import data
 from cnnlib.data import (arrays_sha256, load_fashion_mnist, load_mnist, minibatches,
                          one_hot, standardize, to_float)
 from cnnlib.data.download import FASHION_MNIST_SYSTEM_DIR
-from cnnlib.data.idx import IDXError, write_idx
+from cnnlib.data.idx import IDXError
+from idx_files import write_idx
 
 # Pin of the bundled data: computed once with scripts/make_sample.py (arrays_sha256).
 SAMPLE_SHA256 = "6b1af86174a18634275830e55cf02bb0375d7c22cc9c797e5fa33e3fa2aa380b"

@@ -12,7 +12,8 @@ import pytest
 
 from cnnlib.data import download
 from cnnlib.data.download import DownloadError, cache_dir, ensure_files, fetch
-from cnnlib.data.idx import IDXError, read_pair, write_idx
+from cnnlib.data.idx import IDXError, read_pair
+from idx_files import write_idx
 
 NAME = "train-labels-idx1-ubyte.gz"
 LABELS = np.arange(10, dtype=np.uint8)

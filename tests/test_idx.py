@@ -4,7 +4,8 @@ import gzip
 import numpy as np
 import pytest
 
-from cnnlib.data.idx import IDXError, parse_idx, read_idx, read_pair, write_idx
+from cnnlib.data.idx import IDXError, parse_idx, read_idx, read_pair
+from idx_files import write_idx
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)

@@ -192,7 +192,7 @@ def test_load_into_another_architecture(tmp_path):
 
 
 OLD_DESCRIPTIONS = ["Conv2D(1, 8, 3, stride=1, pad=0)", "MaxPool2D(size=2, stride=2)", "Flatten()",
-                    "Linear(1352, 10)"]      # how cnnlib 0.2 described one_conv_net's layers
+                    "Linear(1352, 10)"]      # how cnnlib described one_conv_net before repr
 
 
 def test_load_weights_saved_with_older_layer_descriptions(tmp_path):

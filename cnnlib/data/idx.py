@@ -100,20 +100,3 @@ def read_pair(images_path, labels_path):
                        f"counts; {_ADVICE}.")
     return x, y
 
-
-def write_idx(path, array, compress=None):
-    """Write a uint8 array as an IDX file (gzip if compress, default: path ends in .gz).
-
-    Used by tests and scripts to make small fixture files.
-    """
-    array = np.asarray(array)
-    if array.dtype != np.uint8 or array.ndim == 0:
-        raise ValueError(f"write_idx needs a uint8 array with >= 1 dimension, got "
-                         f"{array.dtype} with shape {array.shape}")
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    data = header + np.ascontiguousarray(array).tobytes()
-    if compress is None:
-        compress = os.fspath(path).endswith(".gz")
-    with open(path, "wb") as f:
-        f.write(gzip.compress(data, mtime=0) if compress else data)
-    return path
