@@ -25,6 +25,27 @@ from .pool import AvgPool2D, MaxPool2D
 ARCH_KEY = "__architecture__"
 
 
+# The layers a saved architecture may name, and keywords renamed since (pooling said size=).
+_LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Linear)}
+_RENAMED = {"size": "kernel_size"}
+
+
+def _redescribe(text):
+    """Today's repr of the layer a saved description builds, or `text` if it builds none.
+
+    Files saved by older versions describe layers differently ("MaxPool2D(size=2,
+    stride=2)", "Conv2D(1, 16, 5, stride=1, pad=2)"); rebuilding the layer from its
+    literal arguments (no eval) and describing it again lets them load.
+    """
+    try:
+        call = ast.parse(str(text), mode="eval").body
+        args = [ast.literal_eval(a) for a in call.args]
+        kwargs = {_RENAMED.get(k.arg, k.arg): ast.literal_eval(k.value) for k in call.keywords}
+        return repr(_LAYERS[call.func.id](*args, **kwargs))
+    except (SyntaxError, ValueError, TypeError, KeyError, AttributeError):
+        return text
+
+
 class Sequential:
     """A chain of layers that all follow the layer contract (params, grads, forward, backward).
 
@@ -167,23 +188,3 @@ def _umask():
     os.umask(mask)
     return mask
 
-
-# The layers a saved architecture may name, and keywords renamed since (pooling said size=).
-_LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Linear)}
-_RENAMED = {"size": "kernel_size"}
-
-
-def _redescribe(text):
-    """Today's repr of the layer a saved description builds, or `text` if it builds none.
-
-    Files saved by older versions describe layers differently ("MaxPool2D(size=2,
-    stride=2)", "Conv2D(1, 16, 5, stride=1, pad=2)"); rebuilding the layer from its
-    literal arguments (no eval) and describing it again lets them load.
-    """
-    try:
-        call = ast.parse(str(text), mode="eval").body
-        args = [ast.literal_eval(a) for a in call.args]
-        kwargs = {_RENAMED.get(k.arg, k.arg): ast.literal_eval(k.value) for k in call.keywords}
-        return repr(_LAYERS[call.func.id](*args, **kwargs))
-    except (SyntaxError, ValueError, TypeError, KeyError, AttributeError):
-        return text
