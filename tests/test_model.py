@@ -115,6 +115,17 @@ def test_summary_and_repr_leave_the_layers_untouched(show):
         np.testing.assert_allclose(net.named_grads()[k], v)
 
 
+def test_summary_and_repr_run_no_forward_pass():
+    net = lenet()
+
+    def refuse(x):
+        raise AssertionError("forward ran")
+
+    for layer in net.layers:
+        layer.forward = refuse
+    assert "(16, 7, 7)" in net.summary() and "Linear(784, 64)" in repr(net)
+
+
 def test_summary_of_a_net_for_other_inputs():
     assert "(3, 2, 2)" in tiny_net().summary(input_shape=(1, 8, 8))
 
