@@ -161,7 +161,7 @@ class Conv2D(Layer):
                 output_size(input_shape[3], kw, stride, pad))
 
     def __repr__(self):
-        """"Conv2D(1, 8, 3, pad=1)": the arguments that build it, defaults left out."""
+        """The call that builds this layer, defaults left out: Conv2D(1, 8, 3, pad=1)."""
         n_filt, n_ch, k = self.params["W"].shape[:3]
         extra = "".join(f", {name}={value}" for name, value, default in
                         [("stride", self.stride, 1), ("pad", self.pad, 0)] if value != default)

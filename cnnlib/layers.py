@@ -83,6 +83,9 @@ class Flatten(Layer):
         return dout.reshape(self.shape)
 
     def output_shape(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"Flatten expects input of shape (N, ...) with at least 2 axes; "
+                             f"got shape {tuple(input_shape)}.")
         return (input_shape[0], int(np.prod(input_shape[1:])))
 
 

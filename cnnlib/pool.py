@@ -225,6 +225,6 @@ class AvgPool2D(Layer):
 
 
 def _describe_pool(layer):
-    """"MaxPool2D(2)", or "MaxPool2D(3, stride=2)" when the stride is not the default."""
+    """MaxPool2D(2), or MaxPool2D(3, stride=2) when the stride is not the default."""
     stride = "" if layer.stride == layer.kernel_size else f", stride={layer.stride}"
     return f"{type(layer).__name__}({layer.kernel_size}{stride})"

@@ -173,6 +173,7 @@ def test_output_shape_is_what_forward_returns(layer, in_shape):
     (Conv2D(1, 4, 5), (2, 1, 4, 8), r"kernel \(5\) is larger than the padded input \(4"),
     (MaxPool2D(3), (2, 1, 2, 8), r"pooling window \(3\) is larger"),
     (MaxPool2D(2), (2, 8), r"\(N, C, H, W\); got shape \(2, 8\)"),
+    (Flatten(), (5,), r"at least 2 axes; got shape \(5,\)"),
     (Linear(6, 3), (4, 5), r"Linear\(6, 3\) expects input of shape \(N, 6\); got shape \(4, 5\)"),
 ])
 def test_output_shape_says_when_the_input_does_not_fit(layer, in_shape, message):
