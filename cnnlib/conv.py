@@ -1,6 +1,11 @@
 """2-D convolution (strictly, cross-correlation, as in every deep-learning library).
 
-out[n, f, i, j] = b[f] + sum over c, p, q of  w[f, c, p, q] * xpad[n, c, i*s + p, j*s + q]
+In the course's notation (table in notebooks/README.md; every index from 0): N images,
+C channels, F filters of k x k, stride s (`stride`), padding p (`pad`), output pixel (i, j),
+offset (u, v) inside the kernel:
+
+out[n, f, i, j] = b[f] + sum over c, u, v of  w[f, c, u, v] * xpad[n, c, i*s + u, j*s + v]
+Hout = (H + 2p - k) // s + 1, and the same for Wout.
 
 The loop versions read like that formula; the fast versions do the same sums as
 one matrix product over im2col rows. Tests check that the two agree.
@@ -37,8 +42,9 @@ def check_conv_args(x, w, b, stride, pad):
 def conv2d_loop(x, w, b, stride=1, pad=0):
     """Convolution with explicit loops over images, filters and output pixels.
 
-    x: (N, C, H, W); w: (F, C, KH, KW); b: (F,).
-    Returns out: (N, F, Hout, Wout), Hout = (H + 2*pad - KH) // stride + 1 (same for W).
+    x: (N, C, H, W); w: (F, C, KH, KW) (k x k in the notebooks; KH != KW works too); b: (F,).
+    Returns out: (N, F, Hout, Wout), Hout = (H + 2p - KH) // s + 1 with p = pad, s = stride
+    (Wout likewise with KW).
     """
     ho, wo = check_conv_args(x, w, b, stride, pad)
     xp = pad_images(x, pad)
@@ -114,7 +120,7 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
 
 
 class Conv2D(Layer):
-    """Convolution layer with filters W (F, C, KH, KW) and biases b (F,).
+    """Convolution layer with filters W (F, C, k, k), k = kernel_size, and biases b (F,).
 
     impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching).
     need_dx=False skips the input gradient (useful for a network's first layer).

@@ -1,6 +1,11 @@
 """Max and average pooling, as loops that read like the definition and as
 vectorised versions over a sliding-window view.
 
+In the course's notation (notebooks/README.md; indices from 0): window k x k (`kernel_size`),
+stride s (`stride`, by default s = k), output pixel (i, j), offset (u, v) inside the window:
+    max pool: out[n, c, i, j] = max over 0 <= u, v < k of x[n, c, i*s + u, j*s + v]
+    Hout = (H - k) // s + 1, and the same for Wout.
+
 Max-pool backward sends each window's gradient to ONE position, the first
 arg-max of the window. Copying it to every position equal to the maximum (as
 some tutorials do) counts a tie, e.g. a window of zeros after ReLU, several times.
@@ -38,10 +43,10 @@ def check_pool_args(x, kernel_size, stride):
 
 
 def maxpool_loop(x, kernel_size=2, stride=2):
-    """Max over each k x k window (k = kernel_size), one output pixel at a time.
+    """Max over each k x k window (k = kernel_size, s = stride), one output pixel at a time.
 
-    x: (N, C, H, W) -> (N, C, Hout, Wout), Hout = (H - k) // stride + 1 (same for W):
-    out[n, c, i, j] = max of x[n, c, i*stride : i*stride + k, j*stride : j*stride + k].
+    x: (N, C, H, W) -> (N, C, Hout, Wout), Hout = (H - k) // s + 1 (same for W):
+    out[n, c, i, j] = max of x[n, c, i*s : i*s + k, j*s : j*s + k].
     """
     ho, wo = check_pool_args(x, kernel_size, stride)
     k = kernel_size
@@ -72,10 +77,10 @@ def maxpool_backward_loop(dout, x, kernel_size=2, stride=2):
 
 def maxpool_fast(x, kernel_size=2, stride=2, return_argmax=False):
     """Vectorised max pooling. With return_argmax=True also returns, for every
-    output pixel, the flat index (row * kernel_size + col) of the winner in its window.
+    output pixel, the flat index u * k + v of the winner at offset (u, v) in its window.
 
-    Works position by position: x[:, :, p::stride, q::stride] (cropped to Hout x Wout) holds
-    entry (p, q) of every window at once. A position takes over only where it is strictly
+    Works offset by offset: x[:, :, u::s, v::s] (cropped to Hout x Wout) holds entry (u, v)
+    of every window at once (u, v are called p, q in the loop below). A position takes over only where it is strictly
     larger, so on a tie the first position in row-major order wins, as with np.argmax.
     (Plain arithmetic on whole arrays throughout: masked assignments are ~10x slower.)
     """
