@@ -7,8 +7,9 @@ stride s (`stride`, by default s = k), output pixel (i, j), offset (u, v) inside
     Hout = (H - k) // s + 1, and the same for Wout.
 
 Max-pool backward sends each window's gradient to ONE position, the first
-arg-max of the window. Copying it to every position equal to the maximum (as
-some tutorials do) counts a tie, e.g. a window of zeros after ReLU, several times.
+arg-max of the window. Copying it to every position equal to the maximum (as the
+MaxPool2.backprop of Victor Zhou's "CNNs, Part 2", victorzhou.com/blog/intro-to-cnns-part-2,
+does) counts a tie, e.g. a window of zeros after ReLU, several times.
 
 Introduced in notebooks/02_pooling.ipynb; the backward passes are derived in
 notebooks/06_backprop_pooling.ipynb.
