@@ -58,7 +58,11 @@ class Layer:
 
 
 class ReLU(Layer):
-    """max(0, x), element-wise. The gradient passes where x > 0 and is 0 elsewhere."""
+    """max(0, x), element-wise. The gradient passes where x > 0 and is 0 elsewhere,
+    so at x = 0 exactly it is 0 (one valid subgradient; PyTorch chooses the same).
+
+    Introduced in notebooks/05_backprop_softmax.ipynb (section 8).
+    """
 
     def forward(self, x):
         check_float(x)
