@@ -240,6 +240,11 @@ def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_
     return W.VBox([W.HBox([epochs, lr, start, stop]), picture]), board, state
 
 
+def _label_below(annotation):
+    annotation.xyann = (0, -7)
+    annotation.set_va("top")
+
+
 def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=None):
     """Speed-up loop_seconds / fast_seconds against size on a log axis, each point labelled "N x".
 
@@ -259,15 +264,21 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=No
         plt.close(fig)
     ok = np.isfinite(loop_t) & np.isfinite(fast_t) & (loop_t > 0) & (fast_t > 0)
     ratio = loop_t[ok] / fast_t[ok] if ok.any() else np.zeros(0)
-    # Labels go above the points, except for a series that lies below the one drawn before it
-    # on the same axes: its labels go below, so the two rows of labels do not overlap.
-    previous = [line.get_ydata() for line in ax.get_lines() if len(line.get_ydata())]
-    below = bool(previous) and len(ratio) > 0 and np.median(ratio) < np.median(previous[-1])
+    # Each label sits above its point, except where another series drawn on the same axes has a
+    # point at the same size: there the lower point's label goes below it, so labels never overlap
+    # (also where two curves cross).
+    earlier = [t for t in ax.texts if hasattr(t, "xyann")]
     ax.plot(sizes[ok], ratio, "o-", label=name)
     for s, r in zip(sizes[ok], ratio):
-        ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r), textcoords="offset points",
-                    xytext=(0, -7 if below else 6), ha="center", va="top" if below else "bottom",
-                    fontsize=8)
+        same_size = [t for t in earlier if t.xy[0] == s]
+        for t in same_size:
+            if t.xy[1] <= r:
+                _label_below(t)
+        note = ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r),
+                            textcoords="offset points", xytext=(0, 6), ha="center", va="bottom",
+                            fontsize=8)
+        if any(t.xy[1] > r for t in same_size):
+            _label_below(note)
     if label or not ax.get_xlabel():
         ax.set_xlabel(label or "image size")
     ax.set_ylabel("speed-up (loop time / fast time)")
