@@ -63,6 +63,12 @@ def conv2d_backward_loop(dout, x, w, stride=1, pad=0):
     """Gradients of conv2d by the same loops: every output pixel sends
     dout * patch to its filter and dout * filter back to its patch.
 
+    With g = dout, stride s and padding p, the sums it computes are
+        dw[f, c, u, v] = sum over n, i, j of g[n, f, i, j] * xpad[n, c, i*s + u, j*s + v]
+        db[f]          = sum over n, i, j of g[n, f, i, j]
+        dxpad[n, c, r, q] = sum of g[n, f, i, j] * w[f, c, u, v] over all f, i, j, u, v
+                            with i*s + u = r and j*s + v = q,
+    and dx is dxpad with its p-pixel border cut off.
     Returns (dx, dw, db) with the shapes of x, w and (F,).
     """
     xp = pad_images(x, pad)
@@ -87,9 +93,9 @@ def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
     Same inputs and output as conv2d_loop. With return_cols=True also returns the
     im2col matrix so a backward pass can reuse it.
 
-    Speed: the product is computed as w_rows @ cols.T, shape (F, N*Ho*Wo), because cols.T
-    is the contiguous one (see im2col). The result is returned as an (N, F, Ho, Wo) view of
-    that (F, N, Ho, Wo) block: same numbers, no copy, and conv2d_backward_fast reads it back
+    Speed: the product is computed as w_rows @ cols.T, shape (F, N*Hout*Wout), because cols.T
+    is the contiguous one (see im2col). The result is returned as an (N, F, Hout, Wout) view of
+    that (F, N, Hout, Wout) block: same numbers, no copy, and conv2d_backward_fast reads it back
     without a copy either.
     """
     ho, wo = check_conv_args(x, w, b, stride, pad)
@@ -105,7 +111,8 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
     """Vectorised gradients of conv2d. Returns (dx, dw, db); dx is None if not need_dx.
 
     dw = dout_rows.T @ cols (correlation of input and upstream gradient);
-    dx = col2im(dout_rows @ w_rows) (a full convolution with the flipped filters).
+    dx = col2im(dout_rows @ w_rows) (a full convolution with the filters turned by 180°),
+    where dout_rows is dout as an (N*Hout*Wout, F) matrix and w_rows is w as (F, C*k*k).
     """
     n_filt, _, kh, kw = w.shape
     if cols is None:

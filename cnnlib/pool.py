@@ -103,7 +103,12 @@ def maxpool_fast(x, kernel_size=2, stride=2, return_argmax=False):
 
 
 def maxpool_backward_fast(dout, x, kernel_size=2, stride=2, arg=None):
-    """Vectorised max-pool backward: one masked add per position in the window."""
+    """Vectorised max-pool backward: one masked add per offset (u, v) in the k x k window.
+
+    The forward pass's arg-max (flat index u * k + v, k = kernel_size) marks the windows each
+    offset won; the strided slice dx[:, :, u::s, v::s] (s = stride) receives their dout. The
+    loop variables p, q below are the offsets u, v of the notebooks. Returns dx like x.
+    """
     size = kernel_size
     if arg is None:
         _, arg = maxpool_fast(x, size, stride, return_argmax=True)
@@ -161,8 +166,9 @@ def avgpool_fast(x, kernel_size=2, stride=2):
 
 
 def avgpool_backward_fast(dout, x, kernel_size=2, stride=2):
-    """Vectorised avg-pool backward: one add of dout / (k * k) per position (p, q) of the
-    window, onto every window's (p, q) pixel at once (overlapping windows add up)."""
+    """Vectorised avg-pool backward: one add of dout / k**2 (k = kernel_size) per offset (u, v)
+    of the window, onto every window's (u, v) pixel at once (overlapping windows add up; the
+    loop variables p, q below are u, v). Returns dx like x; x is read only for its shape."""
     size = kernel_size
     dx = np.zeros_like(x, dtype=dout.dtype)
     ho, wo = dout.shape[2:]

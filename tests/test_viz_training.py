@@ -212,6 +212,16 @@ def test_speedup_two_series_on_one_axes_get_a_legend():
     assert ax.get_xlabel() == "pixels"          # the second call keeps the first's axis title
 
 
-def test_speedup_spanning_orders_of_magnitude_uses_a_log_axis():
+def test_speedup_always_uses_a_log_axis():
     assert plot_speedup([8, 64], [1.0, 100.0], [1.0, 1.0]).axes[0].get_yscale() == "log"
-    assert plot_speedup([8, 64], [1.0, 5.0], [1.0, 1.0]).axes[0].get_yscale() == "linear"
+    assert plot_speedup([8, 64], [1.0, 5.0], [1.0, 1.0]).axes[0].get_yscale() == "log"
+
+
+def test_speedup_labels_of_two_series_never_sit_between_their_points():
+    # the curves cross: at size 8 the second series is lower, at size 16 the first one
+    fig = plot_speedup([8, 16], [100.0, 100.0], [1.0, 1.0], name="backward")
+    plot_speedup([8, 16], [40.0, 400.0], [1.0, 1.0], ax=fig.axes[0], name="forward")
+    first, second = fig.axes[0].texts[:2], fig.axes[0].texts[2:]
+    assert [t.get_text() for t in second] == ["40 x", "400 x"]
+    above = [t.xyann[1] > 0 for t in first + second]
+    assert above == [True, False, False, True]   # the lower point's label is below it at each size

@@ -240,8 +240,13 @@ def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_
     return W.VBox([W.HBox([epochs, lr, start, stop]), picture]), board, state
 
 
+def _label_below(annotation):
+    annotation.xyann = (0, -7)
+    annotation.set_va("top")
+
+
 def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=None):
-    """Speed-up loop_seconds / fast_seconds against size, each point labelled "N x".
+    """Speed-up loop_seconds / fast_seconds against size on a log axis, each point labelled "N x".
 
     sizes, loop_seconds, fast_seconds: sequences of equal length. name: legend entry
     (call again with the same ax and another name to compare). label: x-axis title
@@ -259,15 +264,27 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=No
         plt.close(fig)
     ok = np.isfinite(loop_t) & np.isfinite(fast_t) & (loop_t > 0) & (fast_t > 0)
     ratio = loop_t[ok] / fast_t[ok] if ok.any() else np.zeros(0)
+    # Each label sits above its point, except where another series drawn on the same axes has a
+    # point at the same size: there the lower point's label goes below it, so labels never overlap
+    # (also where two curves cross).
+    earlier = [t for t in ax.texts if hasattr(t, "xyann")]
     ax.plot(sizes[ok], ratio, "o-", label=name)
     for s, r in zip(sizes[ok], ratio):
-        ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r), textcoords="offset points",
-                    xytext=(0, 6), ha="center", fontsize=8)
+        same_size = [t for t in earlier if t.xy[0] == s]
+        for t in same_size:
+            if t.xy[1] <= r:
+                _label_below(t)
+        note = ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r),
+                            textcoords="offset points", xytext=(0, 6), ha="center", va="bottom",
+                            fontsize=8)
+        if any(t.xy[1] > r for t in same_size):
+            _label_below(note)
     if label or not ax.get_xlabel():
         ax.set_xlabel(label or "image size")
     ax.set_ylabel("speed-up (loop time / fast time)")
-    if len(ratio) and ratio.min() > 0 and ratio.max() / ratio.min() > 20:
-        ax.set_yscale("log")
+    # Always a log axis: speed-ups are ratios, and every speed-up figure of the course can then
+    # be read the same way (equal steps = equal factors), whatever range its numbers span.
+    ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.margins(y=0.15)
     if name:
