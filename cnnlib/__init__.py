@@ -10,6 +10,8 @@ introduce them:
     optim, train, metrics  SGD, momentum, Adam; the training loop; accuracy and reports
     augment                random shifts and small transforms of digits
     cli                    the command line: python -m cnnlib
+    recipes                the training recipes (architecture, optimizer, epochs...) by name
+    threads, parallel      how many cores to use; a mini-batch split across threads
 
 Two sub-packages sit beside the engine and are never imported by it:
 cnnlib.data (MNIST: the bundled sample, IDX files, downloads) and cnnlib.viz
@@ -17,3 +19,12 @@ cnnlib.data (MNIST: the bundled sample, IDX files, downloads) and cnnlib.viz
 """
 
 __version__ = "0.2.0"
+
+# The threading policy (cnnlib/threads.py): BLAS single-threaded, cnnlib's own batch
+# splitting on the CPUs this process may use; CNNLIB_THREADS=N overrides. Applied on import
+# so that every notebook and the CLI get it without a line of their own.
+import numpy as _np  # noqa: E402,F401  (BLAS must be loaded before its threads are set)
+
+from .threads import apply_policy as _apply_policy  # noqa: E402
+
+_apply_policy()

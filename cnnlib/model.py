@@ -86,8 +86,10 @@ class Sequential:
         return sum(p.size for p in self.named_params().values())
 
     def predict_proba(self, x, batch_size=1000):
-        """Class probabilities (N, K) = softmax(forward(x)), batch_size images at a time."""
-        return np.concatenate([softmax(self.forward(x[i:i + batch_size]))
+        """Class probabilities (N, K) = softmax(forward(x)), batch_size images at a time
+        (each batch split across threads, cnnlib.parallel)."""
+        from .parallel import forward_split     # parallel builds on this module
+        return np.concatenate([softmax(forward_split(self, x[i:i + batch_size]))
                                for i in range(0, len(x), batch_size)])
 
     def predict(self, x, batch_size=1000):

@@ -17,7 +17,9 @@ from tqdm.auto import tqdm
 from .checks import check_images, check_int, check_labels
 from .data import minibatches
 from .losses import softmax_cross_entropy
+from .model import Sequential
 from .optim import Adam
+from .parallel import forward_split, split_parts, train_step_split
 
 
 class TrainingDiverged(FloatingPointError):
@@ -47,7 +49,8 @@ def evaluate(net, x, y, batch_size=1000):
     check_data(x, y)
     total_loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
-        logits = net.forward(x[i:i + batch_size])
+        logits = forward_split(net, x[i:i + batch_size]) if isinstance(net, Sequential) \
+            else net.forward(x[i:i + batch_size])
         loss, _ = softmax_cross_entropy(logits, y[i:i + batch_size])
         total_loss += loss * len(logits)
         correct += int((logits.argmax(axis=1) == y[i:i + batch_size]).sum())
@@ -68,8 +71,13 @@ def train_step(net, xb, yb, optimizer):
 
     Returns (loss, logits). A NaN or infinite loss is returned without updating.
 
+    A Sequential net's batch is split across cnnlib.threads.num_threads() threads
+    (cnnlib.parallel) when it is large enough; the result is the same up to float rounding.
+
     Introduced in notebooks/08_training.ipynb.
     """
+    if isinstance(net, Sequential) and split_parts(len(xb)) > 1:
+        return train_step_split(net, xb, yb, optimizer)
     logits = net.forward(xb)
     loss, dlogits = softmax_cross_entropy(logits, yb)
     if math.isfinite(loss):

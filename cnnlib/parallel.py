@@ -1,0 +1,115 @@
+"""Use every core: split a mini-batch into equal parts and run each part through its own
+replica of the network on its own thread.
+
+    loss, logits = train_step_split(net, xb, yb, optimizer, parts=2)
+    scores = forward_split(net, x, parts=2)
+
+Why threads work here: NumPy releases Python's global lock inside matrix products, copies
+and element-wise loops, which is where a CNN's time goes. Why whole replicas rather than
+splitting each operation: one hand-off per step instead of one per operation, and BLAS
+stays single-threaded (cnnlib.threads), so no thread spins waiting for a busy core.
+
+A replica shares the parameter arrays with the net (copy.copy of each layer) but keeps its
+own forward caches. The loss of the whole batch is the mean over all samples, so part k's
+upstream gradient is scaled by len(part k) / N and the parts' parameter gradients add up
+(in a fixed order, so a run repeats exactly) to the gradient of the whole batch.
+
+Introduced in notebooks/09_vectorization.ipynb.
+"""
+
+import copy
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .losses import softmax_cross_entropy
+from .threads import num_threads
+
+MIN_PART = 16          # smaller parts lose more to Python overhead than a core gains
+_pools = {}
+
+
+def _pool(workers):
+    if workers not in _pools:
+        _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="cnnlib")
+    return _pools[workers]
+
+
+def split_parts(n, parts=None):
+    """How many parts a batch of n samples is split into: at most `parts` (default:
+    cnnlib.threads.num_threads()), each at least MIN_PART samples; 1 means no split."""
+    parts = num_threads() if parts is None else parts
+    return max(1, min(parts, n // MIN_PART))
+
+
+def replica(net):
+    """A Sequential whose layers share net's parameter arrays but cache their own inputs."""
+    twin = copy.copy(net)
+    twin.layers = [copy.copy(layer) for layer in net.layers]
+    return twin
+
+
+def run_parts(fn, chunks):
+    """fn(k, chunk) for every chunk, the first on this thread and the rest on the pool;
+    returns the results in order."""
+    if len(chunks) == 1:
+        return [fn(0, chunks[0])]
+    futures = [_pool(len(chunks) - 1).submit(fn, k, c) for k, c in enumerate(chunks) if k]
+    first = fn(0, chunks[0])
+    return [first] + [f.result() for f in futures]
+
+
+def _bounds(n, parts):
+    edges = [n * k // parts for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def forward_split(net, x, parts=None):
+    """net.forward(x) computed part by part on threads; same scores (N, K) up to rounding.
+
+    Introduced in notebooks/09_vectorization.ipynb.
+    """
+    parts = split_parts(len(x), parts)
+    if parts == 1:
+        return net.forward(x)
+    twins = [replica(net) for _ in range(parts)]
+    outs = run_parts(lambda k, b: twins[k].forward(x[b[0]:b[1]]), _bounds(len(x), parts))
+    return np.concatenate(outs)
+
+
+def train_step_split(net, xb, yb, optimizer, parts=None):
+    """cnnlib.train.train_step with the batch split across threads. Returns (loss, logits);
+    a NaN or infinite loss is returned without updating, as in train_step.
+
+    Introduced in notebooks/09_vectorization.ipynb.
+    """
+    n = len(xb)
+    parts = split_parts(n, parts)
+    twins = [replica(net) for _ in range(parts)]
+
+    def part(k, b):
+        logits = twins[k].forward(xb[b[0]:b[1]])
+        loss, dlogits = softmax_cross_entropy(logits, yb[b[0]:b[1]])
+        share = (b[1] - b[0]) / n
+        if math.isfinite(loss):
+            dlogits *= dlogits.dtype.type(share)
+            twins[k].backward(dlogits)
+        return loss * share, logits
+
+    results = run_parts(part, _bounds(n, parts))
+    loss = sum(r[0] for r in results)
+    if math.isfinite(loss):
+        for i, layer in enumerate(net.layers):
+            grads = [t.layers[i].grads for t in twins]
+            layer.grads = {k: _add(g[k] for g in grads) for k in grads[0]}
+        optimizer.step()
+    return loss, np.concatenate([r[1] for r in results])
+
+
+def _add(arrays):
+    arrays = iter(arrays)
+    total = next(arrays).copy()
+    for a in arrays:
+        total += a
+    return total

@@ -1,0 +1,93 @@
+"""How many cores cnnlib uses, and why BLAS gets only one of them.
+
+The policy, applied when cnnlib is imported (so no notebook cell has to do anything):
+
+  * cnnlib's own threads: the number of CPUs this process may run on
+    (os.sched_getaffinity, which a container or `taskset` restricts), or the teacher's
+    override CNNLIB_THREADS=N. cnnlib.parallel splits every large mini-batch across
+    them. Idle threads sleep, so a busy machine loses nothing to them.
+  * BLAS (numpy's matrix products): 1 thread, set with threadpoolctl. OpenBLAS threads
+    busy-wait for work between calls; on a server where many kernels share few cores they
+    burn the cores other students need, and the small matrices of a course-sized CNN gain
+    little from them anyway (cnnlib's batch splitting uses the cores instead).
+    CNNLIB_BLAS_THREADS=N overrides this; CNNLIB_THREADS_POLICY=off leaves BLAS alone.
+
+    set_threads(1)                # from a notebook: one core for this kernel
+    CNNLIB_THREADS=1 jupyter lab  # for every kernel started from this shell
+
+Introduced in notebooks/09_vectorization.ipynb.
+"""
+
+import os
+
+_state = {"threads": None, "blas": None}
+
+
+def available_cpus():
+    """CPUs this process may run on (the affinity mask; os.cpu_count() where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _env_int(name):
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number >= 1 (e.g. {name}=2); got {text!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}.")
+    return value
+
+
+def num_threads():
+    """The number of threads cnnlib splits a batch across (see the module docstring).
+
+    Introduced in notebooks/09_vectorization.ipynb.
+    """
+    if _state["threads"] is None:
+        _state["threads"] = _env_int("CNNLIB_THREADS") or available_cpus()
+    return _state["threads"]
+
+
+def set_threads(n=None, blas=None):
+    """Use n threads for cnnlib's batch splitting (None: the default policy again) and,
+    if given, `blas` threads for numpy's BLAS. Returns the previous (threads, blas).
+
+    Introduced in notebooks/09_vectorization.ipynb.
+    """
+    for name, value in (("n", n), ("blas", blas)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1 or None; got {value!r}.")
+    previous = (num_threads(), _state["blas"])
+    _state["threads"] = n
+    if blas is not None:
+        set_blas_threads(blas)
+    return previous
+
+
+def set_blas_threads(n):
+    """Limit numpy's BLAS to n threads with threadpoolctl; returns False without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    threadpool_limits(limits=n, user_api="blas")
+    _state["blas"] = n
+    return True
+
+
+def apply_policy():
+    """Apply the import-time policy: BLAS threads from CNNLIB_BLAS_THREADS, else 1.
+
+    Does nothing with CNNLIB_THREADS_POLICY=off. Called by cnnlib/__init__.py and the CLI.
+    """
+    if os.environ.get("CNNLIB_THREADS_POLICY", "").strip().lower() == "off":
+        return
+    num_threads()                               # reads and checks CNNLIB_THREADS once
+    set_blas_threads(_env_int("CNNLIB_BLAS_THREADS") or 1)

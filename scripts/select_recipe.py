@@ -1,0 +1,43 @@
+"""Choose the 99% network's recipe on a validation split, never on the test set.
+
+    python scripts/select_recipe.py [MNIST_DIR] [--names a_5ep_decay0.7 ...] [--val 5000]
+
+Trains every candidate of cnnlib.recipes.CANDIDATES on the first 60,000 - VAL training
+images and prints its accuracy on the last VAL (default 5,000) training images, as one
+table row per candidate. The test images are not loaded.
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+from cnnlib.data import load_mnist, to_float
+from cnnlib.recipes import CANDIDATES, train_recipe
+from cnnlib.train import evaluate
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("mnist_dir", nargs="?", default=None)
+    p.add_argument("--names", nargs="*", default=sorted(CANDIDATES), choices=sorted(CANDIDATES))
+    p.add_argument("--val", type=int, default=5000, help="validation images (the last ones)")
+    args = p.parse_args(argv)
+    directory = (args.mnist_dir or os.environ.get("CNNLIB_MNIST_DIR")
+                 or str(REPO.parent / "shared" / "data" / "mnist"))
+    (x, y), _ = load_mnist("full", directory=directory)
+    x = to_float(x[:, None])
+    x_fit, y_fit, x_val, y_val = x[:-args.val], y[:-args.val], x[-args.val:], y[-args.val:]
+    print(f"| candidate | recipe | validation accuracy ({args.val} images) | seconds | load |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in args.names:
+        net, history, seconds = train_recipe(CANDIDATES[name], x_fit, y_fit)
+        acc = evaluate(net, x_val, y_val)[1]
+        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        print(f"| {name} | {CANDIDATES[name].describe()} | {acc:.2%} | {seconds:.0f} | {load} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The batch split across threads (cnnlib.parallel) and the threading policy (cnnlib.threads).
+
+The split path is a new way to compute the same gradients, so it gets its own float64
+numerical gradient check and is compared with the single-thread path."""
+
+import numpy as np
+import pytest
+
+from cnnlib import parallel, threads
+from cnnlib.architectures import lenet
+from cnnlib.conv import Conv2D
+from cnnlib.gradcheck import numerical_gradient, rel_error
+from cnnlib.layers import Flatten, Linear, ReLU
+from cnnlib.losses import softmax_cross_entropy
+from cnnlib.model import Sequential
+from cnnlib.optim import Adam
+from cnnlib.pool import MaxPool2D
+from cnnlib.train import train_step
+
+
+class Recorder:
+    """An optimizer that only copies the gradients it is given."""
+
+    def __init__(self, net):
+        self.net, self.grads = net, None
+
+    def step(self):
+        self.grads = {k: v.copy() for k, v in self.net.named_grads().items()}
+
+
+def batch(n, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-0.5, 0.5, (n, 1, 28, 28)).astype(dtype), rng.integers(0, 10, n)
+
+
+def test_split_parts_keeps_parts_large_enough():
+    assert parallel.split_parts(64, 2) == 2
+    assert parallel.split_parts(64, 8) == 4          # 64 // MIN_PART = 4
+    assert parallel.split_parts(20, 2) == 1          # two parts of 10 are too small
+    assert parallel.split_parts(1, 4) == 1
+    assert parallel._bounds(10, 3) == [(0, 3), (3, 6), (6, 10)]
+
+
+def test_replica_shares_parameters_but_not_caches():
+    net = lenet(dtype=np.float64)
+    twin = parallel.replica(net)
+    assert twin.layers[0].params["W"] is net.layers[0].params["W"]
+    twin.forward(batch(2)[0])
+    assert not hasattr(net.layers[0], "x")
+
+
+def tiny_net():
+    return Sequential([Conv2D(1, 2, 3, pad=1, seed=1, dtype=np.float64), ReLU(), MaxPool2D(2),
+                       Conv2D(2, 3, 3, pad=1, seed=2, dtype=np.float64), ReLU(), Flatten(),
+                       Linear(3 * 4 * 4, 3, seed=3, dtype=np.float64)])
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_split_gradients_pass_a_float64_numerical_check(parts, monkeypatch):
+    # 7 images in 2 or 3 parts (unequal sizes): the summed, rescaled part gradients must be
+    # the gradient of the mean loss over the whole batch, for every parameter and entry.
+    monkeypatch.setattr(parallel, "MIN_PART", 1)
+    net = tiny_net()
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(7, 1, 8, 8)), rng.integers(0, 3, 7)
+    rec = Recorder(net)
+    loss, logits = parallel.train_step_split(net, x, y, rec, parts=parts)
+    assert logits.shape == (7, 3)
+    assert loss == pytest.approx(softmax_cross_entropy(net.forward(x), y)[0], rel=1e-12)
+
+    def full_loss():
+        return softmax_cross_entropy(net.forward(x), y)[0]
+
+    for name, p in net.named_params().items():
+        assert rel_error(rec.grads[name], numerical_gradient(full_loss, p)) < 1e-6, name
+
+
+def test_split_step_agrees_with_the_single_thread_step():
+    net_a, net_b = lenet(seed=3, dtype=np.float64), lenet(seed=3, dtype=np.float64)
+    x, y = batch(64, seed=4)
+    rec_a, rec_b = Recorder(net_a), Recorder(net_b)
+    parallel.train_step_split(net_a, x, y, rec_a, parts=2)
+    logits = net_b.forward(x)
+    net_b.backward(softmax_cross_entropy(logits, y)[1])
+    rec_b.step()
+    for name in rec_b.grads:
+        np.testing.assert_allclose(rec_a.grads[name], rec_b.grads[name], rtol=1e-10, atol=1e-13)
+
+
+def test_split_training_repeats_exactly_and_updates_weights():
+    x, y = batch(64, seed=5, dtype=np.float32)
+    weights = []
+    for _ in range(2):
+        net = lenet(seed=0)
+        opt = Adam(net)
+        for _ in range(3):
+            parallel.train_step_split(net, x, y, opt, parts=2)
+        weights.append(net.layers[0].params["W"].copy())
+    np.testing.assert_array_equal(weights[0], weights[1])
+    assert not np.array_equal(weights[0], lenet(seed=0).layers[0].params["W"])
+
+
+def test_forward_split_equals_forward():
+    net = lenet(seed=2, dtype=np.float64)
+    x, _ = batch(50, seed=6)
+    np.testing.assert_allclose(parallel.forward_split(net, x, parts=3), net.forward(x),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_train_step_uses_the_split_when_there_are_threads():
+    previous = threads.set_threads(2)
+    try:
+        net = lenet(seed=0, dtype=np.float64)
+        x, y = batch(64, seed=7)
+        loss, logits = train_step(net, x, y, Recorder(net))
+        assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
+    finally:
+        threads.set_threads(previous[0])
+
+
+def test_a_non_finite_loss_leaves_the_weights_alone():
+    net = lenet(seed=0, dtype=np.float64)
+    x, y = batch(32)
+    x[0, 0, 0, 0] = np.nan
+    rec = Recorder(net)
+    loss, _ = parallel.train_step_split(net, x, y, rec, parts=2)
+    assert not np.isfinite(loss) and rec.grads is None
+
+
+def test_threads_come_from_the_environment(monkeypatch):
+    previous = threads.set_threads(None)
+    try:
+        monkeypatch.setenv("CNNLIB_THREADS", "3")
+        assert threads.num_threads() == 3
+        threads.set_threads(None)
+        monkeypatch.delenv("CNNLIB_THREADS")
+        assert threads.num_threads() == threads.available_cpus() >= 1
+        threads.set_threads(None)
+        monkeypatch.setenv("CNNLIB_THREADS", "many")
+        with pytest.raises(ValueError, match="CNNLIB_THREADS must be a whole number"):
+            threads.num_threads()
+    finally:
+        monkeypatch.delenv("CNNLIB_THREADS", raising=False)
+        threads.set_threads(previous[0])
+
+
+def test_set_threads_rejects_nonsense():
+    with pytest.raises(ValueError, match="integer >= 1"):
+        threads.set_threads(0)
+    with pytest.raises(ValueError, match="integer >= 1"):
+        threads.set_threads(2, blas=1.5)
+
+
+def test_import_limits_blas_to_one_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas)
