@@ -2,14 +2,19 @@
 
     python benchmarks/bench.py [--quick] [--data-dir DIR] [--threads 2]
 
-Prints the machine, the libraries and their thread counts, then a table:
+Prints the machine, the libraries and their thread counts and the load average, then:
   * loop vs fast conv / max-pool, forward and backward, on one batched input (ratio),
   * Victor Zhou's setting (his one-conv network, 1000 images x 3 epochs, SGD at batch 1),
-  * LeNet-style training and inference samples/s, cnnlib vs torch (same data, batch size,
-    architecture, optimizer, dtype and threads; measurements alternate between the two
-    libraries in short chunks and the table shows medians, because shared machines drift),
-  * the 99% network of scripts/train_pretrained.py (skipped with --quick).
-torch is optional: without it the torch columns are left out.
+  * LeNet-style training and inference samples/s, cnnlib vs torch, at 1 thread and at
+    --threads threads (same data, batch size, architecture, optimizer, dtype; measurements
+    alternate between libraries and thread counts in short chunks and the table shows
+    medians, because shared machines drift), the gain from the extra cores, the ratios,
+  * per-layer forward and backward times of one cnnlib LeNet step at each thread count,
+  * the 99% network: cnnlib and torch trained with the same recipe (cnnlib.recipes
+    "lenet99") one after the other, seconds and ratio (skipped with --quick),
+  * the load average again, so an idle run can be told from a busy one.
+torch is optional: without it the torch columns are left out. cnnlib's threads are set
+with cnnlib.threads.set_threads (BLAS stays at 1 thread), torch's with torch.set_num_threads.
 Full MNIST comes from --data-dir, else $CNNLIB_MNIST_DIR, else ../shared/data/mnist.
 """
 
@@ -28,30 +33,27 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="fewer repeats, 1 LeNet epoch, no 99%% network (about 1 minute)")
     p.add_argument("--data-dir", default=None, help="folder with the 4 MNIST IDX files")
-    p.add_argument("--threads", type=int, default=2, help="BLAS / torch threads (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="threads of the multi-thread columns, cnnlib and torch (default 2)")
     return p.parse_args(argv)
 
 
-if __name__ == "__main__":
-    ARGS = parse_args()
-    # BLAS reads its thread count once, when numpy is first imported: set it before that.
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop,  # noqa: E402
-                         conv2d_fast, conv2d_loop)
-from cnnlib.data import load_mnist, to_float  # noqa: E402
-from cnnlib.layers import Flatten  # noqa: E402
-from cnnlib.architectures import lenet, one_conv_net, output_layer  # noqa: E402
-from cnnlib.model import Sequential  # noqa: E402
-from cnnlib.optim import SGD, Adam  # noqa: E402
-from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,  # noqa: E402
+from cnnlib.architectures import lenet, make_net, one_conv_net, output_layer
+from cnnlib.augment import random_shifts
+from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
+                         conv2d_loop)
+from cnnlib.data import load_mnist, minibatches, to_float
+from cnnlib.layers import Flatten
+from cnnlib.losses import softmax_cross_entropy
+from cnnlib.model import Sequential, describe
+from cnnlib.optim import SGD, Adam
+from cnnlib.parallel import _bounds, replica, run_parts, split_parts
+from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,
                          maxpool_fast, maxpool_loop)
-from cnnlib.train import evaluate, fit, train_step  # noqa: E402
+from cnnlib.recipes import get_recipe, train_recipe
+from cnnlib.threads import set_threads
+from cnnlib.train import evaluate, fit, train_step
 
 
 # ---------------------------------------------------------------- timing helpers
@@ -88,15 +90,18 @@ def machine_info(threads, torch=None):
              f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"]
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     lines.append(f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}, "
+                 f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
                  f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
-                 f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+                 f"CNNLIB_THREADS={os.environ.get('CNNLIB_THREADS')}")
     try:
         from threadpoolctl import threadpool_info
         for pool in threadpool_info():
             lines.append(f"  threadpoolctl: {pool['internal_api']} {pool.get('version')} "
-                         f"num_threads={pool['num_threads']}")
+                         f"kernel {pool.get('architecture')} num_threads={pool['num_threads']}")
     except ImportError:
         lines.append("  (threadpoolctl not installed: thread count set by environment variables)")
+    lines.append(f"cnnlib threads: {threads} (batch split, cnnlib.parallel); "
+                 f"load average (1, 5, 15 min): {load()}")
     if torch is None:
         lines.append("torch: not installed (torch columns skipped)")
     else:
@@ -225,33 +230,135 @@ class TorchTrainer:
                                    for i in range(0, len(x), batch_size)])
 
 
-def compare_training(trainers, x, y, x_test, y_test, epochs=1, chunk=6400, seed=0):
-    """Train every trainer for `epochs` epochs, alternating between them every `chunk`
-    samples (same shuffled order for all), then test them.
+def use_threads(n, torch=None):
+    """Run cnnlib (batch split) and torch (intra-op threads) on n threads; None: no change."""
+    if n is None:
+        return
+    set_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
 
-    Returns {name: {"train": [samples/s per chunk], "infer": [samples/s], "acc": float}}.
+
+def compare_training(trainers, x, y, x_test, y_test, epochs=1, chunk=6400, seed=0,
+                     thread_counts=(None,), torch=None):
+    """Train every trainer for `epochs` epochs, alternating between them (and between the
+    thread counts) every `chunk` samples (same shuffled order for all), then test them.
+
+    Returns {name: {"train": [samples/s per chunk], "infer": [samples/s], "acc": float}};
+    with thread counts other than None the keys are "train@N" and "infer@N".
     """
-    res = {t.name: {"train": [], "infer": []} for t in trainers}
+    keys = {t: ("train", "infer") if t is None else (f"train@{t}", f"infer@{t}")
+            for t in thread_counts}
+    res = {t.name: {k: [] for pair in keys.values() for k in pair} for t in trainers}
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         order = rng.permutation(len(x))
         for k, start in enumerate(range(0, len(x), chunk)):
             idx = order[start:start + chunk]
             # alternate who goes first, so neither always follows the other
+            for n in (thread_counts if k % 2 == 0 else thread_counts[::-1]):
+                use_threads(n, torch)
+                for t in (trainers if k % 2 == 0 else trainers[::-1]):
+                    t0 = time.perf_counter()
+                    count = t.train(idx)
+                    res[t.name][keys[n][0]].append(count / (time.perf_counter() - t0))
+    for k in range(5):
+        for n in thread_counts:
+            use_threads(n, torch)
             for t in (trainers if k % 2 == 0 else trainers[::-1]):
                 t0 = time.perf_counter()
-                n = t.train(idx)
-                res[t.name]["train"].append(n / (time.perf_counter() - t0))
-    for k in range(5):
-        for t in (trainers if k % 2 == 0 else trainers[::-1]):
-            t0 = time.perf_counter()
-            pred = t.predict(x_test)
-            res[t.name]["infer"].append(len(x_test) / (time.perf_counter() - t0))
-            res[t.name]["acc"] = float((pred == y_test).mean())
+                pred = t.predict(x_test)
+                res[t.name][keys[n][1]].append(len(x_test) / (time.perf_counter() - t0))
+                res[t.name]["acc"] = float((pred == y_test).mean())
     return res
 
 
+def layer_profile(net, xb, yb, parts, repeats=20):
+    """Median forward and backward ms per layer of one training step (no optimizer step)
+    with the batch split into `parts` parts run on threads; the times are those of part 0,
+    i.e. what the step waits for. Returns [(layer description, fwd ms, bwd ms)]."""
+    parts = split_parts(len(xb), parts)
+    bounds = _bounds(len(xb), parts)
+    n_layers = len(net.layers)
+    times = np.zeros((repeats, 2, n_layers))
+
+    def part(k, b, r):
+        twin = replica(net)
+        h = xb[b[0]:b[1]]
+        for i, layer in enumerate(twin.layers):
+            t0 = time.perf_counter()
+            h = layer.forward(h)
+            if k == 0:
+                times[r, 0, i] = time.perf_counter() - t0
+        d = softmax_cross_entropy(h, yb[b[0]:b[1]])[1]
+        for i in range(n_layers - 1, -1, -1):
+            t0 = time.perf_counter()
+            d = twin.layers[i].backward(d)
+            if k == 0:
+                times[r, 1, i] = time.perf_counter() - t0
+
+    for r in range(repeats):
+        run_parts(lambda k, b: part(k, b, r), bounds)
+    med = np.median(times[repeats // 4:], axis=0) * 1e3     # drop the warm-up quarter
+    return [(describe(layer), med[0, i], med[1, i]) for i, layer in enumerate(net.layers)]
+
+
+# ---------------------------------------------------------------- 4. the 99% network
+
+def torch_net_like(torch, net, seed=0):
+    """A torch Sequential with the layers of a cnnlib lenet-style net (torch's own init)."""
+    nn = torch.nn
+    torch.manual_seed(seed)
+    layers = []
+    for layer in net.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            f, c, k = layer.params["W"].shape[:3]
+            layers.append(nn.Conv2d(c, f, k, stride=layer.stride, padding=layer.pad))
+        elif kind == "MaxPool2D":
+            size = getattr(layer, "kernel_size", None) or layer.size
+            layers.append(nn.MaxPool2d(size, layer.stride))
+        elif kind == "Linear":
+            layers.append(nn.Linear(*layer.params["W"].shape))
+        else:
+            layers.append({"ReLU": nn.ReLU, "Flatten": nn.Flatten}[kind]())
+    return nn.Sequential(*layers)
+
+
+def torch_recipe(torch, recipe, x, y):
+    """Train the recipe's architecture in torch with the same recipe: Adam, lr decay per
+    epoch, batch size, epochs, the same shuffles (minibatches) and random shifts.
+    Returns (net, seconds)."""
+    net = torch_net_like(torch, make_net(recipe.arch), recipe.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(recipe.seed)
+    start = time.perf_counter()
+    for epoch in range(recipe.epochs):
+        for xb, yb in minibatches(x, y, recipe.batch_size, seed=recipe.seed + epoch):
+            if recipe.shift:
+                xb = random_shifts(xb, rng, recipe.shift)
+            opt.zero_grad()
+            loss_fn(net(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+            opt.step()
+        for group in opt.param_groups:
+            group["lr"] *= recipe.lr_decay
+    return net, time.perf_counter() - start
+
+
+def torch_accuracy(torch, net, x, y):
+    net.eval()
+    with torch.no_grad():
+        pred = np.concatenate([net(torch.from_numpy(x[i:i + 1000])).argmax(1).numpy()
+                               for i in range(0, len(x), 1000)])
+    return float((pred == y).mean())
+
+
 # ---------------------------------------------------------------- main
+
+def load():
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
 
 def load_full(data_dir):
     directory = (data_dir or os.environ.get("CNNLIB_MNIST_DIR")
@@ -267,9 +374,11 @@ def row(name, value, note=""):
 def main(args):
     try:
         import torch
-        torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
+    counts = sorted({1, args.threads})
+    use_threads(args.threads, torch)
+    wall = time.perf_counter()
     print(f"command: python benchmarks/bench.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print("\n".join(machine_info(args.threads, torch)))
@@ -279,8 +388,9 @@ def main(args):
     print(f"| {'benchmark':<48} | {'result':>32} | note |")
     print(f"|{'-' * 50}|{'-' * 34}|------|")
 
+    use_threads(1, torch)
     for name, loop, fast in layer_rows(repeats=1 if args.quick else 3):
-        note = f"fast is {loop / fast:,.0f}x faster (target >= 100x)"
+        note = f"fast is {loop / fast:,.0f}x faster (target >= 100x); 1 thread"
         row(name, f"{loop * 1e3:.1f} ms loop / {fast * 1e3:.3f} ms fast", note)
 
     seconds, acc = seeds_setting(x_train[:1000], y_train[:1000], x_test[:1000], y_test[:1000])
@@ -290,38 +400,68 @@ def main(args):
     row("  same, loop layers (loop-style reference)", f"{rate:,.0f} samples/s",
         f"fast layers: {3000 / seconds:,.0f} samples/s")
 
-    epochs = 1 if args.quick else 3
+    epochs = 1 if args.quick else 2
     trainers = [CnnlibTrainer(x_train, y_train)]
     if torch is not None:
         trainers.append(TorchTrainer(torch, x_train, y_train))
-    res = compare_training(trainers, x_train, y_train, x_test, y_test, epochs=epochs)
-    med = {name: {k: float(np.median(v[k])) for k in ("train", "infer")}
-           for name, v in res.items()}
-    for kind in ("train", "infer"):
-        what = "training, bs 64, Adam" if kind == "train" else "inference, bs 1000"
-        c = med["cnnlib"][kind]
-        if torch is None:
-            row(f"LeNet {what}", f"{c:,.0f} samples/s", "cnnlib")
-            continue
-        t = med["torch"][kind]
-        target = " (target >= 0.75)" if kind == "train" else ""
-        lo, hi = np.percentile(res["cnnlib"][kind], [25, 75])
-        row(f"LeNet {what}", f"{c:,.0f} vs {t:,.0f} samples/s",
-            f"cnnlib / torch = {c / t:.2f}{target}; medians of {len(res['cnnlib'][kind])} "
-            f"alternating runs, cnnlib IQR {lo:,.0f}-{hi:,.0f}")
+    res = compare_training(trainers, x_train, y_train, x_test, y_test, epochs=epochs,
+                           thread_counts=counts, torch=torch)
+    med = {name: {k: float(np.median(v)) for k, v in r.items() if k != "acc"}
+           for name, r in res.items()}
+    for kind, what in (("train", "training, bs 64, Adam"), ("infer", "inference, bs 1000")):
+        for n in counts:
+            key = f"{kind}@{n}"
+            c = med["cnnlib"][key]
+            lo, hi = np.percentile(res["cnnlib"][key], [25, 75])
+            spread = (f"medians of {len(res['cnnlib'][key])} alternating runs, "
+                      f"cnnlib IQR {lo:,.0f}-{hi:,.0f}")
+            if torch is None:
+                row(f"LeNet {what}, {n} thread(s)", f"{c:,.0f} samples/s", spread)
+                continue
+            t = med["torch"][key]
+            row(f"LeNet {what}, {n} thread(s)", f"{c:,.0f} vs {t:,.0f} samples/s",
+                f"cnnlib / torch = **{c / t:.2f}x** (target >= 1.0); {spread}")
+        if len(counts) > 1:
+            gains = ", ".join(f"{name} {med[name][f'{kind}@{counts[-1]}'] / med[name][f'{kind}@1']:.2f}x"
+                              for name in med)
+            row(f"  gain from {counts[-1]} threads over 1 ({kind})", gains, "scaling factor")
     accs = ", ".join(f"{name} {v['acc']:.2%}" for name, v in res.items())
-    row(f"LeNet test accuracy after {epochs} epoch(s)", accs, "10,000 test images")
+    row(f"LeNet test accuracy after {epochs * len(counts)} epoch(s)", accs, "10,000 test images")
 
+    recipe = get_recipe("lenet99")
     if not args.quick:
-        import train_pretrained
-        net, history, seconds = train_pretrained.train(x_train, y_train)
+        use_threads(args.threads, torch)
+        load_before = load()
+        net, history, seconds = train_recipe(recipe, x_train, y_train)
         acc = evaluate(net, x_test, y_test)[1]
-        row("99% network (scripts/train_pretrained.py)",
-            f"{seconds:.0f} s, {len(history['loss'])} epochs, acc {acc:.2%}",
-            "target >= 99.0% in <= 180 s")
-        print("\n99% network:\n" + net.summary())
-        print(train_pretrained.RECIPE)
+        note = f"target <= 180 s on an idle machine; load before {load_before}, after {load()}"
+        row(f"99% network, cnnlib, {args.threads} threads",
+            f"{seconds:.0f} s, {recipe.epochs} epochs, acc {acc:.2%}", note)
+        if torch is not None:
+            load_before = load()
+            tnet, tseconds = torch_recipe(torch, recipe, x_train, y_train)
+            tacc = torch_accuracy(torch, tnet, x_test, y_test)
+            row(f"99% network, torch, {args.threads} threads", f"{tseconds:.0f} s, acc {tacc:.2%}",
+                f"same recipe; cnnlib / torch time = **{seconds / tseconds:.2f}x** (target <= 1.0); "
+                f"load before {load_before}, after {load()}")
+
+    print("\nPer-layer times of one cnnlib LeNet training step, batch 64, float32 (ms, median;")
+    print("with N threads each thread runs 64/N images, the times are thread 0's):\n")
+    xb, yb = x_train[:64], y_train[:64]
+    profiles = {n: layer_profile(trainers[0].net, xb, yb, n) for n in counts}
+    head = " | ".join(f"fwd {n}t | bwd {n}t" for n in counts)
+    print(f"| layer | {head} |")
+    print("|---|" + "---|" * (2 * len(counts)))
+    for i, (name, _, _) in enumerate(profiles[counts[0]]):
+        cells = " | ".join(f"{profiles[n][i][1]:.3f} | {profiles[n][i][2]:.3f}" for n in counts)
+        print(f"| {i} {name} | {cells} |")
+    totals = " | ".join(f"{sum(r[1] for r in profiles[n]):.3f} | {sum(r[2] for r in profiles[n]):.3f}"
+                        for n in counts)
+    print(f"| total | {totals} |")
+    print(f"\n{recipe.describe()}")
+    print(f"load average (1, 5, 15 min) at the end: {load()}; "
+          f"wall time of the run: {time.perf_counter() - wall:.0f} s")
 
 
 if __name__ == "__main__":
-    main(ARGS)
+    main(parse_args())

@@ -1,6 +1,7 @@
 """The command line: python -m cnnlib (or its alias python -m cnnlib.train).
 
     python -m cnnlib --arch lenet --epochs 2        # see --help for every option
+    python -m cnnlib --recipe lenet99 --data full   # a named recipe (cnnlib.recipes)
 
 Loads MNIST, builds a named network (cnnlib.architectures), trains it with
 cnnlib.train.fit and prints the test accuracy.
@@ -11,14 +12,13 @@ Introduced in notebooks/08_training.ipynb.
 import argparse
 import sys
 
-import numpy as np
-
 from .architectures import ARCHITECTURES, OLD_NAMES, make_net
-from .augment import random_shifts
 from .data import load_mnist, to_float
 from .metrics import classification_report
 from .optim import OPTIMIZERS
-from .train import TrainingDiverged, evaluate, fit
+from .recipes import RECIPES, Recipe, get_recipe, train_recipe
+from .threads import apply_policy, num_threads
+from .train import TrainingDiverged, evaluate
 
 
 def _positive(kind):
@@ -47,18 +47,22 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=None,
                    help="folder with the 4 MNIST IDX files for --data full "
                         "(default: $CNNLIB_MNIST_DIR, then the cache)")
-    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="lenet",
-                   type=lambda name: OLD_NAMES.get(name, name))
-    p.add_argument("--epochs", type=_positive(int), default=5)
-    p.add_argument("--batch-size", type=_positive(int), default=32)
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="take arch, optimizer, lr, lr decay, augmentation, epochs, batch size "
+                        "and seed from this recipe (cnnlib.recipes); options given as well win")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=None,
+                   type=lambda name: OLD_NAMES.get(name, name), help="default lenet")
+    p.add_argument("--epochs", type=_positive(int), default=None, help="default 5")
+    p.add_argument("--batch-size", type=_positive(int), default=None, help="default 32")
     p.add_argument("--lr", type=_positive(float), default=None,
                    help="learning rate (default: 0.001 for adam, 0.01 for sgd/momentum)")
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    p.add_argument("--lr-decay", type=_positive(float), default=1.0,
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None, help="default adam")
+    p.add_argument("--lr-decay", type=_positive(float), default=None,
                    help="multiply the learning rate by this after every epoch (default 1)")
-    p.add_argument("--augment", type=int, default=0, metavar="PIXELS",
+    p.add_argument("--augment", type=int, default=None, metavar="PIXELS",
                    help="shift every training image by a random -PIXELS..PIXELS (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="weights, shuffling and augmentation seed")
+    p.add_argument("--seed", type=int, default=None,
+                   help="weights, shuffling and augmentation seed (default 0)")
     p.add_argument("--train-size", type=_positive(int), default=None,
                    help="use only the first N training images")
     p.add_argument("--test-size", type=_positive(int), default=None,
@@ -66,7 +70,14 @@ def parse_args(argv=None):
     p.add_argument("--save", default=None, help="write the trained weights to this .npz file")
     p.add_argument("--report", action="store_true", help="print a per-class report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    defaults = (get_recipe(args.recipe) if args.recipe else
+                Recipe(arch="lenet", epochs=5, batch_size=32, lr=None)).as_dict()
+    defaults["augment"] = defaults.pop("shift")
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def main(argv=None):
@@ -75,6 +86,7 @@ def main(argv=None):
     Introduced in notebooks/08_training.ipynb.
     """
     args = parse_args(argv)
+    apply_policy()                  # BLAS threads; CNNLIB_THREADS sets cnnlib's (threads.py)
     try:
         (x_train, y_train), (x_test, y_test) = load_mnist(
             args.data, args.data_dir if args.data == "full" else None)
@@ -83,23 +95,15 @@ def main(argv=None):
     x_train, y_train = x_train[:args.train_size], y_train[:args.train_size]
     x_test, y_test = x_test[:args.test_size], y_test[:args.test_size]
     x_train, x_test = to_float(x_train[:, None]), to_float(x_test[:, None])
-    lr = args.lr or (1e-3 if args.optimizer == "adam" else 1e-2)
-    net = make_net(args.arch, seed=args.seed)
-    optimizer = OPTIMIZERS[args.optimizer](net, lr=lr)
-    print(f"{args.arch} network:\n{net.summary()}")
+    recipe = Recipe(arch=args.arch, optimizer=args.optimizer, seed=args.seed,
+                    lr=args.lr or (1e-3 if args.optimizer == "adam" else 1e-2),
+                    lr_decay=args.lr_decay, shift=args.augment, epochs=args.epochs,
+                    batch_size=args.batch_size)
+    print(f"{args.arch} network:\n{make_net(args.arch, seed=args.seed).summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
-          f"{optimizer}, batch size {args.batch_size}, {args.epochs} epoch(s), "
-          f"lr decay {args.lr_decay:g} per epoch, random shifts up to {args.augment} px")
-    rng = np.random.default_rng(args.seed)
-    augment = (lambda xb: random_shifts(xb, rng, args.augment)) if args.augment else None
-
-    def decay(history):
-        optimizer.lr *= args.lr_decay
-
+          f"{recipe.describe()}; {num_threads()} thread(s)")
     try:
-        history = fit(net, x_train, y_train, args.epochs, args.batch_size, optimizer,
-                      seed=args.seed, progress=not args.no_progress, callback=decay,
-                      augment=augment)
+        net, history, _ = train_recipe(recipe, x_train, y_train, progress=not args.no_progress)
     except TrainingDiverged as err:
         sys.exit(f"error: {err}")
     per_epoch = zip(history["loss"], history["acc"], history["seconds"])

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlib.data import arrays_sha256, load_mnist
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-from cnnlib.data import arrays_sha256, load_mnist  # noqa: E402
 
 OUT = REPO / "resources" / "mnist_sample.npz"
 PER_CLASS = {"train": 600, "test": 100}

@@ -81,3 +81,33 @@ def test_compare_training_with_torch(bench, data):
     n_torch = sum(p.numel() for p in trainers[1].net.parameters())
     assert n_torch == trainers[0].net.num_params()
     assert 0.0 <= res["torch"]["acc"] <= 1.0
+
+
+def test_compare_training_at_two_thread_counts(bench, data):
+    x, y, xt, yt = data
+    trainer = bench.CnnlibTrainer(x, y, batch_size=32)
+    res = bench.compare_training([trainer], x, y, xt, yt, epochs=1, chunk=128,
+                                 thread_counts=(1, 2))
+    assert len(res["cnnlib"]["train@1"]) == len(res["cnnlib"]["train@2"]) == 2
+    assert len(res["cnnlib"]["infer@2"]) == 5
+
+
+def test_layer_profile_times_every_layer(bench, data):
+    x, y, _, _ = data
+    net = bench.lenet()
+    for parts in (1, 2):
+        rows = bench.layer_profile(net, x[:64], y[:64], parts, repeats=4)
+        assert [r[0] for r in rows] == net.architecture()
+        assert all(fwd >= 0 and bwd >= 0 for _, fwd, bwd in rows)
+        assert sum(fwd for _, fwd, _ in rows) > 0
+
+
+def test_torch_recipe_trains_the_same_architecture(bench, data):
+    torch = pytest.importorskip("torch")
+    from cnnlib.recipes import Recipe
+    x, y, xt, yt = data
+    recipe = Recipe(arch="lenet", epochs=1, batch_size=64, lr_decay=0.5, shift=1)
+    net, seconds = bench.torch_recipe(torch, recipe, x, y)
+    assert seconds > 0
+    assert sum(p.numel() for p in net.parameters()) == bench.lenet().num_params()
+    assert 0.0 <= bench.torch_accuracy(torch, net, xt, yt) <= 1.0
