@@ -99,9 +99,12 @@ def main(argv=None):
                     lr=args.lr or (1e-3 if args.optimizer == "adam" else 1e-2),
                     lr_decay=args.lr_decay, shift=args.augment, epochs=args.epochs,
                     batch_size=args.batch_size)
-    print(f"{args.arch} network:\n{make_net(args.arch, seed=args.seed).summary()}")
+    shown = make_net(args.arch, seed=args.seed)
+    print(f"{args.arch} network:\n{shown.summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
-          f"{recipe.describe()}; {num_threads()} thread(s)")
+          f"{OPTIMIZERS[args.optimizer](shown, lr=recipe.lr)}, batch size {args.batch_size}, "
+          f"{args.epochs} epoch(s), lr decay {args.lr_decay:g} per epoch, random shifts up to "
+          f"{args.augment} px; {num_threads()} thread(s)")
     try:
         net, history, _ = train_recipe(recipe, x_train, y_train, progress=not args.no_progress)
     except TrainingDiverged as err:

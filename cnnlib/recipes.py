@@ -68,7 +68,7 @@ CANDIDATES = {
 }
 
 RECIPES = {
-    "lenet99": CANDIDATES["b_8ep_decay0.75"],
+    "lenet99": CANDIDATES["a_5ep_decay0.7"],
     "lenet": Recipe(arch="lenet", epochs=3),
 }
 

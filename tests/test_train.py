@@ -198,3 +198,17 @@ def test_losses_are_plain_python_floats(sample):
                   x_val=xt[:32], y_val=yt[:32])
     assert all(type(history[k][0]) is float for k in ("loss", "acc", "val_loss", "val_acc"))
     assert type(evaluate(net, xt[:32], yt[:32])[0]) is float
+
+
+def test_cli_recipe_fills_the_options_and_explicit_ones_win():
+    from cnnlib.cli import parse_args
+    from cnnlib.recipes import get_recipe
+    recipe = get_recipe("lenet99")
+    args = parse_args(["--recipe", "lenet99", "--epochs", "1"])
+    assert (args.arch, args.lr, args.lr_decay, args.augment, args.batch_size) == \
+        (recipe.arch, recipe.lr, recipe.lr_decay, recipe.shift, recipe.batch_size)
+    assert args.epochs == 1
+    plain = parse_args([])
+    assert (plain.arch, plain.epochs, plain.batch_size, plain.augment) == ("lenet", 5, 32, 0)
+    out = run_cli("--recipe", "nonsense")
+    assert out.returncode == 2 and "invalid choice: 'nonsense'" in out.stderr

@@ -1,0 +1,98 @@
+"""How long every notebook takes, alone and with other notebooks executing at the same time,
+and how much memory its kernel needs: the numbers behind the shared-server section of
+notebooks/README.md.
+
+    python scripts/measure_notebooks.py [--at-once 1 2 4] [--out FILE] [NOTEBOOK ...]
+
+For each level k of --at-once, all notebooks are executed (nbclient, a fresh kernel each,
+in a copy in memory: nothing is written back) by k worker processes, so k kernels run at
+once. Each notebook's wall time is measured, and its kernel's peak resident memory is read
+at the end from the kernel itself (resource.getrusage, ru_maxrss). The load average is
+printed before and after every level: on a busy machine the times measure the machine too.
+The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
+"""
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PEAK_CODE = ("import resource as _r\n"
+             "print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)")
+
+
+def run_notebook(path, timeout=900):
+    """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(Path(path).parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except Exception as err:          # report the failure in the table, measure the rest
+        print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}", flush=True)
+        return Path(path).name, float("nan"), float("nan")
+    seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    peak_kb = int(text.split("PEAK_KB")[1].split()[0])
+    return Path(path).name, seconds, peak_kb / 1024
+
+
+def load():
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def measure(paths, at_once):
+    """{notebook name: (seconds, peak MB)} with `at_once` notebooks executing at a time."""
+    with ProcessPoolExecutor(at_once) as pool:
+        results = list(pool.map(run_notebook, paths))
+    return {name: (sec, mb) for name, sec, mb in results}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb")
+    p.add_argument("--at-once", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--out", default=None, help="also write the table to this file")
+    args = p.parse_args(argv)
+    paths = [str(Path(n).resolve()) for n in args.notebooks] or \
+        sorted(str(n) for n in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} cores, "
+          f"CNNLIB_THREADS={os.environ.get('CNNLIB_THREADS')}", flush=True)
+    runs, loads = {}, {}
+    for k in args.at_once:
+        before = load()
+        start = time.perf_counter()
+        runs[k] = measure(paths, k)
+        loads[k] = (before, load(), time.perf_counter() - start)
+        print(f"{k} at once: {loads[k][2]:.0f} s in all, load average {before} -> {loads[k][1]}",
+              flush=True)
+    head = " | ".join(f"{k} at once (s)" if k > 1 else "alone (s)" for k in args.at_once)
+    lines = [f"| notebook | {head} | peak memory per kernel (MB) |",
+             "|---|" + "---:|" * (len(args.at_once) + 1)]
+    for path in paths:
+        name = Path(path).name
+        cells = " | ".join(f"{runs[k][name][0]:.0f}" for k in args.at_once)
+        peak = max(runs[k][name][1] for k in args.at_once)
+        lines.append(f"| {name} | {cells} | {peak:.0f} |")
+    totals = " | ".join(f"{sum(v[0] for v in runs[k].values()):.0f}" for k in args.at_once)
+    lines.append(f"| all, one after the other | {totals} | |")
+    lines.append("")
+    lines += [f"load average (1/5/15 min) {'alone' if k == 1 else f'{k} at once'}: "
+              f"{loads[k][0]} before, {loads[k][1]} after ({loads[k][2]:.0f} s wall)"
+              for k in args.at_once]
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
