@@ -14,7 +14,7 @@ own forward caches. The loss of the whole batch is the mean over all samples, so
 upstream gradient is scaled by len(part k) / N and the parts' parameter gradients add up
 (in a fixed order, so a run repeats exactly) to the gradient of the whole batch.
 
-Introduced in notebooks/09_vectorization.ipynb.
+No notebook introduces this module: the README section "Cores and threads" explains it.
 """
 
 import copy
@@ -68,7 +68,7 @@ def _bounds(n, parts):
 def forward_split(net, x, parts=None):
     """net.forward(x) computed part by part on threads; same scores (N, K) up to rounding.
 
-    Introduced in notebooks/09_vectorization.ipynb.
+    Not part of a notebook (see the README, "Cores and threads").
     """
     parts = split_parts(len(x), parts)
     if parts == 1:
@@ -82,7 +82,7 @@ def train_step_split(net, xb, yb, optimizer, parts=None):
     """cnnlib.train.train_step with the batch split across threads. Returns (loss, logits);
     a NaN or infinite loss is returned without updating, as in train_step.
 
-    Introduced in notebooks/09_vectorization.ipynb.
+    Not part of a notebook (see the README, "Cores and threads").
     """
     n = len(xb)
     parts = split_parts(n, parts)

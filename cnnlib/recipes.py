@@ -11,7 +11,7 @@ How "lenet99" was chosen: the candidates in CANDIDATES were trained on the first
 training images and scored on the last 5,000 (scripts/select_recipe.py); the test set was
 used once, for the chosen recipe, after the choice. The scores are in benchmarks/RESULTS.md.
 
-Introduced in notebooks/11_what_it_learned.ipynb.
+Behind the pretrained weights that notebooks/11_what_it_learned.ipynb inspects.
 """
 
 import time
@@ -27,7 +27,7 @@ class Recipe:
     arch: a name in cnnlib.architectures.ARCHITECTURES; lr is multiplied by lr_decay after
     every epoch; shift > 0 moves every training image by a random -shift..shift pixels each
     time it is used (cnnlib.augment.random_shifts); seed seeds weights, shuffling and shifts.
-    Introduced in notebooks/11_what_it_learned.ipynb.
+    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
     """
 
     arch: str = "lenet99"
@@ -76,7 +76,7 @@ RECIPES = {
 def get_recipe(name):
     """The recipe called `name` (a key of RECIPES); ValueError naming the choices otherwise.
 
-    Introduced in notebooks/11_what_it_learned.ipynb.
+    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
     """
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
@@ -89,7 +89,7 @@ def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=Fals
 
     changes override recipe fields (e.g. epochs=1). callback(history) runs after every epoch
     (after the learning-rate decay). Returns (net, history, training seconds).
-    Introduced in notebooks/11_what_it_learned.ipynb.
+    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
     """
     from .architectures import make_net
     from .augment import random_shifts

@@ -15,7 +15,7 @@ The policy, applied when cnnlib is imported (so no notebook cell has to do anyth
     set_threads(1)                # from a notebook: one core for this kernel
     CNNLIB_THREADS=1 jupyter lab  # for every kernel started from this shell
 
-Introduced in notebooks/09_vectorization.ipynb.
+No notebook introduces this module: the README section "Cores and threads" explains it.
 """
 
 import os
@@ -47,7 +47,7 @@ def _env_int(name):
 def num_threads():
     """The number of threads cnnlib splits a batch across (see the module docstring).
 
-    Introduced in notebooks/09_vectorization.ipynb.
+    Not part of a notebook (see the README, "Cores and threads").
     """
     if _state["threads"] is None:
         _state["threads"] = _env_int("CNNLIB_THREADS") or available_cpus()
@@ -58,7 +58,7 @@ def set_threads(n=None, blas=None):
     """Use n threads for cnnlib's batch splitting (None: the default policy again) and,
     if given, `blas` threads for numpy's BLAS. Returns the previous (threads, blas).
 
-    Introduced in notebooks/09_vectorization.ipynb.
+    Not part of a notebook (see the README, "Cores and threads").
     """
     for name, value in (("n", n), ("blas", blas)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
