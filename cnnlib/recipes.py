@@ -7,9 +7,11 @@ augmentation, epochs and batch size under one name.
 The command line (python -m cnnlib --recipe lenet99), scripts/train_pretrained.py and
 benchmarks/bench.py all read their recipe from here, so the three cannot drift apart.
 
-How "lenet99" was chosen: the candidates in CANDIDATES were trained on the first 55,000
-training images and scored on the last 5,000 (scripts/select_recipe.py); the test set was
-used once, for the chosen recipe, after the choice. The scores are in benchmarks/RESULTS.md.
+"lenet99" is the recipe of the shipped weights (resources/lenet_mnist.npz, version 0.2).
+"lenet99_validated" is the candidate that scored best on a validation split: the candidates
+in CANDIDATES were trained on the first 55,000 training images and scored on the last 5,000
+(scripts/select_recipe.py); the test set was used once, after the choice: 99.19%, below the
+99.3% target, so the shipped weights were not replaced. Scores in benchmarks/RESULTS.md.
 
 Behind the pretrained weights that notebooks/11_what_it_learned.ipynb inspects.
 """
@@ -68,7 +70,8 @@ CANDIDATES = {
 }
 
 RECIPES = {
-    "lenet99": CANDIDATES["a_5ep_decay0.7"],
+    "lenet99": CANDIDATES["a_5ep_decay0.7"],           # the shipped weights; see RESULTS.md
+    "lenet99_validated": CANDIDATES["d_8ep_bs128_lr2e-3_decay0.7"],   # best on validation
     "lenet": Recipe(arch="lenet", epochs=3),
 }
 
