@@ -46,7 +46,7 @@ from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, con
 from cnnlib.data import load_mnist, minibatches, to_float
 from cnnlib.layers import Flatten
 from cnnlib.losses import softmax_cross_entropy
-from cnnlib.model import Sequential, describe
+from cnnlib.model import Sequential
 from cnnlib.optim import SGD, Adam
 from cnnlib.parallel import _bounds, replica, run_parts, split_parts
 from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,
@@ -300,7 +300,7 @@ def layer_profile(net, xb, yb, parts, repeats=20):
     for r in range(repeats):
         run_parts(lambda k, b: part(k, b, r), bounds)
     med = np.median(times[repeats // 4:], axis=0) * 1e3     # drop the warm-up quarter
-    return [(describe(layer), med[0, i], med[1, i]) for i, layer in enumerate(net.layers)]
+    return [(repr(layer), med[0, i], med[1, i]) for i, layer in enumerate(net.layers)]
 
 
 # ---------------------------------------------------------------- 4. the 99% network
