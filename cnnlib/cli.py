@@ -4,8 +4,6 @@
 
 Loads MNIST, builds a named network (cnnlib.architectures), trains it with
 cnnlib.train.fit and prints the test accuracy.
-
-Introduced in notebooks/08_training.ipynb.
 """
 
 import argparse
@@ -56,8 +54,6 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv=None):
     """Command-line options of python -m cnnlib.train (argparse errors for bad values).
-
-    Introduced in notebooks/08_training.ipynb.
     """
     p = _Parser(
         prog="python -m cnnlib",
@@ -101,7 +97,7 @@ def main(argv=None):
 
     Every failure ends with one line on stderr and a non-zero exit status (no traceback;
     set CNNLIB_TRACEBACK=1 to see one): 2 for bad options, 1 for other errors, 130 for
-    Ctrl-C. Introduced in notebooks/08_training.ipynb.
+    Ctrl-C.
     """
     args = parse_args(argv)
     state = {}

@@ -6,8 +6,6 @@
 
 The usual ways a run goes wrong in a notebook: a learning rate with a zero too few,
 an optimizer cell not re-run after the network cell, NaN pixels, float16 weights.
-
-Introduced in notebooks/08_training.ipynb.
 """
 
 import math
@@ -26,8 +24,6 @@ CHANCE_MIN_STEPS = 100
 
 class ChanceLevelWarning(UserWarning):
     """Training finished with an accuracy no better than guessing (1/K): nothing was learned.
-
-    Introduced in notebooks/08_training.ipynb.
     """
 
 
@@ -35,7 +31,6 @@ def check_optimizer(optimizer, net):
     """Check that optimizer is an optimizer object, built for this net, with valid settings.
 
     Raises TypeError or ValueError saying what happened and what to do.
-    Introduced in notebooks/08_training.ipynb.
     """
     if isinstance(optimizer, type):
         raise TypeError(f"optimizer must be an optimizer object such as {optimizer.__name__}"
@@ -58,7 +53,6 @@ def likely_cause(net, xb, optimizer):
     Checks the batch xb for non-finite values, the optimizer's settings (they may have
     been changed after it was built), float16's narrow range; only then blames the step
     size, with a 10x smaller lr to try. net and xb may be None (not checked).
-    Introduced in notebooks/08_training.ipynb.
     """
     if xb is not None:
         xb = np.asarray(xb)
@@ -86,7 +80,6 @@ def warn_if_chance(history, num_classes, optimizer):
 
     "No better" is below 1/K + 5 points (below 15% for 10 classes), after at least
     CHANCE_MIN_STEPS steps (a shorter run may simply not have started learning).
-    Introduced in notebooks/08_training.ipynb.
     """
     if num_classes < 2 or not history["acc"] or len(history["batch_loss"]) < CHANCE_MIN_STEPS:
         return

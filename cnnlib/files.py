@@ -12,9 +12,6 @@ of the same target.
 check_weights_path(path) and read_weights(path) are the checks of Sequential.save/load:
 a folder that does not exist, an empty file, an HTML page saved as .npz are each named
 before any work is done or any parameter is changed.
-
-Introduced in notebooks/08_training.ipynb (saving weights) and notebooks/00_mnist.ipynb
-(downloads).
 """
 
 import os
@@ -89,8 +86,6 @@ def remove_stale(target, suffix):
 
 class WeightsFileError(ValueError):
     """A file given to Sequential.load is not a weights file written by Sequential.save.
-
-    Introduced in notebooks/08_training.ipynb.
     """
 
 
@@ -100,7 +95,6 @@ def check_weights_path(path):
     A symlink is followed to its target. Raises ValueError for an empty name,
     IsADirectoryError for a folder, FileNotFoundError for a missing folder,
     PermissionError for a folder that cannot be written.
-    Introduced in notebooks/08_training.ipynb.
     """
     if path is None or str(path).strip() == "":
         raise ValueError("the weights file name is empty; give one such as lenet.npz.")
@@ -125,7 +119,7 @@ def check_weights_path(path):
 
 def weights_source(path):
     """The file to load, symlinks followed: it must exist and be a regular file (np.load
-    would wait for ever on a named pipe). Introduced in notebooks/08_training.ipynb.
+    would wait for ever on a named pipe).
     """
     if path is None or str(path).strip() == "":
         raise ValueError("the weights file name is empty; give the .npz written by net.save().")
@@ -158,7 +152,7 @@ def _what_is(path):
 def read_weights(path):
     """All arrays of a weights file as {name: array}; WeightsFileError if it is not one.
 
-    Never unpickles. Introduced in notebooks/08_training.ipynb.
+    Never unpickles.
     """
     advice = ("save weights with net.save(path) or python -m cnnlib --save PATH, "
               "or check that you picked the right file.")

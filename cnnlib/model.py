@@ -71,7 +71,7 @@ class Sequential:
                 hint = _size_hint(self, first) if i > 0 else None
                 if hint is None:
                     raise
-                raise ValueError(f"layer {i} ({describe(layer)}): {err} {hint}") from None
+                raise ValueError(f"layer {i} ({layer!r}): {err} {hint}") from None
         return x
 
     def backward(self, dout):

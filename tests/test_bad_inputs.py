@@ -29,7 +29,8 @@ from cnnlib.conv import Conv2D, conv2d_fast
 from cnnlib.data import load_mnist, to_float
 from cnnlib.data import download
 from cnnlib.data.download import DownloadError, cache_dir, check_file, fetch
-from cnnlib.data.idx import IDXError, read_bytes, read_idx, write_idx
+from cnnlib.data.idx import IDXError, read_bytes, read_idx
+from idx_files import write_idx
 from cnnlib.files import remove_stale
 from cnnlib.layers import Flatten, Linear, ReLU
 from cnnlib.losses import softmax_cross_entropy

@@ -5,7 +5,7 @@ re-gzipped (different .gz bytes, same content) is accepted and a damaged one is 
 Downloads go to a temporary file in the target folder and are renamed into place
 only after the check passes, so the cache never holds a partial or wrong file.
 
-Introduced in notebooks/00_mnist.ipynb.
+Introduced in notebooks/11_what_it_learned.ipynb.
 """
 import hashlib
 import http.client
@@ -65,8 +65,6 @@ USER_AGENT = "cnnlib/0.1 (teaching course; Python urllib)"
 
 class DownloadError(OSError):
     """No mirror delivered a correct copy of a file (the message lists every attempt).
-
-    Introduced in notebooks/00_mnist.ipynb.
     """
 
 
@@ -76,7 +74,7 @@ def cache_dir(dataset=None):
     A relative $XDG_CACHE_HOME is ignored, as the XDG Base Directory spec says (it would
     put the cache under whatever folder Python was started in).
     With dataset (e.g. "mnist") returns the subfolder for that data set. Not created here.
-    Introduced in notebooks/00_mnist.ipynb.
+    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     base = os.environ.get("CNNLIB_CACHE")
     if not base:
@@ -92,7 +90,6 @@ def check_file(path, sha256=None, max_bytes=None):
 
     max_bytes: the decompressed size it must not exceed (SIZES), checked while reading.
     Raises IDXError (a ValueError) naming the file, what was expected and what was found.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     data = read_bytes(path, max_bytes)
     if sha256 is None:
@@ -141,7 +138,6 @@ def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True,
     the next mirror, as does one that takes longer than deadline seconds (timeout bounds
     each read). Leftovers of a killed download are removed first.
     Raises DownloadError listing every mirror and its failure, and where to put the file.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -182,7 +178,6 @@ def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progr
     IDXError and is never overwritten. A missing file is downloaded only if download
     is true (the cache); otherwise FileNotFoundError says which file is missing.
     Returns: dict {filename: Path}.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     paths = {}
     for name in FILES:
