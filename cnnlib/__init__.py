@@ -8,6 +8,7 @@ introduce them:
     model, architectures   the Sequential container; the named networks
     gradcheck, checks      numerical gradient checks; input validation
     optim, train, metrics  SGD, momentum, Adam; the training loop; accuracy and reports
+    diagnose, files        why training failed; safe writes and checked weights files
     augment                random shifts and small transforms of digits
     cli                    the command line: python -m cnnlib
     recipes                the training recipes (architecture, optimizer, epochs...) by name

@@ -12,6 +12,7 @@ Introduced in notebooks/04_forward_pass.ipynb.
 
 import numpy as np
 
+from .checks import check_seed
 from .conv import Conv2D
 from .layers import Flatten, Linear, ReLU
 from .model import Sequential
@@ -33,6 +34,7 @@ def output_layer(in_features, out_features, seed, dtype, scale=0.1):
 
 def _layer_seeds(seed, n):
     """n different seeds derived from one, so layers do not share random draws."""
+    check_seed(seed)
     return [int(s) for s in np.random.default_rng(seed).integers(0, 2**31, size=n)]
 
 

@@ -10,6 +10,8 @@ Introduced in notebooks/11_what_it_learned.ipynb.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .checks import check_images, check_int
+
 
 def transform_digit(image, shift=(0, 0), angle=0.0, interpolation="bilinear"):
     """Rotate a raw digit (H, W) by `angle` degrees counter-clockwise about its centre, then
@@ -62,7 +64,11 @@ def random_shifts(xb, rng, shift=2, background=-0.5):
     `background` (-0.5 is black after cnnlib.data.to_float). Returns a new (N, C, H, W) array.
     Used by scripts/train_pretrained.py and by python -m cnnlib --augment.
     """
+    xb = check_images(xb, "xb")
     n, _, h, w = xb.shape
+    if check_int(shift, "shift", 0) >= min(h, w):
+        raise ValueError(f"shift={shift} would move the {h}x{w} images out of sight; "
+                         f"use a few pixels, e.g. shift=2.")
     edge = (shift, shift)
     padded = np.pad(xb, ((0, 0), (0, 0), edge, edge), constant_values=background)
     crops = sliding_window_view(padded, (h, w), axis=(2, 3))    # (N, C, 2s+1, 2s+1, H, W)

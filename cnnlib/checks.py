@@ -4,6 +4,8 @@ message that says what was expected, what arrived, and what to do about it.
 Introduced in notebooks/01_convolution.ipynb.
 """
 
+import os
+
 import numpy as np
 
 
@@ -71,3 +73,86 @@ def check_labels(y, num_classes=None, name="labels", n=None):
         raise ValueError(f"{name} must lie in 0..{num_classes - 1}; got values from "
                          f"{y.min()} to {y.max()}.")
     return y
+
+
+def check_seed(seed, name="seed"):
+    """A random seed: None (fresh randomness) or an integer >= 0, as np.random.default_rng wants."""
+    return None if seed is None else check_int(seed, name, 0)
+
+
+def check_real(value, name, low, low_open=False, high=None):
+    """Check that a hyper-parameter is a finite real number >= low (> low if low_open), < high.
+
+    Used for learning rates, momentum, betas: inf and NaN are refused here because a
+    NaN momentum or an infinite lr shows up only later, as a NaN loss with a wrong reason.
+    """
+    number = isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, (bool, np.bool_))
+    ok = number and bool(np.isfinite(value)) and (value > low if low_open else value >= low) \
+        and (high is None or value < high)
+    if not ok:
+        rule = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and < {high:g}")
+        raise ValueError(f"{name} must be {rule} (a finite number); got {value!r}.")
+    return value
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """A network's dtype must be a floating type: integer weights cannot take small steps."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or not np.issubdtype(dt, np.floating):
+        got = getattr(dt, "name", repr(dtype))
+        raise ValueError(f"{name} must be a floating-point type (np.float32, or np.float64 for "
+                         f"gradient checks); got {got}. Integer weights cannot learn: "
+                         f"gradient steps are far smaller than 1.")
+    return dt
+
+
+def memory_limit():
+    """Bytes of memory available now (MemAvailable on Linux, else all physical memory).
+
+    An array larger than this cannot be allocated without swapping or being killed.
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def check_memory(shape, dtype, what):
+    """Refuse an array of `shape` before allocating it when it cannot fit in memory."""
+    need = int(np.prod([int(s) for s in shape], dtype=object)) * np.dtype(dtype).itemsize
+    have = memory_limit()
+    if need > have:
+        raise MemoryError(f"{what} would need an array of shape {tuple(int(s) for s in shape)}: "
+                          f"{need / 2**30:,.1f} GiB, more than the {have / 2**30:,.1f} GiB "
+                          f"of memory available. Use a smaller batch (or layer).")
+
+
+def check_dout(layer, dout, expected):
+    """backward(dout) of `layer`: forward must have run, and dout must have its output's shape.
+
+    expected() returns the output shape from what forward cached; it raises AttributeError
+    when forward never ran (the cache does not exist yet). Returns dout as an array.
+    """
+    name = type(layer).__name__
+    try:
+        shape = tuple(expected())
+    except AttributeError:
+        raise RuntimeError(f"{name}.backward() was called before forward(): run "
+                           f"forward(x) on a batch first, backward uses what it keeps.") from None
+    dout = np.asarray(dout)
+    if dout.shape != shape:
+        raise ValueError(f"{name}.backward(dout): dout must have the shape of the last "
+                         f"forward output {shape}; got {dout.shape}. Pass the gradient of "
+                         f"the loss with respect to this layer's output.")
+    return dout

@@ -5,40 +5,57 @@
 
 Loads MNIST, builds a named network (cnnlib.architectures), trains it with
 cnnlib.train.fit and prints the test accuracy.
-
-Introduced in notebooks/08_training.ipynb.
 """
 
 import argparse
+import math
+import os
 import sys
+import warnings
 
 from .architectures import ARCHITECTURES, OLD_NAMES, make_net
 from .data import load_mnist, to_float
 from .metrics import classification_report
+from .model import check_weights_path
 from .optim import OPTIMIZERS
 from .recipes import RECIPES, Recipe, get_recipe, train_recipe
 from .threads import apply_policy, num_threads
-from .train import TrainingDiverged, evaluate
+from .train import ChanceLevelWarning, evaluate
 
 
-def _positive(kind):
+def _positive(kind, minimum=None):
+    """An argparse type: a finite number > 0 (or >= minimum when given)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if minimum is None and not value > 0 or minimum is not None and not value >= minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be {'> 0' if minimum is None else f'>= {minimum}'}, got {text}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         return value
     return parse
 
 
+def _file_name(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a file name, e.g. --save lenet.npz")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr (the usage is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parse_args(argv=None):
     """Command-line options of python -m cnnlib.train (argparse errors for bad values).
-
-    Introduced in notebooks/08_training.ipynb.
     """
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m cnnlib",
         description="Train a from-scratch CNN on MNIST and report the test accuracy. "
                     "Pixels are scaled with to_float: x/255 - 0.5.")
@@ -59,18 +76,22 @@ def parse_args(argv=None):
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=None, help="default adam")
     p.add_argument("--lr-decay", type=_positive(float), default=None,
                    help="multiply the learning rate by this after every epoch (default 1)")
-    p.add_argument("--augment", type=int, default=None, metavar="PIXELS",
+    p.add_argument("--augment", type=_positive(int, 0), default=None, metavar="PIXELS",
                    help="shift every training image by a random -PIXELS..PIXELS (default 0)")
-    p.add_argument("--seed", type=int, default=None,
-                   help="weights, shuffling and augmentation seed (default 0)")
+    p.add_argument("--seed", type=_positive(int, 0), default=None,
+                   help="weights, shuffling and augmentation seed (an integer >= 0, default 0)")
     p.add_argument("--train-size", type=_positive(int), default=None,
                    help="use only the first N training images")
     p.add_argument("--test-size", type=_positive(int), default=None,
                    help="use only the first N test images")
-    p.add_argument("--save", default=None, help="write the trained weights to this .npz file")
+    p.add_argument("--save", type=_file_name, default=None,
+                   help="write the trained weights to this .npz file (checked before training)")
     p.add_argument("--report", action="store_true", help="print a per-class report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
+    if args.data_dir is not None and args.data != "full":
+        p.error("--data-dir only applies to --data full (the sample is bundled); "
+                "add --data full or drop --data-dir")
     defaults = (get_recipe(args.recipe) if args.recipe else
                 Recipe(arch="lenet", epochs=5, batch_size=32, lr=None)).as_dict()
     defaults["augment"] = defaults.pop("shift")
@@ -83,15 +104,37 @@ def parse_args(argv=None):
 def main(argv=None):
     """python -m cnnlib.train: load data, build, train, print the test accuracy.
 
-    Introduced in notebooks/08_training.ipynb.
+    Every failure ends with one line on stderr and a non-zero exit status (no traceback;
+    set CNNLIB_TRACEBACK=1 to see one): 2 for bad options, 1 for other errors, 130 for
+    Ctrl-C.
     """
     args = parse_args(argv)
     apply_policy()                  # BLAS threads; CNNLIB_THREADS sets cnnlib's (threads.py)
+    state = {}
+    try:
+        _run(args, state)
+    except KeyboardInterrupt:
+        print(_interrupted(args, state), file=sys.stderr)
+        sys.exit(130)                       # the shell's code for "stopped by Ctrl-C"
+    except SystemExit:
+        raise
+    except Exception as err:                # one line, never a traceback
+        if os.environ.get("CNNLIB_TRACEBACK"):
+            raise
+        sys.exit(f"error: {err}".replace("\n", " "))
+
+
+def _run(args, state):
+    if args.save:
+        check_weights_path(args.save)    # before training, not after: never lose the work
     try:
         (x_train, y_train), (x_test, y_test) = load_mnist(
             args.data, args.data_dir if args.data == "full" else None)
     except (OSError, ValueError) as err:
-        sys.exit(f"error: could not load MNIST ({args.data}): {err}")
+        raise RuntimeError(f"could not load MNIST ({args.data}): {err}") from err
+    if args.augment >= min(x_train.shape[1:]):
+        raise ValueError(f"--augment {args.augment} would shift the {x_train.shape[1]}x"
+                         f"{x_train.shape[2]} images out of sight; use a few pixels, e.g. 2.")
     x_train, y_train = x_train[:args.train_size], y_train[:args.train_size]
     x_test, y_test = x_test[:args.test_size], y_test[:args.test_size]
     x_train, x_test = to_float(x_train[:, None]), to_float(x_test[:, None])
@@ -99,16 +142,24 @@ def main(argv=None):
                     lr=args.lr or (1e-3 if args.optimizer == "adam" else 1e-2),
                     lr_decay=args.lr_decay, shift=args.augment, epochs=args.epochs,
                     batch_size=args.batch_size)
-    shown = make_net(args.arch, seed=args.seed)
-    print(f"{args.arch} network:\n{shown.summary()}")
+    net = make_net(args.arch, seed=args.seed)
+    print(f"{args.arch} network:\n{net.summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
-          f"{OPTIMIZERS[args.optimizer](shown, lr=recipe.lr)}, batch size {args.batch_size}, "
+          f"{OPTIMIZERS[args.optimizer](net, lr=recipe.lr)}, batch size {args.batch_size}, "
           f"{args.epochs} epoch(s), lr decay {args.lr_decay:g} per epoch, random shifts up to "
           f"{args.augment} px; {num_threads()} thread(s)")
-    try:
-        net, history, _ = train_recipe(recipe, x_train, y_train, progress=not args.no_progress)
-    except TrainingDiverged as err:
-        sys.exit(f"error: {err}")
+    state.update(net=net, epoch=0)
+
+    def end_of_epoch(history):
+        # keep the last finished epoch's weights: Ctrl-C in the next one saves these
+        state.update(epoch=len(history["loss"]),
+                     weights={k: v.copy() for k, v in net.named_params().items()})
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ChanceLevelWarning)
+        _, history, _ = train_recipe(recipe, x_train, y_train, progress=not args.no_progress,
+                                     callback=end_of_epoch, net=net)
+    state["done"] = True
     per_epoch = zip(history["loss"], history["acc"], history["seconds"])
     for e, (loss, acc, sec) in enumerate(per_epoch, 1):
         print(f"epoch {e}: train loss {loss:.4f}, train accuracy {acc:.2%}, {sec:.1f} s")
@@ -120,4 +171,32 @@ def main(argv=None):
         print(classification_report(y_test, net.predict(x_test)))
     if args.save:
         net.save(args.save)
+        state["saved"] = True
         print(f"weights saved to {args.save}")
+    for w in caught:
+        if issubclass(w.category, ChanceLevelWarning):
+            raise RuntimeError(str(w.message))
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _interrupted(args, state):
+    """The one line for Ctrl-C; with --save, saves the last finished epoch's weights."""
+    if "net" not in state:
+        return "interrupted before training started; nothing saved."
+    if state.get("done"):
+        saved = f"the weights are in {args.save}" if state.get("saved") else \
+            "the weights were not saved" if args.save else "nothing saved (no --save)"
+        return f"interrupted after training; {saved}."
+    if not args.save:
+        return f"interrupted during epoch {state.get('epoch', 0) + 1}; nothing saved (no --save)."
+    if not state.get("weights"):
+        return "interrupted before the first epoch finished; no weights to save."
+    net = state["net"]
+    for name, p in net.named_params().items():
+        p[...] = state["weights"][name]
+    try:
+        net.save(args.save)
+    except (OSError, ValueError) as err:
+        return f"interrupted; could not save the weights of epoch {state['epoch']}: {err}"
+    return (f"interrupted during epoch {state['epoch'] + 1}; the weights of epoch "
+            f"{state['epoch']} (the last finished) were saved to {args.save}.")

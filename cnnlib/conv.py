@@ -16,7 +16,7 @@ notebooks/07_backprop_convolution.ipynb.
 
 import numpy as np
 
-from .checks import check_images, check_int, check_shape, output_size
+from .checks import check_dout, check_images, check_int, check_memory, check_shape, output_size
 from .im2col import col2im, im2col, pad_images
 from .layers import Layer, init_weights
 
@@ -33,9 +33,16 @@ def check_conv_args(x, w, b, stride, pad):
         raise ValueError(f"b (bias) must be an array of shape ({f},); got None. "
                          f"For no bias pass np.zeros({f}).")
     check_shape(b, (f,), "b (bias)")
+    if min(w.shape) < 1:
+        raise ValueError(f"w (filters) must have shape (F, C, KH, KW) with every size >= 1; "
+                         f"got {w.shape}.")
     stride, pad = check_int(stride, "stride", 1), check_int(pad, "pad", 0)
     ho = output_size(x.shape[2], w.shape[2], stride, pad)
     wo = output_size(x.shape[3], w.shape[3], stride, pad)
+    # refuse before allocating: the padded input and the im2col matrix are the big arrays
+    n, c, h, wd = x.shape
+    check_memory((n, c, h + 2 * pad, wd + 2 * pad), x.dtype, "the zero-padded input")
+    check_memory((n * ho * wo, c * w.shape[2] * w.shape[3]), x.dtype, "im2col")
     return ho, wo
 
 
@@ -138,6 +145,10 @@ class Conv2D(Layer):
         super().__init__()
         if impl not in ("fast", "loop"):
             raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
+        for value, name in ((in_channels, "in_channels"), (out_channels, "out_channels"),
+                            (kernel_size, "kernel_size"), (stride, "stride")):
+            check_int(value, name, 1)
+        check_int(pad, "pad", 0)
         k = kernel_size
         fan_in = in_channels * k * k
         self.params = {"W": init_weights((out_channels, in_channels, k, k), fan_in,
@@ -147,6 +158,7 @@ class Conv2D(Layer):
 
     def forward(self, x):
         w, b = self.params["W"], self.params["b"]
+        x = np.asarray(x)
         self.x = x
         if self.impl == "loop":
             return conv2d_loop(x, w, b, self.stride, self.pad)
@@ -155,6 +167,7 @@ class Conv2D(Layer):
 
     def backward(self, dout):
         w = self.params["W"]
+        dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         if self.impl == "loop":
             dx, dw, db = conv2d_backward_loop(dout, self.x, w, self.stride, self.pad)
         else:

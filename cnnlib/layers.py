@@ -16,7 +16,8 @@ import copy
 
 import numpy as np
 
-from .checks import check_float, check_shape
+from .checks import (check_dout, check_float, check_float_dtype, check_int, check_memory,
+                     check_seed, check_shape)
 
 
 def init_weights(shape, fan_in, fan_out, init="he", seed=0, dtype=np.float32):
@@ -25,7 +26,9 @@ def init_weights(shape, fan_in, fan_out, init="he", seed=0, dtype=np.float32):
     "he":     normal with std sqrt(2 / fan_in), suited to ReLU networks.
     "glorot": uniform in +-sqrt(6 / (fan_in + fan_out)), suited to linear/softmax outputs.
     """
-    rng = np.random.default_rng(seed)
+    dtype = check_float_dtype(dtype)
+    check_memory(shape, dtype, "the weights")
+    rng = np.random.default_rng(check_seed(seed))
     if init == "he":
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
     elif init == "glorot":
@@ -65,12 +68,14 @@ class ReLU(Layer):
     """
 
     def forward(self, x):
+        x = np.asarray(x)
         check_float(x)
         self.mask = x > 0
-        return x * self.mask
+        return np.maximum(x, 0)      # not x * mask: -inf * 0 would be NaN
 
     def backward(self, dout):
-        return dout * self.mask
+        dout = check_dout(self, dout, lambda: self.mask.shape)
+        return np.where(self.mask, dout, 0).astype(dout.dtype, copy=False)
 
     def output_shape(self, input_shape):
         return tuple(input_shape)
@@ -80,10 +85,16 @@ class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W); backward restores the shape."""
 
     def forward(self, x):
+        x = np.asarray(x)
+        if x.ndim < 2:
+            raise ValueError(f"Flatten input must have a batch axis and at least one more, "
+                             f"(N, ...); got shape {x.shape}.")
         self.shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        # the product, not -1: reshape cannot infer -1 for an empty batch (N = 0)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
 
     def backward(self, dout):
+        dout = check_dout(self, dout, lambda: self.output_shape(self.shape))
         return dout.reshape(self.shape)
 
     def output_shape(self, input_shape):
@@ -102,17 +113,20 @@ class Linear(Layer):
 
     def __init__(self, in_features, out_features, init="he", seed=0, dtype=np.float32):
         super().__init__()
+        check_int(in_features, "in_features", 1), check_int(out_features, "out_features", 1)
         self.params = {"W": init_weights((in_features, out_features), in_features,
                                          out_features, init, seed, dtype),
                        "b": np.zeros(out_features, dtype=dtype)}
 
     def forward(self, x):
+        x = np.asarray(x)
         check_float(x)
         check_shape(x, (None, self.params["W"].shape[0]), "Linear input")
         self.x = x
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, dout):
+        dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         self.grads = {"W": self.x.T @ dout, "b": dout.sum(axis=0)}
         return dout @ self.params["W"].T
 

@@ -38,10 +38,17 @@ def softmax_cross_entropy(logits, y):
     Returns (loss, dlogits): loss = mean_n -log p[n, y_n], dlogits = (p - onehot(y)) / N.
     Finite for any finite logits, even +-1000.
     """
+    logits = np.asarray(logits)
     check_float(logits, "logits")
     if np.ndim(logits) != 2:
         raise ValueError(f"logits must have shape (N, K); got shape {np.shape(logits)}.")
     n, k = logits.shape
+    if k == 0:
+        raise ValueError(f"logits have no classes (shape {logits.shape}); the last layer needs "
+                         f"one output per class, e.g. Linear(..., 10) for digits.")
+    if n == 0:
+        raise ValueError(f"logits hold no samples (shape {logits.shape}): the mean loss of an "
+                         f"empty batch is undefined. Pass at least one sample.")
     y = check_labels(y, k, n=n)
     logp = log_softmax(logits)
     loss = -logp[np.arange(n), y].mean()

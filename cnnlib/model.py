@@ -12,12 +12,15 @@ Introduced in notebooks/08_training.ipynb (notebook 04 runs the same layers as a
 
 import ast
 import os
-import tempfile
-from pathlib import Path
+import stat
 
 import numpy as np
 
+from .checks import check_float_dtype
 from .conv import Conv2D
+# WeightsFileError and check_weights_path are imported from here by users and the CLI too
+from .files import (WeightsFileError, check_weights_path, read_weights,  # noqa: F401
+                    remove_stale, temp_file, weights_source)
 from .layers import Flatten, Linear, ReLU
 from .losses import softmax
 from .pool import AvgPool2D, MaxPool2D
@@ -60,8 +63,15 @@ class Sequential:
         return self.forward(x)
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer.forward(x)
+        x = first = np.asarray(x)
+        for i, layer in enumerate(self.layers):
+            try:
+                x = layer.forward(x)
+            except ValueError as err:       # say which image size would have fitted
+                hint = _size_hint(self, first) if i > 0 else None
+                if hint is None:
+                    raise
+                raise ValueError(f"layer {i} ({layer!r}): {err} {hint}") from None
         return x
 
     def backward(self, dout):
@@ -89,6 +99,9 @@ class Sequential:
         """Class probabilities (N, K) = softmax(forward(x)), batch_size images at a time
         (each batch split across threads, cnnlib.parallel)."""
         from .parallel import forward_split     # parallel builds on this module
+        x = np.asarray(x)
+        if len(x) == 0:                     # no batches to concatenate: still (0, K)
+            return softmax(self.forward(x))
         return np.concatenate([softmax(forward_split(self, x[i:i + batch_size]))
                                for i in range(0, len(x), batch_size)])
 
@@ -98,6 +111,7 @@ class Sequential:
 
     def astype(self, dtype):
         """Convert every parameter to dtype (np.float64 for gradient checks); returns self."""
+        dtype = check_float_dtype(dtype)
         for layer in self.layers:
             layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
             layer.grads = {}
@@ -140,32 +154,45 @@ class Sequential:
     def save(self, path):
         """Write the parameters and the architecture to an .npz file (no pickle).
 
-        Writes a temporary file next to `path` and renames it, so a crash never
-        leaves a half-written file behind.
+        Writes a temporary file next to `path` and renames it, so a crash never leaves a
+        half-written file behind (a killed save's leftover is removed by the next save or
+        load of the same path). Overwriting keeps the old file's permissions; a symlink
+        is followed and its target is replaced. Raises ValueError/OSError saying which
+        path could not be written and why.
         """
-        path = Path(path)
+        target = check_weights_path(path)
         arrays = {**self.named_params(), ARCH_KEY: np.array(self.architecture())}
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+        remove_stale(target, ".tmp")
+        mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+        tmp = None
         try:
+            fd, tmp = temp_file(target, ".tmp", 0o666 if mode is None else mode)
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, **arrays)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes it private (0600)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        except OSError as err:
+            raise type(err)(err.errno, f"could not save the weights to {target}: "
+                                       f"{err.strerror or err}") from None
+        finally:
+            if tmp is not None and os.path.lexists(tmp):
+                os.unlink(tmp)
 
     def load(self, path):
         """Copy parameters from an .npz written by save() into this net (in place); returns self.
 
-        Raises ValueError if an array is missing, extra, or has the wrong shape, or if the
-        saved architecture differs from this net's.
+        Every array is checked first (name, shape, a real float or integer dtype, finite
+        values in this net's dtype) and the saved architecture is compared, so a bad file
+        raises ValueError (WeightsFileError when it is not a cnnlib weights file at all)
+        and leaves the net unchanged.
         """
+        path = weights_source(path)
+        remove_stale(path, ".tmp")
         params = self.named_params()
-        with np.load(path, allow_pickle=False) as f:
-            saved = {name: f[name] for name in f.files}
+        saved = read_weights(path)
         arch = saved.pop(ARCH_KEY, None)
         missing = sorted(set(params) - set(saved))
         extra = sorted(set(saved) - set(params))
@@ -173,20 +200,50 @@ class Sequential:
             raise ValueError(f"{path}: missing array(s) {missing} expected by this model.")
         if extra:
             raise ValueError(f"{path}: extra array(s) {extra} that this model does not have.")
-        for name, p in params.items():
-            if saved[name].shape != p.shape:
-                raise ValueError(f"{path}: array {name!r} has shape {saved[name].shape}, "
-                                 f"expected {p.shape}.")
         if arch is not None and [_redescribe(a) for a in arch] != self.architecture():
             raise ValueError(f"{path}: saved architecture {list(arch)} differs from this "
                              f"model's {self.architecture()}.")
+        for name, p in params.items():
+            a = saved[name]
+            if a.dtype.kind not in "fiu":
+                raise ValueError(f"{path}: array {name!r} has dtype {a.dtype}; weights must be "
+                                 f"real numbers (float or integer). Nothing was loaded.")
+            if a.shape != p.shape:
+                raise ValueError(f"{path}: array {name!r} has shape {a.shape}, "
+                                 f"expected {p.shape}. Nothing was loaded.")
+            with np.errstate(over="ignore", invalid="ignore"):
+                bad = int(np.count_nonzero(~np.isfinite(a.astype(p.dtype))))
+            if bad:
+                raise ValueError(f"{path}: array {name!r} holds {bad} of {a.size} values that "
+                                 f"are NaN or infinite (in {p.dtype}); these weights come from "
+                                 f"a run that diverged. Nothing was loaded.")
         for name, p in params.items():
             p[...] = saved[name]
         return self
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _size_hint(net, x):
+    """"This network expects 28x28 images ..." for a batch x (N, C, H, W) that did not fit.
 
+    Tries square images (28 first, then 1..128 pixels) through the layers, keeping every
+    layer's forward cache intact; None if x is not a batch of images or nothing fits.
+    """
+    if x.ndim != 4 or not np.issubdtype(x.dtype, np.floating):
+        return None
+    saved = [dict(layer.__dict__) for layer in net.layers]
+    try:
+        for size in [28] + list(range(1, 129)):
+            try:
+                y = np.zeros((1, x.shape[1], size, size), dtype=x.dtype)
+                for layer in net.layers:
+                    y = layer.forward(y)
+            except ValueError:
+                continue
+            return (f"This network expects images of {size}x{size} pixels, shape "
+                    f"(N, {x.shape[1]}, {size}, {size}); got {x.shape[2]}x{x.shape[3]}. "
+                    f"Crop or resize the images to {size}x{size}.")
+        return None
+    finally:
+        for layer, state in zip(net.layers, saved):
+            layer.__dict__.clear()
+            layer.__dict__.update(state)

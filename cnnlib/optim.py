@@ -15,6 +15,8 @@ Introduced in notebooks/08_training.ipynb (SGD, momentum); Adam in notebooks/10_
 
 import numpy as np
 
+from .checks import check_real
+
 
 class Optimizer:
     """Shared loop: for every parameter p with gradient g, call self.update(name, p, g).
@@ -23,12 +25,21 @@ class Optimizer:
     """
 
     def __init__(self, net, lr, weight_decay=0.0):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0; got {lr!r}.")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0; got {weight_decay!r}.")
+        if not hasattr(net, "named_params"):
+            raise TypeError(f"the first argument must be the network to train (a Sequential); "
+                            f"got {type(net).__name__}. Build it as {type(self).__name__}(net, "
+                            f"lr=...).")
         self.net, self.lr, self.weight_decay = net, lr, weight_decay
         self.state = {}
+        self.check()
+
+    def check(self):
+        """Validate the hyper-parameters (again: fit calls this, lr may have been changed).
+
+        Raises ValueError naming the setting, what is allowed and what it holds.
+        """
+        check_real(self.lr, "lr", 0, low_open=True)
+        check_real(self.weight_decay, "weight_decay", 0)
 
     def step(self):
         grads = self.net.named_grads()
@@ -67,8 +78,13 @@ class Momentum(Optimizer):
     """
 
     def __init__(self, net, lr, momentum=0.9, weight_decay=0.0):
-        super().__init__(net, lr, weight_decay)
         self.momentum = momentum
+        super().__init__(net, lr, weight_decay)
+
+    def check(self):
+        super().check()
+        # momentum 1 never forgets a step (the velocity grows without end); above 1 it explodes
+        check_real(self.momentum, "momentum", 0, high=1)
 
     def update(self, name, p, g):
         v = self.state.setdefault(name, np.zeros_like(p))
@@ -88,9 +104,22 @@ class Adam(Optimizer):
     """
 
     def __init__(self, net, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
-        super().__init__(net, lr, weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        super().__init__(net, lr, weight_decay)
         self.t = 0
+
+    def check(self):
+        super().check()
+        # beta = 1 makes the bias correction 1 - beta**t zero: 0/0 = NaN on the first step
+        check_real(self.beta1, "beta1", 0, high=1)
+        check_real(self.beta2, "beta2", 0, high=1)
+        check_real(self.eps, "eps", 0, low_open=True)
+        for dtype in {p.dtype for p in self.net.named_params().values()}:
+            if dtype.kind == "f" and dtype.type(self.eps) == 0:
+                raise ValueError(f"eps={self.eps:g} is 0 in the network's dtype {dtype} (its "
+                                 f"smallest number is {np.finfo(dtype).smallest_subnormal:.3g}),"
+                                 f" so Adam would divide by zero; use eps=1e-4 or build the "
+                                 f"network in float32.")
 
     def step(self):
         self.t += 1

@@ -17,7 +17,7 @@ notebooks/06_backprop_pooling.ipynb.
 
 import numpy as np
 
-from .checks import check_images, check_int, output_size
+from .checks import check_dout, check_images, check_int, output_size
 from .im2col import windows
 from .layers import Layer
 
@@ -186,10 +186,12 @@ class MaxPool2D(Layer):
         super().__init__()
         if impl not in ("fast", "loop"):
             raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
+        check_int(kernel_size, "kernel_size", 1), stride is None or check_int(stride, "stride", 1)
         self.kernel_size, self.impl = kernel_size, impl
         self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
+        x = np.asarray(x)
         self.x = x
         if self.impl == "loop":
             return maxpool_loop(x, self.kernel_size, self.stride)
@@ -197,6 +199,7 @@ class MaxPool2D(Layer):
         return out
 
     def backward(self, dout):
+        dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         if self.impl == "loop":
             return maxpool_backward_loop(dout, self.x, self.kernel_size, self.stride)
         return maxpool_backward_fast(dout, self.x, self.kernel_size, self.stride, self.arg)
@@ -213,18 +216,21 @@ class AvgPool2D(Layer):
 
     def __init__(self, kernel_size=2, stride=None, impl="fast"):
         super().__init__()
+        check_int(kernel_size, "kernel_size", 1), stride is None or check_int(stride, "stride", 1)
         if impl not in ("fast", "loop"):
             raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
         self.kernel_size, self.impl = kernel_size, impl
         self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
+        x = np.asarray(x)
         self.x = x
         if self.impl == "loop":
             return avgpool_loop(x, self.kernel_size, self.stride)
         return avgpool_fast(x, self.kernel_size, self.stride)
 
     def backward(self, dout):
+        dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         if self.impl == "loop":
             return avgpool_backward_loop(dout, self.x, self.kernel_size, self.stride)
         return avgpool_backward_fast(dout, self.x, self.kernel_size, self.stride)

@@ -87,11 +87,13 @@ def get_recipe(name):
 
 
 def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=False,
-                 callback=None, **changes):
+                 callback=None, net=None, **changes):
     """Build recipe.arch and train it on float images x_train (N, C, H, W) with the recipe.
 
     changes override recipe fields (e.g. epochs=1). callback(history) runs after every epoch
-    (after the learning-rate decay). Returns (net, history, training seconds).
+    (after the learning-rate decay). net: a network built as make_net(recipe.arch,
+    seed=recipe.seed) to train in place (default: build it here; the CLI passes its own so
+    it can save the last finished epoch on Ctrl-C). Returns (net, history, training seconds).
     Behind the weights notebooks/11_what_it_learned.ipynb inspects.
     """
     from .architectures import make_net
@@ -100,7 +102,7 @@ def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=Fals
     from .train import fit
 
     recipe = replace(recipe, **changes)
-    net = make_net(recipe.arch, seed=recipe.seed)
+    net = make_net(recipe.arch, seed=recipe.seed) if net is None else net
     opt = OPTIMIZERS[recipe.optimizer](net, lr=recipe.lr)
     rng = np.random.default_rng(recipe.seed)
     augment = (lambda xb: random_shifts(xb, rng, recipe.shift)) if recipe.shift else None

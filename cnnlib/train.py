@@ -14,8 +14,11 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checks import check_images, check_int, check_labels
+from .checks import check_images, check_int, check_labels, check_seed
 from .data import minibatches
+# ChanceLevelWarning is imported for users too: from cnnlib.train import ChanceLevelWarning
+from .diagnose import (EXPLODE_FACTOR, ChanceLevelWarning, check_optimizer,  # noqa: F401
+                       likely_cause, warn_if_chance)
 from .losses import softmax_cross_entropy
 from .model import Sequential
 from .optim import Adam
@@ -23,7 +26,7 @@ from .parallel import forward_split, split_parts, train_step_split
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite: the step size is (almost always) too large.
+    """The loss became NaN or infinite, or exploded; the message names the likely cause.
 
     Introduced in notebooks/08_training.ipynb.
     """
@@ -31,12 +34,19 @@ class TrainingDiverged(FloatingPointError):
 
 def check_data(x, y, name="x"):
     """Check images x: float (N, C, H, W) and labels y: int (N,) of the same length."""
-    check_images(x, name)
+    x = check_images(x, name)
     y = check_labels(y, name=f"labels for {name}")
     if len(x) != len(y):
         raise ValueError(f"{name} has {len(x)} images but its labels have {len(y)} entries.")
     if len(x) == 0:
         raise ValueError(f"{name} holds no images (shape {x.shape}).")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argmax(bad.reshape(len(x), -1).any(axis=1)))
+        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite pixel value(s) (the "
+                         f"first in image {first}); fix or drop those images before training, "
+                         f"e.g. keep = np.isfinite(x).all(axis=(1, 2, 3)).")
+    return x, y
 
 
 def evaluate(net, x, y, batch_size=1000):
@@ -46,7 +56,8 @@ def evaluate(net, x, y, batch_size=1000):
 
     Introduced in notebooks/08_training.ipynb.
     """
-    check_data(x, y)
+    x, y = check_data(x, y)
+    batch_size = check_int(batch_size, "batch_size", 1)
     total_loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
         logits = forward_split(net, x[i:i + batch_size]) if isinstance(net, Sequential) \
@@ -57,13 +68,15 @@ def evaluate(net, x, y, batch_size=1000):
     return float(total_loss / len(x)), correct / len(x)
 
 
-def diverged(loss, epoch, batch, optimizer):
-    """The TrainingDiverged error for a non-finite loss, with a 10x smaller lr to try."""
-    lr = getattr(optimizer, "lr", None)
-    hint = f"lr={lr:g} is probably too large: try lr={lr / 10:g}" if lr else \
-        "the learning rate is probably too large: try one 10x smaller"
-    return TrainingDiverged(f"the loss became {loss} at epoch {epoch}, batch {batch}; {hint} "
-                            f"with a fresh net (this one's weights are ruined).")
+def diverged(loss, epoch, batch, optimizer, net=None, xb=None, first_loss=None):
+    """The TrainingDiverged error for a non-finite or exploding loss, naming its likely cause
+    (cnnlib.diagnose.likely_cause).
+    """
+    what = f"became {loss}" if not math.isfinite(loss) or first_loss is None else \
+        f"became {loss:.3g}, exploding from {first_loss:.3g},"
+    return TrainingDiverged(f"the loss {what} at epoch {epoch}, batch {batch}; "
+                            f"{likely_cause(net, xb, optimizer)}; start again with a fresh "
+                            f"net (this one's weights are ruined).")
 
 
 def train_step(net, xb, yb, optimizer):
@@ -97,20 +110,34 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     validation excluded), plus "batch_loss" with every batch's loss.
     callback(history) runs after each epoch, and every callback_every batches if set;
     if it returns False training stops. augment(xb) -> xb, if given, changes every
-    training batch before the step (e.g. cnnlib.augment.random_shifts). Raises TrainingDiverged (a FloatingPointError)
-    as soon as the loss is NaN or infinite (NumPy's overflow warnings are silenced).
+    training batch before the step (e.g. cnnlib.augment.random_shifts).
+    Raises TrainingDiverged (a FloatingPointError), naming the likely cause, as soon as
+    the loss is NaN or infinite or explodes (EXPLODE_FACTOR times above max(first loss,
+    ln K)); NumPy's overflow warnings are silenced. Warns ChanceLevelWarning when a run
+    of at least CHANCE_MIN_STEPS steps ends no better than guessing. Refuses an optimizer
+    built for another network (check_optimizer) and weights that are already NaN.
 
     Introduced in notebooks/08_training.ipynb.
     """
-    check_data(x, y)
+    x, y = check_data(x, y)
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither.")
     if x_val is not None:
-        check_data(x_val, y_val, "x_val")
+        x_val, y_val = check_data(x_val, y_val, "x_val")
     epochs, batch_size = check_int(epochs, "epochs", 0), check_int(batch_size, "batch_size", 1)
+    seed = check_seed(seed)
     if callback_every is not None and callback is None:
         raise ValueError("callback_every needs a callback.")
+    for f, name in ((callback, "callback"), (augment, "augment")):
+        if f is not None and not callable(f):
+            raise TypeError(f"{name} must be a function or None; got {type(f).__name__}.")
     optimizer = Adam(net) if optimizer is None else optimizer
+    check_optimizer(optimizer, net)
+    bad = [name for name, p in net.named_params().items() if not np.isfinite(p).all()]
+    if bad:
+        raise ValueError(f"the network's weights {bad} already hold NaN or infinite values (a "
+                         f"run that diverged, or bad weights loaded); build a fresh net.")
+    first_loss = None
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "seconds": [],
                "batch_loss": []}
     n_batches = math.ceil(len(x) / batch_size)
@@ -125,8 +152,10 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
                 if augment is not None:
                     xb = augment(xb)
                 loss, logits = train_step(net, xb, yb, optimizer)
-                if not math.isfinite(loss):
-                    raise diverged(loss, epoch, b, optimizer)
+                if first_loss is None:
+                    first_loss = max(float(loss), math.log(logits.shape[1]))
+                if not math.isfinite(loss) or loss > EXPLODE_FACTOR * first_loss:
+                    raise diverged(loss, epoch, b, optimizer, net, xb, first_loss)
                 history["batch_loss"].append(float(loss))
                 total_loss += loss * len(yb)
                 correct += int((logits.argmax(axis=1) == yb).sum())
@@ -146,7 +175,11 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
             history["val_acc"].append(val_acc)
         if stop or (callback is not None and callback(history) is False):
             break
+    if not stop:
+        warn_if_chance(history, logits.shape[1] if history["acc"] else 0, optimizer)
     return history
+
+
 
 
 if __name__ == "__main__":      # python -m cnnlib.train: the same as python -m cnnlib

@@ -19,14 +19,9 @@ BACKLINK = re.compile(r"Introduced\s+in\s+notebooks/(\S+?\.ipynb)")
 ANY_NOTEBOOK = re.compile(r"notebooks/(\d\d_\w+\.ipynb)")
 
 # Back-links known to be wrong in files that other changes of issue 8 rewrite at the same
-# time (cnnlib/viz: the pictures half; cli.py and data/download.py: issue 11). The test
+# time (cnnlib/viz: the pictures half). The test
 # fails when one of them is fixed (remove it here) and for every wrong link not listed.
 PENDING = {
-    ("cnnlib/cli.py", "cnnlib.cli"), ("cnnlib/cli.py", "parse_args"), ("cnnlib/cli.py", "main"),
-    ("cnnlib/data/download.py", "cnnlib.data.download"),
-    ("cnnlib/data/download.py", "DownloadError"), ("cnnlib/data/download.py", "cache_dir"),
-    ("cnnlib/data/download.py", "check_file"), ("cnnlib/data/download.py", "fetch"),
-    ("cnnlib/data/download.py", "ensure_files"),
     ("cnnlib/viz/convolution.py", "conv_problem"), ("cnnlib/viz/convolution.py", "pool_problem"),
     ("cnnlib/viz/evaluation.py", "short_count"), ("cnnlib/viz/evaluation.py", "normalize_rows"),
     ("cnnlib/viz/evaluation.py", "block_means"), ("cnnlib/viz/show.py", "source_text"),

@@ -62,7 +62,8 @@ def test_adam_bias_correction_with_constant_gradient():
 
 def test_adam_second_step_by_hand():
     net = FakeNet(**{"0.W": [0.0]})
-    opt = Adam(net, lr=1.0, beta1=0.5, beta2=0.75, eps=0.0)
+    # eps must be > 0; 1e-300 vanishes next to sqrt(v_hat) = 2, so the arithmetic stays exact
+    opt = Adam(net, lr=1.0, beta1=0.5, beta2=0.75, eps=1e-300)
     net.grads = {"0.W": np.array([2.0])}
     opt.step()                   # moves by -1
     net.grads = {"0.W": np.array([-2.0])}

@@ -5,18 +5,19 @@ re-gzipped (different .gz bytes, same content) is accepted and a damaged one is 
 Downloads go to a temporary file in the target folder and are renamed into place
 only after the check passes, so the cache never holds a partial or wrong file.
 
-Introduced in notebooks/00_mnist.ipynb.
+Introduced in notebooks/11_what_it_learned.ipynb.
 """
 import hashlib
 import http.client
 import os
-import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..files import remove_stale, temp_file
 from .idx import IDXError, parse_idx, read_bytes
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -43,6 +44,14 @@ FASHION_MNIST_SHA256 = {
     "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
+# Decompressed sizes (header + pixels or labels), the same for MNIST and Fashion-MNIST:
+# a file is never read past these, however much its gzip stream would inflate.
+SIZES = {"train-images-idx3-ubyte.gz": 16 + 60000 * 28 * 28,
+         "train-labels-idx1-ubyte.gz": 8 + 60000,
+         "t10k-images-idx3-ubyte.gz": 16 + 10000 * 28 * 28,
+         "t10k-labels-idx1-ubyte.gz": 8 + 10000}
+# Seconds one file may take to download from one mirror before the next is tried.
+DEADLINE = 600
 # Where `apt-get install dataset-fashion-mnist` (Debian/Ubuntu) puts the four files.
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -56,31 +65,33 @@ USER_AGENT = "cnnlib/0.1 (teaching course; Python urllib)"
 
 class DownloadError(OSError):
     """No mirror delivered a correct copy of a file (the message lists every attempt).
-
-    Introduced in notebooks/00_mnist.ipynb.
     """
 
 
 def cache_dir(dataset=None):
     """Per-user cache folder: $CNNLIB_CACHE, else $XDG_CACHE_HOME/cnnlib, else ~/.cache/cnnlib.
 
+    A relative $XDG_CACHE_HOME is ignored, as the XDG Base Directory spec says (it would
+    put the cache under whatever folder Python was started in).
     With dataset (e.g. "mnist") returns the subfolder for that data set. Not created here.
-    Introduced in notebooks/00_mnist.ipynb.
+    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     base = os.environ.get("CNNLIB_CACHE")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME")
+        if xdg and not os.path.isabs(xdg):
+            xdg = None
         base = Path(xdg) / "cnnlib" if xdg else Path.home() / ".cache" / "cnnlib"
     return Path(base) / dataset if dataset else Path(base)
 
 
-def check_file(path, sha256=None):
+def check_file(path, sha256=None, max_bytes=None):
     """Check one downloaded/found file: decompressed SHA-256 if known, else IDX structure.
 
+    max_bytes: the decompressed size it must not exceed (SIZES), checked while reading.
     Raises IDXError (a ValueError) naming the file, what was expected and what was found.
-    Introduced in notebooks/00_mnist.ipynb.
     """
-    data = read_bytes(path)
+    data = read_bytes(path, max_bytes)
     if sha256 is None:
         parse_idx(data, path)  # structure only: magic number, dims, exact length
         return
@@ -91,38 +102,58 @@ def check_file(path, sha256=None):
                        "delete it and download it again (or point the loader at a good copy).")
 
 
-def _stream(url, dest, timeout, progress):
+def _stream(url, dest, timeout, progress, deadline, max_bytes):
+    """Copy url into dest; TimeoutError once `deadline` seconds have passed overall.
+
+    timeout alone bounds each socket read, so a server trickling a byte a second never
+    trips it: read1 returns whatever has arrived, and the clock is checked after each piece.
+    """
+    end = time.monotonic() + deadline
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
+        got = 0
         with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
                   disable=not progress, leave=False) as bar:
-            while chunk := response.read(1 << 16):
+            while chunk := response.read1(1 << 16):
                 dest.write(chunk)
+                got += len(chunk)
                 bar.update(len(chunk))
+                if max_bytes is not None and got > max_bytes:
+                    raise IDXError(f"the server sent more than {max_bytes:,} bytes; "
+                                   "the file cannot be that large")
+                if time.monotonic() > end:
+                    raise TimeoutError(f"too slow: {got:,} of {total or '?'} bytes after the "
+                                       f"{deadline:g} s deadline for one file")
 
 
-def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True):
+def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True,
+          deadline=DEADLINE):
     """Download filename from the first mirror that gives a correct copy; return its path.
 
     Inputs: filename, directory (created if needed), mirrors (base URLs ending in "/"),
     sha256 (hex digest of the decompressed bytes, or None for a structural check).
-    Each attempt writes a temporary file in directory, checks it, then os.replace()s it
-    into place; a failed attempt deletes its temporary file and tries the next mirror.
+    Each attempt writes a temporary file .NAME.<pid>.<random>.part in directory, checks it,
+    then os.replace()s it into place; a failed attempt deletes its temporary file and tries
+    the next mirror, as does one that takes longer than deadline seconds (timeout bounds
+    each read). Leftovers of a killed download are removed first.
     Raises DownloadError listing every mirror and its failure, and where to put the file.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / filename
+    remove_stale(target, ".part")
+    max_bytes = SIZES.get(filename)
     failures = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
-        fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=directory)
+        fd, tmp = temp_file(target, ".part")
         try:
             with os.fdopen(fd, "wb") as dest:
-                _stream(url, dest, timeout, progress)
-            check_file(tmp, sha256)
+                # a gzip is barely larger than its content even when nothing compresses
+                _stream(url, dest, timeout, progress, deadline,
+                        None if max_bytes is None else max_bytes + (1 << 20))
+            check_file(tmp, sha256, max_bytes)
             os.replace(tmp, target)
             return target
         # URLError covers HTTP errors and refused connections; OSError timeouts and resets;
@@ -138,7 +169,8 @@ def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True):
         "(or pass directory=... / set $CNNLIB_MNIST_DIR or $CNNLIB_FASHION_MNIST_DIR).")
 
 
-def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progress=True):
+def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progress=True,
+                 deadline=DEADLINE):
     """Make sure all four files are in directory and correct, downloading what is missing.
 
     Inputs: directory, mirrors, checksums {filename: sha256 or None}.
@@ -146,7 +178,6 @@ def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progr
     IDXError and is never overwritten. A missing file is downloaded only if download
     is true (the cache); otherwise FileNotFoundError says which file is missing.
     Returns: dict {filename: Path}.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     paths = {}
     for name in FILES:
@@ -154,11 +185,11 @@ def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progr
         if not path.exists() and (Path(directory) / name[:-3]).exists():
             path = Path(directory) / name[:-3]  # an already gunzipped copy is fine too
         if path.exists():
-            check_file(path, checksums.get(name))
+            check_file(path, checksums.get(name), SIZES.get(name))
         elif not download:
             raise FileNotFoundError(f"{path} is missing; {directory} must hold all four "
                                     f"files: {', '.join(FILES)} (gzip or gunzipped).")
         else:
-            fetch(name, directory, mirrors, checksums.get(name), timeout, progress)
+            fetch(name, directory, mirrors, checksums.get(name), timeout, progress, deadline)
         paths[name] = path
     return paths

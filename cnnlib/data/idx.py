@@ -9,9 +9,12 @@ Used by cnnlib.data.load_mnist(source="full").
 """
 import gzip
 import os
+import stat
 import zlib
 
 import numpy as np
+
+from ..checks import memory_limit
 
 _GZIP_START = b"\x1f\x8b"
 _ADVICE = "delete it and download it again (or point the loader at a good copy)"
@@ -25,19 +28,64 @@ def _fail(path, expected, found):
     raise IDXError(f"{os.fspath(path)}: expected {expected}, found {found}; {_ADVICE}.")
 
 
-def read_bytes(path):
+def read_bytes(path, max_bytes=None):
     """Return the decompressed bytes of an IDX file (gzip if it starts with 1f 8b, else raw).
 
-    A damaged gzip stream raises IDXError instead of a low-level gzip error.
+    Only regular files are read (a named pipe would block for ever). The size is checked
+    while reading: never more than max_bytes if given, nor more than the IDX header
+    promises, nor a header promising more than this machine's memory, so a small gzip
+    that inflates to gigabytes is stopped early. A damaged gzip stream, like every
+    failure here, raises IDXError naming the file.
     """
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(info.st_mode) else \
+            "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        _fail(path, "a regular IDX file", kind)
+    limit = memory_limit() if max_bytes is None else max_bytes
+    header_seen = False
+    out = bytearray()
+
+    def add(piece):                          # append, then check the size so far
+        nonlocal limit, header_seen
+        out.extend(piece)
+        if not header_seen and len(out) >= 4 and len(out) >= 4 + 4 * out[3]:
+            header_seen = True
+            if out[:3] == b"\x00\x00\x08" and out[3] > 0:   # else parse_idx says what is wrong
+                dims = np.frombuffer(bytes(out[4:4 + 4 * out[3]]), dtype=">u4")
+                promised = 4 + 4 * len(dims) + int(np.prod(dims.astype(object)))
+                if promised > memory_limit():
+                    _fail(path, "an IDX header whose size fits in memory",
+                          f"one promising {promised:,} bytes")
+                limit = min(limit, promised)
+        if len(out) > limit:
+            _fail(path, f"at most {limit:,} bytes of IDX data",
+                  "more; stopped reading (a damaged or hostile file?)")
+
     with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(_GZIP_START):
-        return data
-    try:
-        return gzip.decompress(data)
-    except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as err:
-        _fail(path, "a complete gzip stream", f"a damaged one ({err})")
+        head = f.read(2)
+        if head != _GZIP_START:
+            add(head)
+            while chunk := f.read(1 << 20):
+                add(chunk)
+            return bytes(out)
+        d, data = zlib.decompressobj(16 + zlib.MAX_WBITS), head
+        try:
+            while True:
+                if not data:
+                    data = f.read(1 << 20)
+                    if not data:
+                        break
+                if d.eof:                    # another gzip member follows (gzip allows it)
+                    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                # at most one byte past the limit, so a bomb is stopped without inflating it
+                add(d.decompress(data, limit + 1 - len(out)))
+                data = d.unused_data if d.eof else d.unconsumed_tail
+        except zlib.error as err:
+            _fail(path, "a complete gzip stream", f"a damaged one ({err})")
+        if not d.eof:
+            _fail(path, "a complete gzip stream", "a truncated one (it ends too early)")
+    return bytes(out)
 
 
 def parse_idx(data, path="<bytes>"):
