@@ -20,7 +20,7 @@ SETUP_TAG = "colab-setup"  # cell tag marking the setup cell, so tools can find 
 
 SETUP_CELL = '''\
 # Colab (or any Python without the course): fetch and install cnnlib. Here it does nothing.
-def install_course(url="https://github.com/{repository}", folder="cnn-from-scratch"):
+def install_course(url="https://github.com/{repository}", folder="./cnn-from-scratch"):
     import importlib.util, subprocess, sys
     if importlib.util.find_spec("cnnlib") is None:
         subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, folder], check=True)
