@@ -167,15 +167,22 @@ def render(nb, title, source_dir):
     return finish_html(body, math, source_dir)
 
 
-def build(out=None, notebooks=None, timeout=600, log=print):
-    """Execute and render every notebook (or the given paths) into out (default ROOT/site)."""
+def build(out=None, notebooks=None, timeout=600, log=print, on_executed=None):
+    """Execute and render every notebook (or the given paths) into out (default ROOT/site).
+
+    on_executed(path, nb), if given, sees each executed notebook before its widgets are
+    frozen (the tests check its image outputs). Returns the folder.
+    """
     import nbformat
     out = Path(out or ROOT / "site")
     out.mkdir(parents=True, exist_ok=True)
     notebooks = sorted(notebooks or (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for path in map(Path, notebooks):
         log(f"running {path.name}")
-        nb = freeze_widgets(execute(path, timeout))
+        nb = execute(path, timeout)
+        if on_executed is not None:
+            on_executed(path, nb)
+        nb = freeze_widgets(nb)
         (out / f"{path.stem}.html").write_text(render(nb, path.stem, path.parent), encoding="utf-8")
     course_map = ROOT / "notebooks" / "README.md"
     index = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(

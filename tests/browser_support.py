@@ -70,7 +70,7 @@ def jupyter_lab(root_dir, work_dir, timeout=120):
     env.pop("MPLBACKEND", None)
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--IdentityProvider.token=",
            "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-           "--ServerApp.port_retries=0", "--allow-root", f"--ServerApp.root_dir={root_dir}",
+           "--ServerApp.port_retries=0", "--allow-root", "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={root_dir}",
            f"--LabApp.app_settings_dir={ROOT / '.jupyter' / 'lab' / 'settings'}",
            f"--LabApp.user_settings_dir={work_dir / 'user-settings'}",
            f"--LabApp.workspaces_dir={work_dir / 'workspaces'}"]

@@ -93,8 +93,13 @@ def alt_text(fig):
 
 def _png(fig, dpi=None):
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight",
-                facecolor="white", edgecolor="white", transparent=False)
+    alpha = fig.patch.get_alpha()
+    fig.patch.set_alpha(None)  # an explicit alpha of 0 would beat facecolor="white"
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight",
+                    facecolor="white", edgecolor="white", transparent=False)
+    finally:
+        fig.patch.set_alpha(alpha)
     return buffer.getvalue()
 
 
