@@ -252,7 +252,9 @@ def test_dark_theme_keeps_figures_light(browser, lab):
 
 
 def test_preview_site(browser, built_site):
-    site, _ = built_site
+    from test_site import figure_count
+    site, executed = built_site
+    expected = {Path(name).stem: figure_count(nb) for name, nb in executed.items()}
     pages = sorted(site.glob("*.html"))
     assert (site / "index.html") in pages and len(pages) == len(NOTEBOOKS) + 1
     page = browser.new_page()
@@ -270,10 +272,13 @@ def test_preview_site(browser, built_site):
         page.goto(html.as_uri())
         page.wait_for_load_state("load")
         if html.name != "index.html":
-            figures = page.locator("img").count()
-            assert figures > 0, f"{html.name} shows no figure"
+            figures = page.locator("img").count()    # 05 is all algebra: no figure
+            assert figures >= expected[html.stem], f"{html.name} shows {figures} figure(s), " \
+                f"the executed notebook {expected[html.stem]}"
             missing = page.locator("img:not([alt]), img[alt='']").count()
             assert missing == 0, f"{html.name}: {missing} image(s) without alt text"
+        if html.name in ("index.html", "08_training.html"):
+            page.screenshot(path=str(SHOTS / f"site_{html.stem}.png"), full_page=False)
         for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
             if href.startswith("file:"):
                 target = Path(unquote(urlparse(href).path))
