@@ -60,8 +60,9 @@ def write_setup_cells(notebooks):
         first = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), None)
         if first is not None and SETUP_TAG in cells[first].get("metadata", {}).get("tags", []):
             cells[first]["source"] = lines
+            cells[first].setdefault("id", SETUP_TAG)
         else:
-            cell = {"cell_type": "code", "execution_count": None,
+            cell = {"cell_type": "code", "execution_count": None, "id": SETUP_TAG,
                     "metadata": {"tags": [SETUP_TAG]}, "outputs": [], "source": lines}
             cells.insert(0 if first is None else first, cell)
         new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
