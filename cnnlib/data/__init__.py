@@ -25,7 +25,6 @@ def resource_path(name):
     git URL) installs that folder as the package cnnlib.resources (pyproject.toml's
     package-dir), found through importlib.resources. Returns the repository path when
     neither has the file, so the caller's "missing" error names the expected place.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     try:
         from importlib.resources import files

@@ -14,7 +14,7 @@ Figures in the running IPython kernel; importing cnnlib.viz calls it. The HTML f
 there because JupyterLab 4.6 and nbconvert 7.17's lab template build <img> from
 image/png without reading an "alt" from its metadata; both prefer text/html.
 
-Introduced in notebooks/00_mnist.ipynb.
+No notebook introduces it: every notebook uses it through import cnnlib.viz.
 """
 import base64
 import html
@@ -28,7 +28,7 @@ def set_alt_text(fig, text):
     """Give fig (a matplotlib Figure) its own alt text; returns fig so it can be chained.
 
     Drawing functions or notebooks call this when the generated description is not enough.
-    Introduced in notebooks/00_mnist.ipynb.
+   
     """
     text = str(text).strip()
     if not text:
@@ -68,7 +68,7 @@ def alt_text(fig):
 
     The description names the figure's title, the number of panels and each panel's
     title and axis labels (the same panel text is said once, with a count).
-    Introduced in notebooks/00_mnist.ipynb.
+   
     """
     own = getattr(fig, ALT_ATTRIBUTE, None)
     if own:
@@ -111,7 +111,7 @@ def figure_png(fig, dpi=None):
 
     White, not transparent, so black text and lines stay readable in JupyterLab's dark
     theme; the metadata also says so ("needs_background": "light") and carries the alt
-    text for nbconvert and other front ends. Introduced in notebooks/00_mnist.ipynb.
+    text for nbconvert and other front ends.
     """
     png = _last_png.pop(id(fig), None) or _png(fig, dpi)
     return png, {"alt": alt_text(fig), "needs_background": "light"}
@@ -122,7 +122,7 @@ def figure_html(fig):
 
     JupyterLab 4 and nbconvert's lab template ignore an "alt" in image/png metadata when
     they build the <img>, so the figure also comes as HTML that carries it; front ends
-    that prefer HTML (JupyterLab, nbconvert) show this one. Introduced in notebooks/00_mnist.ipynb.
+    that prefer HTML (JupyterLab, nbconvert) show this one.
     """
     png = _png(fig)
     _last_png.clear()
@@ -144,8 +144,7 @@ def register_formatter(shell=None):
 
     The inline backend installs its own PNG printer when it is first loaded (and again on
     %matplotlib inline), so the backend is loaded first and our printer is re-asserted
-    before every cell. Returns True when a shell was found. Introduced in
-    notebooks/00_mnist.ipynb.
+    before every cell. Returns True when a shell was found.
     """
     if shell is None:
         try:
