@@ -19,7 +19,7 @@ BRANCH = "main"
 SETUP_TAG = "colab-setup"  # cell tag marking the setup cell, so tools can find it
 
 SETUP_CELL = '''\
-# Colab (or any Python without the course): fetch and install cnnlib. Here it does nothing.
+# Colab (or any Python without the course): clone and install cnnlib. Here it does nothing.
 def install_course(url="https://github.com/{repository}", folder="./cnn-from-scratch"):
     import importlib.util, subprocess, sys
     if importlib.util.find_spec("cnnlib") is None:
