@@ -7,3 +7,18 @@ figures from showing inline.
 import matplotlib
 
 matplotlib.use("Agg")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The preview site built once per test run: (folder, {notebook name: executed notebook})."""
+    import copy
+
+    from cnnlib import site
+    executed = {}
+    out = site.build(tmp_path_factory.mktemp("site"), log=lambda *a: None,
+                     on_executed=lambda path, nb: executed.__setitem__(path.name, copy.deepcopy(nb)))
+    return out, executed

@@ -16,7 +16,28 @@ from . import download
 from ..checks import check_int, check_labels
 from .idx import read_pair
 
-SAMPLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "mnist_sample.npz"
+
+
+def resource_path(name):
+    """Path of a file shipped in the repository's top-level resources/ folder.
+
+    A clone or an editable install reads resources/ directly; `pip install .` (or from a
+    git URL) installs that folder as the package cnnlib.resources (pyproject.toml's
+    package-dir), found through importlib.resources. Returns the repository path when
+    neither has the file, so the caller's "missing" error names the expected place.
+    """
+    try:
+        from importlib.resources import files
+        installed = files("cnnlib.resources") / name
+        if installed.is_file():
+            return Path(str(installed))
+    except (ModuleNotFoundError, TypeError):  # no such package: running from a clone
+        pass
+    return Path(__file__).resolve().parents[2] / "resources" / name
+
+
+SAMPLE_PATH = resource_path("mnist_sample.npz")
+PRETRAINED_PATH = resource_path("lenet_mnist.npz")  # notebook 11's 99% network
 SOURCES = ("sample", "full")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # full training set, pixels scaled to [0, 1]
 
