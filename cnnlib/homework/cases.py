@@ -106,7 +106,8 @@ def _conv_cases(r, hidden):
     hand = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     cs = [_case("hand-sized: 4x4 image 0..15, 3x3 kernel of ones, bias 1",
                 "each output pixel is the sum of its 3x3 window plus the bias: out[0, 0, 0, 0] = "
-                "0+1+2+4+5+6+8+9+10 + 1 = 46",
+                "0+1+2+4+5+6+8+9+10 + 1 = 46; the window of (i, j) starts at row i*stride, "
+                "column j*stride (not at a fixed offset such as i*20)",
                 x=hand, w=np.ones((1, 1, 3, 3)), b=np.ones(1), stride=1, pad=0)]
     shapes = [((2, 3, 5, 7), (4, 3, 3, 3), 1, 0, "random shapes, non-square 5x7 images",
                "use H for rows and W for columns: Hout = (H + 2*pad - KH)//stride + 1 and "
@@ -135,7 +136,8 @@ def _conv_cases(r, hidden):
 def _pool_cases(r, hidden):
     hand = np.array([[1., 3, 2, 0], [4, 2, 1, 5], [0, 1, 3, 2], [2, 6, 1, 1]])[None, None]
     cs = [_case("hand-sized: 4x4, 2x2 windows", "max of [[1,3],[4,2]] is 4, of [[2,0],[1,5]] "
-                "is 5, ...", x=hand, size=2, stride=2)]
+                "is 5, ...; the window of (i, j) starts at row i*stride, column j*stride (not "
+                "at a fixed offset such as i*20)", x=hand, size=2, stride=2)]
     shapes = [((2, 3, 6, 8), 2, 2, "random shapes, non-square 6x8 images",
                "Hout = (H - size)//stride + 1 and Wout = (W - size)//stride + 1, each axis "
                "with its own length"),
@@ -256,7 +258,9 @@ def _pool_back_cases(r, hidden):
 
 def _conv_back_cases(r, hidden):
     cs = [_case("hand-sized: 3x3 image, 2x2 kernel, dout of ones", "db = sum of dout = 4; "
-                "dw[0, 0, p, q] = sum of the 2x2 block of x starting at (p, q)",
+                "dw[0, 0, p, q] = sum of the 2x2 block of x starting at (p, q); dx is the full "
+                "convolution of dout with the FLIPPED filters, which the loop form "
+                "dxpad[window] += dout * w[f] does for you (so do not flip w in it)",
                 dout=np.ones((1, 1, 2, 2)), x=np.arange(9.0).reshape(1, 1, 3, 3),
                 w=np.array([[[[1.0, 2], [3, 4]]]]), stride=1, pad=0)]
     shapes = [((2, 3, 5, 6), (4, 3, 3, 3), 1, 0, "random shapes, non-square 5x6",
@@ -322,7 +326,8 @@ def _optim_cases(r, hidden, adam):
     extra = {} if adam else {"momentum": 0.9}
     cs = [_case("hand-sized: one weight 1.0, gradient 1.0 three times",
                 "m_hat = 1 and v_hat = 1 after bias correction, so each step is -lr" if adam else
-                "v = -0.1, -0.19, -0.271: the velocity carries over between steps",
+                "v = -0.1, -0.19, -0.271: the velocity carries over between steps (keep it "
+                "in self.state[name]) and p changes IN PLACE (p += v, not p = p + v)",
                 W=np.ones((1, 1)), b=np.zeros(1), gW=np.ones((3, 1, 1)), gb=np.zeros((3, 1)),
                 lr=0.1, **extra),
           _case(f"{steps} steps, two parameters of different shapes",

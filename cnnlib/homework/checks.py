@@ -81,7 +81,7 @@ def expected_outputs(exercise_id, case):
 def _tolerance(expected, numgrad):
     if numgrad:
         return 1e-6, 1e-6
-    return (1e-4, 1e-5) if expected.dtype == np.float32 else (1e-7, 1e-9)
+    return (1e-4, 1e-5) if expected.dtype == np.float32 else (1e-6, 1e-8)
 
 
 def compare(exercise_id, case, outputs, expected, n_batch=None):
@@ -121,6 +121,10 @@ def compare(exercise_id, case, outputs, expected, n_batch=None):
 def _diagnose(got, want, n_batch):
     """A sentence about a pattern in the error, when there is one."""
     nz = np.abs(want) > 1e-12
+    neg = want < -1e-12
+    if neg.sum() >= 2 and np.all(got[neg] >= 0):
+        return ("\n  every value that should be negative came out as 0 or more: does a maximum "
+                "start from 0 (or max(0, ...)) instead of from the window's own values?")
     if nz.sum() >= 2:
         ratio = got[nz] / want[nz]
         if np.allclose(ratio, ratio[0], rtol=1e-6) and not np.isclose(ratio[0], 1.0):
@@ -132,7 +136,7 @@ def _diagnose(got, want, n_batch):
                 extra = " = 1/N: you divided by the batch size N twice"
             return f"\n  every value is {r:.4g} times the expected one{extra}"
         zero_got = np.abs(got[nz]) < 1e-12
-        if zero_got.mean() > 0.5:
+        if zero_got.mean() >= 0.25:
             return ("\n  most of your output is 0 where it should not be: is `return` inside "
                     "the loop, or does a loop range stop too early?")
     return ""

@@ -54,7 +54,12 @@ def calls_reference(ex, obj):
         uses_cnnlib = any(n.startswith("cnnlib") for n in names) or any(
             isinstance(glob.get(n), types.ModuleType) and glob[n].__name__.startswith("cnnlib")
             for n in names)
+        closure = {n: c.cell_contents for n, c in zip(code.co_freevars, fn.__closure__ or ())
+                   if _filled(c)}
         for flabel, owner, attr, fobj in forbidden:
+            for n, value in closure.items():
+                if value is not None and (value is fobj or getattr(fobj, "__func__", None) is value):
+                    return f"{label} calls cnnlib's {flabel} (through the name {n!r})"
             for n in names:
                 value = glob.get(n)
                 if value is fobj or (value is owner and attr in names and
@@ -63,6 +68,14 @@ def calls_reference(ex, obj):
             if attr in names and uses_cnnlib:
                 return f"{label} calls cnnlib's {flabel}"
     return ""
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 @contextmanager

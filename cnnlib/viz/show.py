@@ -6,6 +6,7 @@ students read is exactly what runs.
 Introduced in notebooks/00_mnist.ipynb.
 """
 import inspect
+import os
 
 
 def source_text(obj):
@@ -36,6 +37,9 @@ def show_source(obj):
     Introduced in notebooks/00_mnist.ipynb.
     """
     text = source_text(obj)
+    if os.environ.get("CNNLIB_HOMEWORK") == "1":      # set by a homework notebook's first cell
+        from ..homework.source import redact_source   # never show an exercise's solution
+        text = redact_source(obj, text)
     if _in_notebook():
         from IPython.display import Code, display
         display(Code(text, language="python"))
