@@ -31,7 +31,8 @@ def main(argv=None):
     from .grade import Limits, grade_all
     limits = Limits(args.cell_timeout, args.total_timeout, args.memory_mb,
                     args.max_output_kb * 1024)
-    return grade_all(args.submissions, args.csv, limits, execute=not args.no_execute)
+    grade_all(args.submissions, args.csv, limits, execute=not args.no_execute)
+    return 0
 
 
 if __name__ == "__main__":
