@@ -2,7 +2,7 @@
 edition: generate_assignment runs without errors and strips the solutions and hidden
 tests, and autograde gives the instructor solution full marks.
 
-nbgrader is not one of the course's requirements. The test uses it when it is importable;
+nbgrader is not one of the course's requirements. The test uses it when it is on the PATH;
 in CI (CI=true, as .ci/run is run) or with CNNLIB_TEST_NBGRADER=1 it installs the
 teachers' requirements into a virtual environment of its own first (a few minutes);
 otherwise it is skipped, with that reason."""
@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -25,8 +24,7 @@ TEACHERS = ROOT / "homework" / "requirements-teachers.txt"
 
 
 def _nbgrader_command(tmp_path_factory):
-    if shutil.which("nbgrader") and subprocess.run(
-            [sys.executable, "-c", "import nbgrader"], capture_output=True).returncode == 0:
+    if shutil.which("nbgrader"):              # an environment with the teachers' requirements
         return [shutil.which("nbgrader")]
     if not (os.environ.get("CI") or os.environ.get("CNNLIB_TEST_NBGRADER")):
         pytest.skip("nbgrader is not installed (pip install -r homework/requirements-teachers.txt, "
