@@ -11,6 +11,7 @@ In a student notebook:
 import os
 
 from .checks import CheckResult, check, check_hidden, show_progress
+from .written import check_answer
 
 ENV_FLAG = "CNNLIB_HOMEWORK"
 
@@ -20,4 +21,4 @@ def start_homework():
     os.environ[ENV_FLAG] = "1"
 
 
-__all__ = ["CheckResult", "check", "check_hidden", "show_progress", "start_homework", "ENV_FLAG"]
+__all__ = ["CheckResult", "check", "check_hidden", "check_answer", "show_progress", "start_homework", "ENV_FLAG"]

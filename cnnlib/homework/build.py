@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from . import exercises, source
+from . import exercises, source, written
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -22,7 +22,7 @@ STUDENT_DIR = ROOT / "homework" / "student"
 SHOW = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$")
 SETUP = ("# Homework edition: check() gives feedback on your answers, and show_source()\n"
          "# no longer shows the solutions of the exercises.\n"
-         "from cnnlib.homework import start_homework, check, check_hidden, show_progress\n"
+         "from cnnlib.homework import start_homework, check, check_hidden, check_answer, show_progress\n"
          "start_homework()")
 
 
@@ -111,6 +111,8 @@ def build_notebook(nb, number, instructor=False):
         after.setdefault(spot, []).append((ex, None))
     out = []
     first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    listed = {i: written.exercise_numbers("".join(c["source"])) for i, c in enumerate(cells)
+              if c["cell_type"] == "markdown"}
     for i, cell in enumerate(cells):
         if i == first_code:
             out.append(_cell("code", SETUP, "hw-setup"))
@@ -127,6 +129,10 @@ def build_notebook(nb, number, instructor=False):
             out.append(cell)
         for ex, _ in after.get(i, []):
             out.extend(exercise_cells(ex, instructor))
+        if listed.get(i):
+            out.extend(written.cells(number, listed[i], instructor, _cell, _nbgrader))
+    if not todo:
+        return {**nb, "cells": out}
     out.append(_cell("markdown", "## Your progress\n\nRun this cell after the checks above "
                      "to see which exercises pass, which are not implemented yet and which "
                      "fail. (These are the public checks; grading runs more.)",
@@ -143,12 +149,14 @@ def dumps(nb):
 def build(instructor_dir=None, student_dir=STUDENT_DIR, notebooks=NOTEBOOKS):
     """Write every student edition (and instructor edition if a folder is given).
     Returns the list of paths written."""
-    written = []
+    paths = []
     for path in sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb")):
         number = path.name[:2]
-        if not exercises.for_notebook(number):
-            continue
         nb = json.loads(path.read_text(encoding="utf-8"))
+        if not exercises.for_notebook(number) and not any(
+                written.exercise_numbers("".join(c["source"])) for c in nb["cells"]
+                if c["cell_type"] == "markdown"):
+            continue
         targets = [(Path(student_dir), False)]
         if instructor_dir is not None:
             targets.append((Path(instructor_dir), True))
@@ -159,5 +167,5 @@ def build(instructor_dir=None, student_dir=STUDENT_DIR, notebooks=NOTEBOOKS):
             tmp = dest.with_suffix(".ipynb.tmp")
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(dest)               # never leave a half-written notebook
-            written.append(dest)
-    return written
+            paths.append(dest)
+    return paths

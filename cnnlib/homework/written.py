@@ -8,6 +8,7 @@ the instructor edition read:
     ## 3
     level: medium, 15 minutes
     check: 1352                  (optional: a number or a list, as a Python literal)
+    ask: the number of outputs   (with check: what answer_N should hold)
     decimals: 3                  (optional: how many decimals the check compares; 6)
 
     The model answer, in Markdown.
@@ -44,12 +45,12 @@ def load_answers(number, folder=ANSWERS):
     out = {}
     for block in re.split(r"^## ", text, flags=re.M)[1:]:
         head, _, body = block.partition("\n")
-        entry = {"level": None, "check": None, "decimals": 6}
+        entry = {"level": None, "check": None, "decimals": 6, "ask": ""}
         lines = body.strip("\n").split("\n")
-        while lines and re.match(r"^(level|check|decimals):", lines[0]):
+        while lines and re.match(r"^(level|check|decimals|ask):", lines[0]):
             key, _, value = lines.pop(0).partition(":")
             value = value.strip()
-            entry[key] = ast.literal_eval(value) if key != "level" else value
+            entry[key] = ast.literal_eval(value) if key in ("check", "decimals") else value
         entry["answer"] = "\n".join(lines).strip()
         out[int(head.strip())] = entry
     return out
@@ -88,8 +89,9 @@ def cells(number, numbers, instructor, make_cell, nbgrader):
         name = f"{number}.{k}"
         tag = f"hw-ex{number}-{k}"
         if entry.get("check") is not None:
-            intro = (f"**Exercise {k}** ({level}). Put your answer in `answer_{k}` and run "
-                     f"the check under it.")
+            what = f" ({entry['ask']})" if entry.get("ask") else ""
+            intro = (f"**Exercise {k}** ({level}). Put your answer in `answer_{k}`{what} and "
+                     f"run the check under it.")
             out.append(make_cell("markdown", intro, f"{tag}-intro"))
             if instructor:
                 code = (f"### BEGIN SOLUTION\nanswer_{k} = {entry['check']!r}\n### END SOLUTION")
