@@ -91,6 +91,10 @@ def test_calling_cnnlibs_solution_scores_zero_however_it_is_spelled(tmp_path):
         "dunder": "import numpy as np\n\ndef softmax(z):\n"
                   "    return np.exp.__globals__['x'](z)\n",
         "os": "import os\n\ndef softmax(z):\n    return z\n",
+        "builtins": "def softmax(z):\n    return __builtins__['__import__']('cnnlib').losses.softmax(z)\n",
+        "dunder getattr": "import numpy as np\n\ndef softmax(z):\n"
+                          "    return getattr(np, '__dict__')['exp'](z)\n",
+        "check patch": "import cnnlib.homework.grade as g\n\ndef softmax(z):\n    return z\n",
     }
     for name, text in answers.items():
         path = notebook(tmp_path / f"03_{name}.ipynb", (text, ROLE))
@@ -98,6 +102,11 @@ def test_calling_cnnlibs_solution_scores_zero_however_it_is_spelled(tmp_path):
         assert score == 0, (name, reason)
     right = notebook(tmp_path / "03_right.ipynb", (RIGHT_SOFTMAX, ROLE), "softmax = None")
     assert grade_one(right, FAST, execute=False)["scores"]["softmax"][0] == 1
+    # ordinary names that happen to be module names are fine
+    plain = ("import numpy as np\n\ndef softmax(z):\n    input = z - z.max(axis=-1, keepdims=True)\n"
+             "    code = np.exp(input)\n    return code / code.sum(axis=-1, keepdims=True)\n")
+    path = notebook(tmp_path / "03_plain.ipynb", (plain, ROLE))
+    assert grade_one(path, FAST, execute=False)["scores"]["softmax"] == (1, "passed 9 cases")
 
 
 def test_hanging_crashing_flooding_and_memory_hungry_submissions_are_reported(tmp_path):

@@ -29,7 +29,7 @@ from .cases import make_cases
 from .checks import compare, expected_outputs
 
 BANNED_NAMES = {"open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars",
-                "setattr", "delattr", "breakpoint", "input", "memoryview"}
+                "setattr", "delattr", "breakpoint"}
 BANNED_MODULES = {"os", "sys", "importlib", "builtins", "inspect", "subprocess", "ctypes",
                   "gc", "types", "pickle", "marshal", "threading", "multiprocessing", "signal",
                   "socket", "shutil", "pathlib", "io", "runpy", "code", "codeop"}
@@ -104,8 +104,14 @@ def refuse(source, ex):
                 bad = [a.name for a in node.names if a.name in forbidden or a.name == "*"]
                 if bad:
                     return f"imports cnnlib's {', '.join(bad)}: an answer may not use cnnlib's solution"
-        elif isinstance(node, ast.Name) and node.id in BANNED_NAMES | BANNED_MODULES:
+        elif isinstance(node, ast.Name) and (node.id in BANNED_NAMES or node.id.startswith("__")):
             return f"uses {node.id!r}, which an answer cell has no business with"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("getattr", "hasattr") and not (
+                    len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+                    and isinstance(node.args[1].value, str)
+                    and not node.args[1].value.startswith("__")):
+            return f"calls {node.func.id} with a computed or dunder name"
         elif isinstance(node, ast.Attribute) and node.attr.startswith("__") \
                 and node.attr not in ALLOWED_DUNDERS:
             return f"touches {node.attr!r}, which an answer cell has no business with"
