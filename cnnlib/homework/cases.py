@@ -112,6 +112,9 @@ def _conv_cases(r, hidden):
     shapes = [((2, 3, 5, 7), (4, 3, 3, 3), 1, 0, "random shapes, non-square 5x7 images",
                "use H for rows and W for columns: Hout = (H + 2*pad - KH)//stride + 1 and "
                "Wout = (W + 2*pad - KW)//stride + 1 (a fixed `w - 3` fits one case only)"),
+              ((1, 2, 6, 5), (2, 2, 3, 2), 1, 0, "non-square 3x2 kernel",
+               "take the kernel size from w.shape (KH, KW = w.shape[2:]): a fixed 3, or an "
+               "output size like `w - 3` or `h - 2`, fits 3x3 kernels only"),
               ((2, 2, 7, 6), (3, 2, 3, 2), 2, 0, "stride 2 (non-square 3x2 kernel)",
                "with stride s the window of output pixel (i, j) starts at row i*s, column j*s "
                "(not at i, and not at a fixed offset such as i*20)"),
