@@ -1,6 +1,7 @@
 """nbgrader (0.9.x, from homework/requirements-teachers.txt) accepts the instructor
 edition: generate_assignment runs without errors and strips the solutions and hidden
-tests, and autograde gives the instructor solution full marks.
+tests, and autograde gives the instructor solution every autograded point (the written
+answers in words are left for the teacher to grade by hand).
 
 nbgrader is not one of the course's requirements. The test uses it when it is on the PATH;
 in CI (CI=true, as .ci/run is run) or with CNNLIB_TEST_NBGRADER=1 it installs the
@@ -65,8 +66,14 @@ def test_nbgrader_generates_the_assignment_and_gives_the_solution_full_marks(tmp
     run("export", "--to", "grades.csv")
     rows = list(csv.DictReader((course / "grades.csv").open()))
     assert len(rows) == 1, rows
-    assert float(rows[0]["max_score"]) == 2.0
-    assert float(rows[0]["score"]) == float(rows[0]["max_score"]), rows[0]
+    # code cells are autograded; written answers in words wait for the teacher
+    cells = json.loads((source / keep).read_text())["cells"]
+    graded = [c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")]
+    auto = sum(c["metadata"]["nbgrader"]["points"] for c in graded if c["cell_type"] == "code")
+    manual = sum(c["metadata"]["nbgrader"]["points"] for c in graded
+                 if c["cell_type"] == "markdown")
+    assert auto >= 2 and float(rows[0]["max_score"]) == auto + manual
+    assert float(rows[0]["score"]) == auto, rows[0]          # every autograded point
     graded = json.loads((course / "autograded" / "teacher" / "hw1" / keep).read_text())
     assert not any(o.get("output_type") == "error" for c in graded["cells"]
                    for o in c.get("outputs", [])), "the solution raised in autograde"
