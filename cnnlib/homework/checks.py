@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import exercises
-from .cases import RUNNERS, make_cases, numerical_expected
+from .cases import make_cases
+from .runners import RUNNERS, numerical_expected
 from .guard import calls_reference, tripwires, CalledReference
 
 PUBLIC_NOTE = "these are the public checks; grading runs more"
