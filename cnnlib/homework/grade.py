@@ -14,6 +14,7 @@ on anything it did to the check functions.
 import ast
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -54,7 +55,9 @@ def run_submission(path, limits):
                str(limits.cell_timeout), str(limits.total_timeout), str(limits.memory_mb),
                str(limits.max_output)]
         try:
-            subprocess.run(cmd, cwd=tmp, timeout=limits.total_timeout + 60, check=False,
+            # the submission runs in a clean environment: no homework or test flags of ours
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CNNLIB_HOMEWORK")}
+            subprocess.run(cmd, cwd=tmp, timeout=limits.total_timeout + 60, check=False, env=env,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True)
         except subprocess.TimeoutExpired:
@@ -133,8 +136,9 @@ def score_exercise(source, ex, limits):
                "memory_mb": min(limits.memory_mb, 2048), "cpu_seconds": 60}
         (Path(tmp) / "job.json").write_text(json.dumps(job), encoding="utf-8")
         try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CNNLIB_HOMEWORK")}
             done = subprocess.run([sys.executable, "-m", "cnnlib.homework.sandbox", "score",
-                                   str(Path(tmp) / "job.json")], cwd=tmp, timeout=90,
+                                   str(Path(tmp) / "job.json")], cwd=tmp, timeout=90, env=env,
                                   capture_output=True, stdin=subprocess.DEVNULL,
                                   start_new_session=True)
         except subprocess.TimeoutExpired:
