@@ -117,7 +117,8 @@ def test_hanging_crashing_flooding_and_memory_hungry_submissions_are_reported(tm
                       "for i in range(100):\n    print('x' * 100_000)"),
              notebook(tmp_path / "03_memory.ipynb", (RIGHT_SOFTMAX, ROLE),
                       "import numpy as np\na = np.ones(2 * 1024**3, dtype=np.uint8)"),
-             notebook(tmp_path / "03_fine.ipynb", (RIGHT_SOFTMAX, ROLE), "print(softmax)")]
+             notebook(tmp_path / "03_fine.ipynb", (RIGHT_SOFTMAX, ROLE), "print(softmax)",
+                      ("1 / 0", {"tags": ["raises-exception"]}))]   # a deliberate error demo
     res = grade_all(paths, None, limits, out=lambda s: None)
     runs = [r["run"] for r in res]
     assert runs[0].startswith("timeout in cell 1"), runs
