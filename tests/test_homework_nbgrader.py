@@ -48,6 +48,8 @@ def test_nbgrader_generates_the_assignment_and_gives_the_solution_full_marks(tmp
         if p.name != keep:
             p.unlink()
     env = {k: v for k, v in os.environ.items() if k != "CNNLIB_HOMEWORK_EXPECT"}
+    # nbgrader runs alembic (and the kernel) from its own environment's bin/ by name
+    env["PATH"] = str(Path(nbgrader[0]).parent) + os.pathsep + env.get("PATH", "")
 
     def run(*args):
         done = subprocess.run(nbgrader + list(args), cwd=course, capture_output=True,
