@@ -151,7 +151,8 @@ def test_conv_forward_rejects_returning_inside_the_loop():
 
 # ---------------------------------------------------------------- max-pool forward
 def _pool(start, init=None):
-    def pool(x, size=2, stride=2):
+    def pool(x, kernel_size=2, stride=2):
+        size = kernel_size
         ho, wo = (x.shape[2] - size) // stride + 1, (x.shape[3] - size) // stride + 1
         out = np.zeros(x.shape[:2] + (ho, wo), dtype=x.dtype)
         for n in range(x.shape[0]):
@@ -172,7 +173,8 @@ def test_maxpool_forward_rejects_offsets_and_a_zero_start():
 
 
 def test_maxpool_forward_rejects_w_minus_3_size():
-    def fixed(x, size=2, stride=2):
+    def fixed(x, kernel_size=2, stride=2):
+        size = kernel_size
         return _pool(lambda i, s, k: i * s)(x, size, stride)[:, :, :x.shape[2] // 2 - 1]
     rejects("maxpool_loop", fixed, "expected shape")
 
@@ -281,7 +283,8 @@ def test_relu_rejects_in_place_forward_and_a_gradient_at_zero():
 
 # ---------------------------------------------------------------- max-pool backward
 def test_maxpool_backward_rejects_counting_a_tie_twice_and_assigning():
-    def all_maxima(dout, x, size=2, stride=2):
+    def all_maxima(dout, x, kernel_size=2, stride=2):
+        size = kernel_size
         dx = np.zeros_like(x)
         for n in range(dout.shape[0]):
             for c in range(dout.shape[1]):
@@ -292,7 +295,8 @@ def test_maxpool_backward_rejects_counting_a_tie_twice_and_assigning():
                         dx[n, c, r:r + size, q:q + size] += (win == win.max()) * dout[n, c, i, j]
         return dx
 
-    def assigns(dout, x, size=2, stride=2):
+    def assigns(dout, x, kernel_size=2, stride=2):
+        size = kernel_size
         dx = np.zeros_like(x)
         for n in range(dout.shape[0]):
             for c in range(dout.shape[1]):
@@ -465,7 +469,8 @@ def test_train_step_rejects_forgetting_the_step_and_updating_on_nan():
 
 
 def test_feedback_says_shape_dtype_and_where_the_largest_error_is():
-    def off_by_one(x, size=2, stride=2):
+    def off_by_one(x, kernel_size=2, stride=2):
+        size = kernel_size
         out = _pool(lambda i, s, k: i * s)(x, size, stride)
         out[0, 0, -1, -1] += 1
         return out

@@ -54,7 +54,7 @@ def test_numeric_answers_are_right():
     recomputed = {
         ("01", 1): conv2d_loop(x, k, np.zeros(1), pad=1)[0, 0],
         ("01", 2): [32 * 3 * 5 * 5 + 32, 1000 * 1000 * 3 * 128 + 128],
-        ("02", 1): maxpool_loop(p, size=3, stride=1)[0, 0],
+        ("02", 1): maxpool_loop(p, kernel_size=3, stride=1)[0, 0],
         ("02", 5): 13 * 13 * 8,
         ("03", 1): -np.log(softmax(np.full(4, 5.0))[0]),
         ("03", 3): z,

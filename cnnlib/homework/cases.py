@@ -62,7 +62,7 @@ def _pool_cases(r, hidden):
                "with its own length"),
               ((1, 2, 7, 7), 3, 2, "3x3 windows with stride 2 (overlapping)",
                "the window of output pixel (i, j) starts at row i*stride, column j*stride; "
-               "size and stride are separate arguments"),
+               "kernel_size and stride are separate arguments"),
               ((2, 1, 5, 7), 2, 1, "stride 1", "the window starts at i*stride, not i*size"),
               ((1, 1, 5, 5), 2, 2, "odd size 5x5: the last row and column are dropped",
                "Hout = (5 - 2)//2 + 1 = 2: use floor division and do not pad")]

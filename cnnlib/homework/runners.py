@@ -65,7 +65,8 @@ def _run_relu(cls, inp):
 
 
 def _kw(inp, *names):
-    return {k: int(inp[k]) for k in names}
+    # the cases say "size"; cnnlib's pooling functions call it kernel_size
+    return {("kernel_size" if k == "size" else k): int(inp[k]) for k in names}
 
 
 RUNNERS = {
