@@ -6,18 +6,24 @@ students read is exactly what runs.
 Introduced in notebooks/00_mnist.ipynb.
 """
 import inspect
+import os
 
 
 def source_text(obj):
     """Return the source code of a function, class or method as a string.
 
     Raises ValueError if Python cannot find it (built-ins, objects made at run time).
+    In a homework edition (CNNLIB_HOMEWORK=1) the bodies of the exercises are hidden.
     Introduced in notebooks/00_mnist.ipynb.
     """
     try:
-        return inspect.getsource(obj)
+        text = inspect.getsource(obj)
     except (TypeError, OSError) as err:
         raise ValueError(f"cannot show the source of {obj!r}: {err}") from None
+    if os.environ.get("CNNLIB_HOMEWORK") == "1":      # set by a homework notebook's first cell
+        from ..homework.source import redact_source   # never show an exercise's solution
+        text = redact_source(obj, text)
+    return text
 
 
 def _in_notebook():

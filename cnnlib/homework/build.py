@@ -1,0 +1,171 @@
+"""Generate the homework editions from the course notebooks and cnnlib's source.
+
+    python -m cnnlib.homework build                      # homework/student/NN_*.ipynb
+    python -m cnnlib.homework build --instructor DIR     # also DIR/NN_*.ipynb with solutions
+
+For each exercise the notebook cell that shows its function with show_source(...) becomes
+a stub cell (signature, docstring, NotImplementedError) and a check cell; cells are found
+by the function they show, not by their position, so the build survives edits to the
+notebooks. Everything else is copied, outputs cleared.
+"""
+
+import copy
+import json
+import re
+from pathlib import Path
+
+from . import exercises, source, written
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+STUDENT_DIR = ROOT / "homework" / "student"
+SHOW = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$")
+SETUP = ("# Homework edition: check() gives feedback on your answers, and show_source()\n"
+         "# no longer shows the solutions of the exercises.\n"
+         "from cnnlib.homework import start_homework, check, check_hidden, check_answer, show_progress\n"
+         "start_homework()")
+
+
+def _cell(kind, text, cell_id, meta=None):
+    cell = {"cell_type": kind, "id": cell_id, "metadata": meta or {}, "source": _lines(text)}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+        cell = {k: cell[k] for k in ("cell_type", "execution_count", "id", "metadata",
+                                     "outputs", "source")}
+    return cell
+
+
+def _lines(text):
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
+def _nbgrader(grade_id, solution=False, points=None):
+    meta = {"grade": points is not None, "grade_id": grade_id, "locked": not solution,
+            "schema_version": 3, "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def exercise_cells(ex, instructor):
+    """Markdown introduction, the stub (or solution) cell and the check cell."""
+    intro = (f"### Exercise: `{ex.name}`{' (' + ', '.join(ex.methods) + ')' if ex.methods else ''}"
+             f" — {ex.title}\n\nAbout {ex.minutes} minutes. Replace the `raise "
+             f"NotImplementedError` line{'s' if len(ex.methods) > 1 else ''} in the next cell "
+             f"with your code, run it, then run the check below it: it says which case fails, "
+             f"what was expected and what usually causes that mistake. The rest of the "
+             f"notebook uses cnnlib's version, so it runs whether or not yours is finished.")
+    meta = {"homework": {"exercise": ex.id, "role": "solution"}}
+    check_meta = {"homework": {"exercise": ex.id, "role": "check"}}
+    if instructor:
+        code = source.solution_source(ex)
+        meta.update(_nbgrader(f"{ex.id}_solution", solution=True))
+        check_meta.update(_nbgrader(f"{ex.id}_check", points=1))
+    else:
+        code = source.student_source(ex)
+    check = (f"check({ex.id!r}, {ex.name})\n"
+             f"from {ex.module} import {ex.name}   # later cells use cnnlib's {ex.name}")
+    if instructor:
+        check += (f"\n### BEGIN HIDDEN TESTS\nassert check_hidden({ex.id!r}), "
+                  f"\"{ex.id} fails the hidden checks\"\n### END HIDDEN TESTS")
+    return [_cell("markdown", intro, f"hw-{ex.id}-intro"),
+            _cell("code", code, f"hw-{ex.id}-code", meta),
+            _cell("code", check, f"hw-{ex.id}-check", check_meta)]
+
+
+def _shows(cell):
+    return [m.group(1) for line in cell["source"] for m in [SHOW.match(line.rstrip("\n"))] if m]
+
+
+def _without(cell, exprs):
+    kept = [line for line in cell["source"]
+            if not (SHOW.match(line.rstrip("\n")) and SHOW.match(line.rstrip("\n")).group(1)
+                    in exprs)]
+    if kept:
+        kept[-1] = kept[-1].rstrip("\n")
+    return kept
+
+
+def build_notebook(nb, number, instructor=False):
+    """The homework edition of one notebook (a new dict; nb is not changed)."""
+    todo = exercises.for_notebook(number)
+    cells = [copy.deepcopy(c) for c in nb["cells"]]
+    placed, after = set(), {}
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        for expr in _shows(cell):
+            for ex in todo:
+                if ex.id not in placed and expr in ex.show:
+                    placed.add(ex.id)
+                    after.setdefault(i, []).append((ex, expr))
+    for ex in todo:                      # no show_source cell: put it after its anchor
+        if ex.id in placed:
+            continue
+        spot = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"
+                     and set(_shows(c)) & set(ex.anchor)), None)
+        if spot is None:
+            raise ValueError(f"notebook {number} shows neither {ex.show} nor {ex.anchor}: "
+                             f"update exercise {ex.id!r} in cnnlib/homework/exercises.py.")
+        after.setdefault(spot, []).append((ex, None))
+    out = []
+    first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    listed = {i: written.exercise_numbers("".join(c["source"])) for i, c in enumerate(cells)
+              if c["cell_type"] == "markdown"}
+    for i, cell in enumerate(cells):
+        if i == first_code:
+            out.append(_cell("code", SETUP, "hw-setup"))
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+            tags = [t for t in cell["metadata"].get("tags", []) if t != "nbval-check-output"]
+            cell["metadata"].pop("tags", None)
+            if tags:
+                cell["metadata"]["tags"] = tags
+            exprs = {expr for _, expr in after.get(i, []) if expr}
+            if exprs:
+                cell["source"] = _without(cell, exprs)
+        if cell["cell_type"] != "code" or "".join(cell["source"]).strip():
+            out.append(cell)
+        for ex, _ in after.get(i, []):
+            out.extend(exercise_cells(ex, instructor))
+        if listed.get(i):
+            out.extend(written.cells(number, listed[i], instructor, _cell, _nbgrader))
+    if not todo:
+        return {**nb, "cells": out}
+    out.append(_cell("markdown", "## Your progress\n\nRun this cell after the checks above "
+                     "to see which exercises pass, which are not implemented yet and which "
+                     "fail. (These are the public checks; grading runs more.)",
+                     "hw-progress-intro"))
+    out.append(_cell("code", f"show_progress({number!r})", "hw-progress",
+                     {"homework": {"role": "progress"}}))
+    return {**nb, "cells": out}
+
+
+def dumps(nb):
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def build(instructor_dir=None, student_dir=STUDENT_DIR, notebooks=NOTEBOOKS):
+    """Write every student edition (and instructor edition if a folder is given).
+    Returns the list of paths written."""
+    paths = []
+    for path in sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb")):
+        number = path.name[:2]
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if not exercises.for_notebook(number) and not any(
+                written.exercise_numbers("".join(c["source"])) for c in nb["cells"]
+                if c["cell_type"] == "markdown"):
+            continue
+        targets = [(Path(student_dir), False)]
+        if instructor_dir is not None:
+            targets.append((Path(instructor_dir), True))
+        for folder, instructor in targets:
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / path.name
+            text = dumps(build_notebook(nb, number, instructor))
+            tmp = dest.with_suffix(".ipynb.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(dest)               # never leave a half-written notebook
+            paths.append(dest)
+    return paths

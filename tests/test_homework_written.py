@@ -1,0 +1,110 @@
+"""Written exercises: every end-of-notebook exercise has a difficulty and time, an answer
+cell in the student edition and a model answer in the instructor edition only; numeric
+answers are checked by fingerprint, and the stored answers are recomputed here."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from cnnlib.homework import build, written
+from cnnlib.homework.written import check_answer, fingerprint, load_answers
+
+
+def _listed():
+    out = {}
+    for path in sorted(build.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for c in nb["cells"]:
+            if c["cell_type"] == "markdown" and written.exercise_numbers("".join(c["source"])):
+                out[path.name[:2]] = written.exercise_numbers("".join(c["source"]))
+    return out
+
+
+def test_every_exercise_has_a_level_a_time_and_a_model_answer():
+    listed = _listed()
+    assert sum(len(v) for v in listed.values()) >= 60
+    for number, ks in listed.items():
+        answers = load_answers(number)
+        assert sorted(answers) == sorted(ks), \
+            f"homework/answers/{number}.md must answer exactly exercises {ks}"
+        for k in ks:
+            level = answers[k]["level"] or ""
+            assert re.fullmatch(r"(easy|medium|hard), \d+ minutes", level), (number, k, level)
+            assert len(answers[k]["answer"]) > 40, (number, k)
+
+
+def test_numeric_answers_are_right():
+    from cnnlib.conv import conv2d_loop
+    from cnnlib.losses import softmax
+    from cnnlib.pool import maxpool_loop
+    x = np.array([[3, 1, 0, 2], [1, 4, 2, 0], [0, 2, 5, 1], [2, 0, 1, 3]], float)[None, None]
+    k = np.array([[1, 0, -1], [2, 1, 0], [0, -1, 1]], float)[None, None]
+    p = np.array([[1, 3, 2, 0], [4, 2, 1, 1], [0, 1, 5, 2], [2, 2, 3, 4]], float)[None, None]
+    z = np.log(np.e ** 2 + np.e)            # p_2 = 1/2 needs e^z = e^2 + e
+    with np.errstate(over="ignore", invalid="ignore"):
+        zs = np.arange(88.0, 89.0, 1e-4, dtype=np.float32)
+        first_nan = next(v for v in zs if np.isnan(np.exp(np.array([v, 0], np.float32)).sum()
+                                                   / np.exp(np.array([v, 0], np.float32)).sum()
+                                                   ) or np.isinf(np.exp(v)))
+    temps = np.linspace(1, 4, 300001)
+    t = temps[np.argmin([abs(softmax(np.array([2.0, 1, 0]) / T)[0] - 0.5) for T in temps[::100]])
+              * 100]
+    recomputed = {
+        ("01", 1): conv2d_loop(x, k, np.zeros(1), pad=1)[0, 0],
+        ("01", 2): [32 * 3 * 5 * 5 + 32, 1000 * 1000 * 3 * 128 + 128],
+        ("02", 1): maxpool_loop(p, kernel_size=3, stride=1)[0, 0],
+        ("02", 5): 13 * 13 * 8,
+        ("03", 1): -np.log(softmax(np.full(4, 5.0))[0]),
+        ("03", 3): z,
+        ("03", 4): float(first_nan),
+        ("03", 7): t,
+        ("04", 1): 16 * 25 + 16 + 12 * 12 * 16 * 10 + 10,
+        ("04", 2): 14 * 14 * 8 * 10 + 10,
+        ("07", 3): 26 * 26 * 8 * 9,
+        ("09", 2): (112 * 112) * (64 * 9) * 4,
+        ("09", 6): 64 * 8 * 26 * 26,
+    }
+    checked = {(n, k): e for n in _listed() for k, e in load_answers(n).items()
+               if e["check"] is not None}
+    assert set(checked) == set(recomputed), "recompute every checked answer here"
+    for key, entry in checked.items():
+        assert fingerprint(recomputed[key], entry["decimals"]) == \
+            fingerprint(entry["check"], entry["decimals"]), (key, recomputed[key], entry["check"])
+
+
+def test_check_answer_says_right_wrong_or_not_answered(capsys):
+    fp = fingerprint([[5.0, 5.0], [5.0, 5.0]], 6)
+    assert check_answer("02.1", np.full((2, 2), 5.0), fp)
+    assert not check_answer("02.1", np.full((2, 2), 4.0), fp)
+    assert not check_answer("02.1", None, fp)
+    assert not check_answer("02.1", "five", fp)
+    out = capsys.readouterr().out
+    assert "right" in out and "not right yet" in out and "not answered yet" in out
+    assert "expected a number" in out
+
+
+@pytest.fixture(scope="module")
+def instructor(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("instructor")
+    build.build(instructor_dir=folder, student_dir=tmp_path_factory.mktemp("student"))
+    return folder
+
+
+def test_model_answers_only_in_the_instructor_edition(instructor):
+    for number in _listed():
+        student = next(build.STUDENT_DIR.glob(f"{number}_*.ipynb")).read_text(encoding="utf-8")
+        teacher = next(instructor.glob(f"{number}_*.ipynb")).read_text(encoding="utf-8")
+        for k, entry in load_answers(number).items():
+            first = entry["answer"].split("\n")[0]
+            assert json.dumps(first)[1:-1] in teacher, (number, k)
+            assert json.dumps(first)[1:-1] not in student, (number, k)
+            assert f"hw-ex{number}-{k}-answer" in student
+            if entry["check"] is not None:
+                assert f"answer_{k} = {entry['check']!r}" in teacher
+                assert f"answer_{k} = None" in student
+                cells = [c for c in json.loads(student)["cells"]
+                         if c["id"].startswith(f"hw-ex{number}-{k}-")]
+                assert len(cells) == 3
+                assert not any(repr(entry["check"]) in "".join(c["source"]) for c in cells)
