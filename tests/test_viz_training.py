@@ -9,7 +9,8 @@ import pytest
 
 from cnnlib.layers import Flatten, Linear, ReLU
 from cnnlib.model import Sequential
-from cnnlib.viz.training import TrainingDashboard, dashboard_widget, plot_history, plot_speedup
+from cnnlib.viz.training import TrainingDashboard, plot_history, plot_speedup
+from cnnlib.viz.widgets import training_dashboard
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-0.5, 0.5, size=(40, 1, 4, 4)).astype(np.float32)
@@ -150,15 +151,16 @@ def test_dashboard_stop_ends_training_early():
 
 
 def test_widget_start_trains_in_a_thread_and_ignores_a_second_click():
-    box, board, state = dashboard_widget(tiny_net, X, Y, batch_size=8, max_epochs=3)
-    controls, picture = box.children
-    epochs, lr, start, stop = controls.children
+    box = training_dashboard(tiny_net, X, Y, batch_size=8, max_epochs=3)
+    board, picture = box.board, box.children[1]
+    epochs, lr, start, stop = box.children[0].children
     epochs.value, lr.value = 2, 0.1
     first_png = picture.value
+    assert box.thread is None
     start.click()
-    thread = state["thread"]
+    thread = box.thread
     start.click()                                # while running: no second thread
-    assert state["thread"] is thread
+    assert box.thread is thread
     thread.join(timeout=30)
     assert not thread.is_alive() and not start.disabled
     assert board.status.get_text().startswith("epoch 2:")
@@ -170,10 +172,10 @@ def test_widget_start_trains_in_a_thread_and_ignores_a_second_click():
 def test_widget_thread_reports_unexpected_errors():
     def broken_net():
         raise RuntimeError("no such architecture")
-    box, board, state = dashboard_widget(broken_net, X, Y)
-    box.children[0].children[2].click()
-    state["thread"].join(timeout=30)
-    assert "RuntimeError: no such architecture" in board.status.get_text()
+    box = training_dashboard(broken_net, X, Y)
+    box.controls["start"].click()
+    box.thread.join(timeout=30)
+    assert "RuntimeError: no such architecture" in box.board.status.get_text()
 
 
 # ---------------------------------------------------------------- plot_speedup

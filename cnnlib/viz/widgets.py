@@ -31,23 +31,25 @@ from .training import TrainingDashboard
 class FigureWidget(W.VBox):
     """Rows of controls above a picture of fixed height that draw(**values) fills.
 
-    controls: {name: widget}; every change of a value redraws with all the values.
+    inputs: {name: widget}; every change of a value redraws with all the values.
     rows: the widgets (or boxes) to lay out above the picture; height: e.g. "420px".
-    Introduced in notebooks/00_mnist.ipynb.
+    others: further controls that act through callbacks of their own (a preset menu).
+    .controls holds inputs and others by name. Introduced in notebooks/00_mnist.ipynb.
     """
 
-    def __init__(self, draw, controls, rows, height):
-        self.draw, self.controls, self.figure, self.paused = draw, controls, None, False
+    def __init__(self, draw, inputs, rows, height, others=None):
+        self.draw, self.inputs, self.figure, self.paused = draw, inputs, None, False
+        self.controls = {**inputs, **(others or {})}
         self.output = W.Output(layout=W.Layout(height=height))
         super().__init__(list(rows) + [self.output])
-        for control in controls.values():
+        for control in inputs.values():
             control.observe(self.redraw, names="value")
         self.redraw()
 
     def redraw(self, change=None):
         if self.paused:             # several controls are being set at once: draw once, after
             return
-        self.figure = self.draw(**{name: c.value for name, c in self.controls.items()})
+        self.figure = self.draw(**{name: c.value for name, c in self.inputs.items()})
         with self.output:
             clear_output(wait=True)
             display(self.figure)
@@ -94,7 +96,8 @@ def kernel_editor(images, preset="vertical edge"):
     grid = W.GridBox(list(cells.values()), layout=W.Layout(grid_template_columns="repeat(3, 80px)"))
     left = W.VBox([menu, controls["index"], controls["pad"], controls["stride"]])
     box = FigureWidget(draw, controls, [W.HBox([left, W.VBox([W.Label("kernel (row by row)"),
-                                                               grid])])], "420px")
+                                                               grid])])], "420px",
+                       others={"preset": menu})
 
     def fill(change):
         box.paused = True           # nine cells change: one drawing, not nine
@@ -104,7 +107,6 @@ def kernel_editor(images, preset="vertical edge"):
         box.redraw()
 
     menu.observe(fill, names="value")
-    box.controls["preset"] = menu
     return box
 
 
@@ -197,10 +199,9 @@ def digit_explorer(net, images, labels, index=0, probs=None, mistakes=20):
                       description="mistakes")
     menu.observe(lambda change: setattr(picker, "value", change["new"]) if change["new"] >= 0
                  else None, names="value")
-    box = FigureWidget(lambda index: predict_view(net, images, index, labels),
-                       {"index": picker}, [W.HBox([picker, menu])], "460px")
-    box.controls["mistakes"] = menu
-    return box
+    return FigureWidget(lambda index: predict_view(net, images, index, labels),
+                        {"index": picker}, [W.HBox([picker, menu])], "460px",
+                        others={"mistakes": menu})
 
 
 def transform_explorer(net, images, labels, index=0):
