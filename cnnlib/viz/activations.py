@@ -10,7 +10,7 @@ Introduced in notebooks/04_forward_pass.ipynb.
 import numpy as np
 
 from ..losses import softmax
-from .base import DIVERGING, figure, say, scale_pixels
+from .base import DIVERGING, figure, say, scale_pixels, show_digit
 
 
 def network_layers(net):
@@ -100,9 +100,7 @@ def plot_activations(net, image, label=None, max_maps=8):
     maps = [(name, out[0]) for name, out in outputs if out.ndim == 4][:2]
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.3, len(maps) or 1])
     ax_img, ax_p = top.subplots(1, 2, width_ratios=[1, 3])
-    ax_img.imshow(image, cmap="gray_r")
-    ax_img.set_title("input" + (f" (label {label})" if label is not None else ""), fontsize=9)
-    ax_img.axis("off")
+    show_digit(ax_img, image, "input" + (f" (label {label})" if label is not None else ""))
     last = outputs[-1][1]
     if last.ndim == 2:
         p = softmax(last.astype(np.float64))[0]

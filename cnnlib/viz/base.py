@@ -3,6 +3,7 @@
     fig, axes = subplots(1, 3, figsize=(11, 4))   # a Figure pyplot does not know about
     say(axes[2], "stride must be >= 1")             # a message in place of a picture
     x = scale_pixels(digit)                         # raw pixels 0..255 -> x / 255
+    show_digit(axes[0], digit)                      # raw pixels drawn on the scale 0..255
 
 Figures are detached from pyplot (made with plt.figure, then plt.close): pyplot's
 inline backend shows every figure it still holds at the end of a cell, so a figure
@@ -15,8 +16,7 @@ figure with say, note or footnote, all in MESSAGE_COLOR.
 
 Colours that carry a sign (weights, gradients, feature maps) use DIVERGING, a
 red-white-blue map that colour-blind readers can read (no red-green contrast).
-
-Introduced in notebooks/00_mnist.ipynb.
+Only the other cnnlib.viz modules use this one; notebooks call those.
 """
 import textwrap
 
@@ -27,13 +27,13 @@ DIVERGING = "RdBu_r"        # blue < 0 < red, white at 0
 MESSAGE_COLOR = "darkred"
 
 __all__ = ["DIVERGING", "MESSAGE_COLOR", "figure", "subplots", "axes_or_new", "say",
-           "message_figure", "note", "annotate", "footnote", "symmetric_limit", "scale_pixels"]
+           "message_figure", "note", "annotate", "show_digit", "footnote", "symmetric_limit", "scale_pixels"]
 
 
 def figure(figsize=(6, 4), **kw):
     """A new matplotlib Figure, detached from pyplot so that the caller shows it once.
 
-    kw go to plt.figure (layout="constrained", dpi=...). Introduced in notebooks/00_mnist.ipynb.
+    kw go to plt.figure (layout="constrained", dpi=...).
     """
     fig = plt.figure(figsize=figsize, **kw)
     plt.close(fig)
@@ -44,7 +44,6 @@ def subplots(nrows=1, ncols=1, figsize=(6, 4), layout=None, **kw):
     """(fig, axes) like plt.subplots, with the figure detached (see figure).
 
     kw go to Figure.subplots (squeeze, width_ratios, gridspec_kw, ...).
-    Introduced in notebooks/00_mnist.ipynb.
     """
     fig = figure(figsize=figsize, layout=layout)
     return fig, fig.subplots(nrows, ncols, **kw)
@@ -93,6 +92,15 @@ def annotate(ax, values, limit, fmt="{:.3g}", max_cells=64, fontsize=10):
                 color="white" if dark else "black")
 
 
+def show_digit(ax, image, title=None, fontsize=9, color="black"):
+    """Draw raw pixels 0..255 (uint8, or float after transform_digit) as dark ink on white,
+    on the fixed scale 0..255 so that a faint digit looks faint, without axes."""
+    ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title, fontsize=fontsize, color=color)
+
+
 def symmetric_limit(values):
     """max |finite value|, for a colour scale from -limit to +limit; 1 when that is 0 or
     there is no finite value, so that nothing divides by zero."""
@@ -108,7 +116,6 @@ def scale_pixels(images, center=False):
     scaling (cnnlib.data.to_float). One rule for every dtype: an image is always raw pixels.
 
     Any shape. Raises ValueError for non-numeric or NaN / infinite pixels.
-    Introduced in notebooks/01_convolution.ipynb.
     """
     x = np.asarray(images)
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):

@@ -9,7 +9,7 @@ Introduced in notebooks/00_mnist.ipynb.
 import numpy as np
 
 from ..checks import check_labels
-from .base import say, subplots
+from .base import say, show_digit, subplots
 
 
 def _images(images):
@@ -53,13 +53,12 @@ def show_digits(images, labels=None, predictions=None, n=16, ncols=8, start=0):
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, idx):
-        ax.imshow(images[i], cmap="gray_r")
         title, color = ("" if labels is None else str(labels[i])), "black"
         if predictions is not None:
             title += f" (pred {predictions[i]})" if labels is not None else str(predictions[i])
             if labels is not None and predictions[i] != labels[i]:
                 color = "red"
-        ax.set_title(title, fontsize=8, color=color)
+        show_digit(ax, images[i], title, fontsize=8, color=color)
     fig.tight_layout()
     return fig
 
@@ -134,10 +133,8 @@ def browse_digit(images, labels, index):
         if not -len(images) <= index < len(images):
             raise ValueError(f"index {index} is out of range: there are {len(images)} images "
                              f"(0..{len(images) - 1})")
-        axes[0, 0].imshow(images[index], cmap="gray_r")
-        axes[0, 0].set_title(f"#{index}, label {labels[index]}" if labels is not None
-                             else f"#{index}")
-        axes[0, 0].axis("off")
+        show_digit(axes[0, 0], images[index], f"#{index}, label {labels[index]}"
+                   if labels is not None else f"#{index}", fontsize=12)
         plot_digit_values(images[index], ax=axes[0, 1], title="pixel values (blank = 0)")
     except (ValueError, TypeError, IndexError) as err:
         axes[0, 0].axis("off")

@@ -18,8 +18,6 @@ from .base import MESSAGE_COLOR, axes_or_new, note
 
 def short_count(n):
     """A count in at most ~4 characters so it fits in a cell: 987, 12k, 3.4M, 1.2G.
-
-    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     n = int(n)
     for limit, suffix in ((10**9, "G"), (10**6, "M"), (10**4, "k")):
@@ -32,7 +30,7 @@ def short_count(n):
 def normalize_rows(cm):
     """Each row divided by its sum (the fraction of class i predicted as j); rows that sum to 0 stay 0.
 
-    cm: (K, K) counts. Returns float64 (K, K). Introduced in notebooks/10_deeper_cnn.ipynb.
+    cm: (K, K) counts. Returns float64 (K, K).
     """
     cm = np.asarray(cm, dtype=float)
     sums = cm.sum(axis=1, keepdims=True)
@@ -87,7 +85,7 @@ def block_means(values, every):
     """Mean of each block of `every` consecutive values and the index (1-based) where it ends.
 
     A block with a NaN or infinite value is dropped. The last, shorter block is kept.
-    Returns (ends, means) as float arrays. Introduced in notebooks/10_deeper_cnn.ipynb.
+    Returns (ends, means) as float arrays.
     """
     values = np.asarray(values, dtype=float).reshape(-1)
     starts = np.arange(0, len(values), every)

@@ -16,8 +16,6 @@ from .base import DIVERGING, annotate, footnote, say, subplots, symmetric_limit
 def pool_problem(shape, size, stride, mode="max"):
     """Check pooling settings for a map of `shape` (H, W); returns (out_shape, message)
     like conv_problem, with Hout = (H - size) // stride + 1.
-
-    Introduced in notebooks/02_pooling.ipynb.
     """
     if mode not in ("max", "average"):
         return None, f"mode must be 'max' or 'average'; got {mode!r}."

@@ -12,7 +12,6 @@ def source_text(obj):
     """Return the source code of a function, class or method as a string.
 
     Raises ValueError if Python cannot find it (built-ins, objects made at run time).
-    Introduced in notebooks/00_mnist.ipynb.
     """
     try:
         return inspect.getsource(obj)

@@ -19,7 +19,7 @@ from ..augment import transform_digit
 from ..conv import Conv2D
 from ..layers import ReLU
 from .activations import to_input, trace_activations
-from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, symmetric_limit
+from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
 
 
 def load_trained(path):
@@ -60,7 +60,6 @@ def mosaic(maps, ncols=8, gap=1):
     """Tile maps (K, H, W) into one 2-D array, ncols per row, separated by NaN gaps.
 
     Returns (array, positions) where positions[k] = (row, col) of map k's top-left pixel.
-    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     maps = np.asarray(maps, dtype=np.float64)
     k, h, w = maps.shape
@@ -124,8 +123,6 @@ def plot_filters(w, ax=None):
 
 def layer_outputs(net, image):
     """Every layer's output for one raw digit (H, W), batch axis removed (trace_activations).
-
-    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     return [out[0] for _, out in trace_activations(net, image)]
 
@@ -133,8 +130,6 @@ def layer_outputs(net, image):
 def conv_map_layers(net):
     """Indices of the layers whose output shows each Conv2D's maps: the ReLU right after
     the convolution if there is one, else the convolution itself.
-
-    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     picks = []
     for i, layer in enumerate(net.layers):
@@ -202,10 +197,8 @@ def plot_most_wrong(net, x, y, images, n=12, ncols=6, probs=None):
     fig = figure(figsize=(1.7 * ncols, 2.0 * nrows))
     for k, i in enumerate(idx):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        ax.imshow(images[i], cmap="gray_r")
-        ax.set_title(f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
-                     f"confidence {probs[i].max():.0%}", fontsize=8, color=MESSAGE_COLOR)
-        ax.set_axis_off()
+        show_digit(ax, images[i], f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
+                   f"confidence {probs[i].max():.0%}", fontsize=8, color=MESSAGE_COLOR)
     fig.tight_layout()
     return fig
 
@@ -270,11 +263,8 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
         ax_img.set_axis_off()
         say(ax_bar, f"Cannot classify this digit: {err}")
         return fig
-    ax_img.imshow(digit, cmap="gray_r", vmin=0, vmax=255)
-    ax_img.set_title(f"#{index}" + ("" if label is None else f", label {label}")
-                     + (f"\nshift {tuple(shift)}, {angle:g}°" if any(shift) or angle else ""),
-                     fontsize=10)
-    ax_img.set_xticks([]), ax_img.set_yticks([])
+    show_digit(ax_img, digit, f"#{index}" + ("" if label is None else f", label {label}")
+               + (f"\nshift {tuple(shift)}, {angle:g}°" if any(shift) or angle else ""), fontsize=10)
     _bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
     if not digit.any():
         footnote(fig, "The digit has left the picture (blank input): the answer only "
@@ -305,9 +295,7 @@ def plot_transform_effect(net, image, label=None, shift=(0, 0), angle=0.0):
         say(axes[1], f"Cannot transform this digit: {err}")
         return fig
     for k, ((digit, name), p) in enumerate(zip(pairs, probs)):
-        axes[2 * k].imshow(digit, cmap="gray_r", vmin=0, vmax=255)
-        axes[2 * k].set_title(name, fontsize=9)
-        axes[2 * k].set_xticks([]), axes[2 * k].set_yticks([])
+        show_digit(axes[2 * k], digit, name)
         _bars(axes[2 * k + 1], p, label, f"predicted {p.argmax()} ({p.max():.0%})")
     fig.tight_layout()
     if not moved.any():

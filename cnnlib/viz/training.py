@@ -27,8 +27,6 @@ CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
 
 def finite_points(values, start=1):
     """(xs, ys) of the finite entries of values, xs counting from start (epoch 1, 2, ...).
-
-    Introduced in notebooks/08_training.ipynb.
     """
     ys = np.asarray(values, dtype=float).reshape(-1)
     xs = np.arange(start, start + len(ys))
@@ -38,8 +36,6 @@ def finite_points(values, start=1):
 
 def history_problems(history):
     """Sentences about what cannot be drawn: no epoch yet, or non-finite values.
-
-    Introduced in notebooks/08_training.ipynb.
     """
     if not history or not history.get("loss"):
         return ["no epoch finished yet: nothing to draw."]

@@ -34,7 +34,7 @@ class FigureWidget(W.VBox):
     inputs: {name: widget}; every change of a value redraws with all the values.
     rows: the widgets (or boxes) to lay out above the picture; height: e.g. "420px".
     others: further controls that act through callbacks of their own (a preset menu).
-    .controls holds inputs and others by name. Introduced in notebooks/00_mnist.ipynb.
+    .controls holds inputs and others by name.
     """
 
     def __init__(self, draw, inputs, rows, height, others=None):
