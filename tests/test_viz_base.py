@@ -1,5 +1,7 @@
 """cnnlib.viz.base: what every picture does (detached figures, messages, pixel scaling),
 and that every drawing in cnnlib.viz returns a Figure that pyplot does not hold."""
+from pathlib import Path
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -60,3 +62,23 @@ def test_one_pixel_rule_for_every_dtype():
         scale_pixels(np.array([1.0, np.nan]))
     with pytest.raises(ValueError, match="numbers"):
         scale_pixels(np.array(["a"]))
+
+
+IDIOMS = {   # what only cnnlib/viz/base.py may write: one home for each
+    "plt.figure(": "a new figure: use base.figure / base.subplots",
+    "plt.subplots(": "a new figure: use base.figure / base.subplots",
+    "plt.close(": "detaching a figure: use base.figure / base.subplots",
+    "plt.show(": "a figure is returned, not shown",
+    '"darkred"': "a message colour: use base.say / note / footnote (MESSAGE_COLOR)",
+    "/ 255": "pixel scaling: use base.scale_pixels",
+    '"coolwarm"': "a diverging map: use base.DIVERGING",
+    '"RdBu_r"': "a diverging map: use base.DIVERGING",
+}
+
+
+def test_figure_message_and_pixel_idioms_live_only_in_base():
+    viz = Path(__file__).resolve().parent.parent / "cnnlib" / "viz"
+    found = [f"{path.name}: {snippet} ({why})" for path in sorted(viz.glob("*.py"))
+             if path.name != "base.py" for snippet, why in IDIOMS.items()
+             if snippet in path.read_text(encoding="utf-8")]
+    assert not found, "\n".join(found)

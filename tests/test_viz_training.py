@@ -3,6 +3,7 @@
 Each test looks at what was drawn: the data of the lines and the texts on the figure.
 """
 import math
+import time
 
 import numpy as np
 import pytest
@@ -165,8 +166,26 @@ def test_widget_start_trains_in_a_thread_and_ignores_a_second_click():
     assert not thread.is_alive() and not start.disabled
     assert board.status.get_text().startswith("epoch 2:")
     assert picture.value != first_png
-    stop.click()
-    assert board.stop_requested
+    for key in ("loss", "acc"):                  # Start drew both curves, one point per epoch
+        np.testing.assert_array_equal(board.lines[key].get_xdata(), [1, 2])
+        assert np.all(np.isfinite(board.lines[key].get_ydata()))
+
+
+def test_widget_stop_ends_a_running_training():
+    box = training_dashboard(tiny_net, X, Y, batch_size=8, max_epochs=500)
+    box.controls["epochs"].value = 500           # minutes of training if Stop did nothing
+    box.controls["stop"].click()                 # a Stop before Start is forgotten at Start
+    box.controls["start"].click()
+    deadline = time.monotonic() + 60
+    while not len(box.board.lines["loss"].get_xdata()) and time.monotonic() < deadline:
+        time.sleep(0.01)                         # wait for the first finished epoch
+    box.controls["stop"].click()
+    box.thread.join(timeout=60)
+    assert not box.thread.is_alive()
+    epochs_done = len(box.board.lines["loss"].get_xdata())
+    assert 1 <= epochs_done < 500
+    assert "stopped by the Stop button" in box.board.status.get_text().replace("\n", " ")
+    assert not box.controls["start"].disabled and not box.board.stop_requested
 
 
 def test_widget_thread_reports_unexpected_errors():

@@ -11,7 +11,7 @@ Introduced in notebooks/11_what_it_learned.ipynb.
 """
 from pathlib import Path
 
-import matplotlib.pyplot as plt
+from matplotlib import colormaps
 import numpy as np
 
 from ..architectures import ARCHITECTURES, make_net
@@ -77,7 +77,7 @@ def mosaic(maps, ncols=8, gap=1):
 def _show_mosaic(ax, maps, ncols, cmap, symmetric, labels=None, above=False):
     tiles, positions = mosaic(maps, ncols)
     top = symmetric_limit(tiles)
-    cm = plt.get_cmap(cmap).with_extremes(bad="white")
+    cm = colormaps[cmap].with_extremes(bad="white")
     im = ax.imshow(tiles, cmap=cm, vmin=-top if symmetric else 0.0, vmax=top)
     for k, (r, c) in enumerate(positions):
         text = str(k) if labels is None else labels[k]

@@ -1,9 +1,11 @@
 """Pictures of training: loss and accuracy curves, a live dashboard, and speed-up plots.
 
     fig = plot_history(history)                       # after fit(...)
-    board = TrainingDashboard(); board.train(net, x, y, epochs=3, lr=0.05)   # see also
-    training_dashboard(make_net, x, y)    # the widget with Start and Stop (cnnlib.viz.widgets)
+    board = TrainingDashboard(); board.train(net, x, y, epochs=3, lr=0.05); board.fig
     fig = plot_speedup(sizes, loop_seconds, fast_seconds)
+
+The dashboard with Start and Stop buttons around a TrainingDashboard is
+cnnlib.viz.widgets.training_dashboard.
 
 Nothing here raises because of odd numbers: NaN or infinite losses, empty histories
 and zero timings are left out of the curves and explained in a text on the figure.
@@ -168,7 +170,6 @@ class TrainingDashboard:
         None if training failed. callback_every defaults to about 10 updates per epoch.
         Introduced in notebooks/08_training.ipynb.
         """
-        self.stop_requested = False
         self.batches_per_epoch = max(1, math.ceil(len(x) / batch_size))
         every = callback_every or max(1, self.batches_per_epoch // 10)
         self.update({})
@@ -179,9 +180,11 @@ class TrainingDashboard:
         except (FloatingPointError, ValueError) as err:
             self.show_message(f"Training stopped: {err}")
             return None
+        finally:
+            stopped, self.stop_requested = self.stop_requested, False   # the next run starts afresh
         if epochs < 1:
             self.show_message(f"epochs = {epochs}: nothing to train.", "gray")
-        elif self.stop_requested:
+        elif stopped:
             self.show_message(self.status.get_text().replace("\n", " ") + "  (stopped by the Stop button)",
                               "black")
         return history

@@ -256,6 +256,7 @@ def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, ma
         if box.thread is not None and box.thread.is_alive():
             return                           # a second click while running does nothing
         c["start"].disabled = True
+        board.stop_requested = False        # a Stop pressed while nothing ran does not count
         box.thread = threading.Thread(target=run, daemon=True)
         box.thread.start()
 
