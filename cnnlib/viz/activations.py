@@ -11,6 +11,7 @@ import numpy as np
 
 from ..losses import softmax
 from .base import DIVERGING, figure, say, scale_pixels, show_digit
+from .probabilities import probability_bars
 
 
 def network_layers(net):
@@ -104,18 +105,8 @@ def plot_activations(net, image, label=None, max_maps=8):
     last = outputs[-1][1]
     if last.ndim == 2:
         p = softmax(last.astype(np.float64))[0]
-        pred = int(p.argmax())
-        colors = ["tab:gray"] * len(p)
-        colors[pred] = "tab:blue"
-        title = f"probabilities: predicted {pred} (blue)"
-        if label is not None and 0 <= label < len(p):
-            colors[label] = "tab:blue" if label == pred else "tab:orange"
-            title = (f"probabilities: predicted {pred} = label (blue)" if label == pred
-                     else f"{title}, label {label} (orange)")
-        ax_p.bar(np.arange(len(p)), p, color=colors)
-        ax_p.set_xticks(np.arange(len(p)))
-        ax_p.set_ylim(0, max(0.3, float(p.max()) * 1.15))
-        ax_p.set_title(title, fontsize=9)
+        probability_bars(ax_p, p, label, f"probabilities: predicted {p.argmax()} ({p.max():.0%})",
+                         top=max(0.3, float(p.max()) * 1.15))    # untrained: all near 0.1
     else:
         ax_p.axis("off")
     if maps:

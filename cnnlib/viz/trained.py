@@ -20,6 +20,7 @@ from ..conv import Conv2D
 from ..layers import ReLU
 from .activations import to_input, trace_activations
 from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
+from .probabilities import probability_bars
 
 
 def load_trained(path):
@@ -227,20 +228,6 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
     return ax.figure
 
 
-def _bars(ax, p, label=None, title="probabilities"):
-    colors = ["tab:gray"] * len(p)
-    # blue right, orange wrong, the true class in bold: readable without telling red from green
-    colors[int(np.argmax(p))] = "tab:blue" if label is None or np.argmax(p) == label else "tab:orange"
-    ax.bar(range(len(p)), p, color=colors)
-    ax.set_ylim(0, 1.05)
-    ax.set_xticks(range(len(p)))
-    if label is not None and 0 <= label < len(p):
-        tick = ax.get_xticklabels()[label]
-        tick.set_fontweight("bold")
-    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label})"))
-    ax.set_title(title, fontsize=10)
-
-
 def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
     """Widget view: digit images[index] (optionally shifted/rotated with transform_digit),
     the network's ten probabilities as bars and the feature maps of every conv layer.
@@ -265,7 +252,7 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
         return fig
     show_digit(ax_img, digit, f"#{index}" + ("" if label is None else f", label {label}")
                + (f"\nshift {tuple(shift)}, {angle:g}°" if any(shift) or angle else ""), fontsize=10)
-    _bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
+    probability_bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
     if not digit.any():
         footnote(fig, "The digit has left the picture (blank input): the answer only "
                  "reflects the biases.")
@@ -296,7 +283,7 @@ def plot_transform_effect(net, image, label=None, shift=(0, 0), angle=0.0):
         return fig
     for k, ((digit, name), p) in enumerate(zip(pairs, probs)):
         show_digit(axes[2 * k], digit, name)
-        _bars(axes[2 * k + 1], p, label, f"predicted {p.argmax()} ({p.max():.0%})")
+        probability_bars(axes[2 * k + 1], p, label, f"predicted {p.argmax()} ({p.max():.0%})")
     fig.tight_layout()
     if not moved.any():
         footnote(fig, "The digit has left the picture (blank input).")
