@@ -13,7 +13,8 @@ display) and explains an impossible setting inside the figure instead of raising
     gradients      where max-pool and convolution gradients go                     (06, 07)
     training       loss and accuracy curves, the live training dashboard, speed-ups (08, 09)
     evaluation     confusion matrix, optimizer comparison                          (10)
-    trained        filters, feature maps, mistakes, confidence, robustness         (11)
+    trained        a trained net's filters, feature maps, mistakes, confidence     (11)
+    robustness     the net's answer for shifted and rotated digits                 (11)
     widgets        every notebook widget, built by one call (kernel_editor, ...)   (00-11)
     show           show_source: the engine's own code, displayed in a notebook     (00-11)
 """

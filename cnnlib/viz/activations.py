@@ -3,7 +3,7 @@ and after the pooling, and the class probabilities at the end.
 
 trace_activations is the one place in cnnlib.viz that runs a digit through a network
 layer by layer (the loop of Sequential.forward, keeping every output); to_input is the
-one place that turns raw digits into the network's input. cnnlib.viz.trained uses both.
+one place that turns raw digits into the network's input. cnnlib.viz.trained and .robustness use them.
 
 Introduced in notebooks/04_forward_pass.ipynb.
 """

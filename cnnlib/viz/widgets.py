@@ -24,7 +24,8 @@ from .digits import browse_digit
 from .gradients import plot_conv_touch, plot_pool_routing
 from .pooling import plot_pooling
 from .probabilities import plot_probabilities
-from .trained import most_confident_mistakes, plot_transform_effect, predict_view
+from .robustness import plot_transform_effect
+from .trained import most_confident_mistakes, predict_view
 from .training import TrainingDashboard
 
 
