@@ -3,7 +3,8 @@
     kernel_editor(x_test)                       # notebook 01: edit a 3x3 kernel, see its map
     digit_explorer(net, x_test, y_test)          # notebook 11: the net's view of any digit
 
-Every widget is a FigureWidget: its controls (a dict, .controls) feed a drawing function
+Every widget but the training dashboard (a picture that a training thread refreshes, see
+training_dashboard) is a FigureWidget: its controls (a dict, .controls) feed a drawing function
 from the other cnnlib.viz modules, whose Figure is shown in an Output of fixed height
 (no page jump) and replaced with clear_output(wait=True) (no flicker). Sliders only
 report when released (continuous_update=False), since every drawing takes a moment.
