@@ -4,6 +4,9 @@ pick from a menu, and check that the picture on show changed the right way.
 Outside a Jupyter kernel an Output widget captures nothing, so display() prints the
 figure's repr; the widget keeps the Figure it shows in .figure, which is what we check.
 """
+import json
+from pathlib import Path
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -170,3 +173,16 @@ def test_transform_explorer_shift_rotate_and_push_out(digits):
     assert "shift (dy, dx) = (0, 3), 90°" in texts(fig)
     np.testing.assert_array_equal(image(fig, 0), x_test[1])
     assert not np.array_equal(image(fig, 1), x_test[1])
+
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_cell_builds_a_widget_or_shows_a_figure_by_hand(path):
+    hand_made = ("ipywidgets", ".observe(", "interactive_output", "clear_output", "plt.show(",
+                 "plt.subplots(", ".figure\n")
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    found = [(i, word) for i, c in enumerate(cells) if c["cell_type"] == "code"
+             for word in hand_made if word in "".join(c["source"]) + "\n"]
+    assert not found, f"cells build widgets or figures by hand (use cnnlib.viz): {found}"
