@@ -27,12 +27,6 @@ PENDING = {
     ("cnnlib/data/download.py", "DownloadError"), ("cnnlib/data/download.py", "cache_dir"),
     ("cnnlib/data/download.py", "check_file"), ("cnnlib/data/download.py", "fetch"),
     ("cnnlib/data/download.py", "ensure_files"),
-    ("cnnlib/viz/convolution.py", "conv_problem"), ("cnnlib/viz/convolution.py", "pool_problem"),
-    ("cnnlib/viz/evaluation.py", "short_count"), ("cnnlib/viz/evaluation.py", "normalize_rows"),
-    ("cnnlib/viz/evaluation.py", "block_means"), ("cnnlib/viz/show.py", "source_text"),
-    ("cnnlib/viz/trained.py", "mosaic"), ("cnnlib/viz/trained.py", "layer_outputs"),
-    ("cnnlib/viz/trained.py", "conv_map_layers"), ("cnnlib/viz/training.py", "finite_points"),
-    ("cnnlib/viz/training.py", "history_problems"),
 }
 
 
