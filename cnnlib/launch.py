@@ -26,7 +26,7 @@ def install_course(url="https://github.com/{repository}", folder="./cnn-from-scr
         subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, folder], check=True)
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", folder], check=True)
         importlib.invalidate_caches()
-    if "google.colab" in sys.modules:  # Colab shows ipywidgets 8 only through this manager
+    if "google.colab" in sys.modules:  # Colab draws our sliders only through this manager
         from google.colab import output
         output.enable_custom_widget_manager()
 

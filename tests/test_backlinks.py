@@ -21,14 +21,7 @@ ANY_NOTEBOOK = re.compile(r"notebooks/(\d\d_\w+\.ipynb)")
 # Back-links known to be wrong in files that other changes of issue 8 rewrite at the same
 # time (cnnlib/viz: the pictures half). The test
 # fails when one of them is fixed (remove it here) and for every wrong link not listed.
-PENDING = {
-    ("cnnlib/viz/convolution.py", "conv_problem"), ("cnnlib/viz/convolution.py", "pool_problem"),
-    ("cnnlib/viz/evaluation.py", "short_count"), ("cnnlib/viz/evaluation.py", "normalize_rows"),
-    ("cnnlib/viz/evaluation.py", "block_means"), ("cnnlib/viz/show.py", "source_text"),
-    ("cnnlib/viz/trained.py", "mosaic"), ("cnnlib/viz/trained.py", "layer_outputs"),
-    ("cnnlib/viz/trained.py", "conv_map_layers"), ("cnnlib/viz/training.py", "finite_points"),
-    ("cnnlib/viz/training.py", "history_problems"),
-}
+PENDING = set()
 
 
 def documented():

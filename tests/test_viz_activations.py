@@ -26,8 +26,9 @@ def texts(fig):
     out = [t.get_text() for t in fig.texts]
     for sub in getattr(fig, "subfigs", []):
         out += [t.get_text() for t in sub.texts]
-    out += [ax.get_title() for ax in fig.axes]
-    return " ".join(out)
+    for ax in fig.axes:
+        out += [ax.get_title()] + [t.get_text() for t in ax.texts]
+    return " ".join(out).replace("\n", " ")
 
 
 def test_trace_shapes_follow_the_seed_network():
@@ -39,8 +40,8 @@ def test_trace_scales_raw_pixels_like_to_float():
     layers = [Flatten()]
     (_, out), = trace_activations(layers, digit())
     assert out.min() == pytest.approx(-0.5) and out.max() == pytest.approx(0.5)
-    (_, out), = trace_activations(layers, digit().astype(np.float32) / 255)
-    assert out.min() == 0.0 and out.max() == 1.0           # floats are used as they are
+    (_, out), = trace_activations(layers, digit().astype(np.float32))
+    assert out.min() == pytest.approx(-0.5) and out.max() == pytest.approx(0.5)  # same rule
 
 
 def test_plot_shows_eight_conv_and_eight_pool_maps_and_probabilities():
@@ -78,7 +79,7 @@ def test_nan_image_gives_a_message():
 
 def test_image_of_a_size_the_net_cannot_take_gives_a_message():
     fig = plot_activations(seed_layers(), np.zeros((20, 20), np.uint8))
-    assert "cannot take this image" in texts(fig) and "Linear input" in texts(fig)
+    assert "Cannot show the activations" in texts(fig) and "Linear input" in texts(fig)
 
 
 @pytest.mark.parametrize("shape", [(28,), (1, 28, 28), (0, 28)])

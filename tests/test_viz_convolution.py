@@ -1,5 +1,6 @@
-"""The widget drawings of notebooks 01 and 02, called directly with normal and absurd
-settings: they must draw (and return) a clear message, never raise or warn."""
+"""The widget drawings of notebooks 01 and 02 (cnnlib.viz.convolution and .pooling), called
+directly with normal and absurd settings: they must draw (and return) a clear message,
+never raise or warn."""
 import warnings
 
 import matplotlib
@@ -9,7 +10,8 @@ import pytest
 
 from cnnlib.conv import conv2d_loop
 from cnnlib.viz.convolution import (KERNEL_PRESETS, conv_problem, feature_map, plot_convolution,
-                              plot_feature_maps, plot_pooling, pool_problem)
+                                    plot_feature_maps)
+from cnnlib.viz.pooling import plot_pooling, pool_problem
 from cnnlib.pool import avgpool_loop, maxpool_loop
 
 matplotlib.use("Agg")
@@ -54,10 +56,12 @@ def test_presets_are_3x3_and_edge_kernels_sum_to_zero():
 
 
 def test_feature_map_matches_conv2d_loop_with_pad_and_stride():
-    img = np.random.default_rng(0).random((7, 9))
+    img = np.random.default_rng(0).integers(0, 256, (7, 9))
     k = KERNEL_PRESETS["Sobel x"]
-    want = conv2d_loop(img[None, None], k[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
+    want = conv2d_loop(img[None, None] / 255, k[None, None], np.zeros(1), stride=2, pad=1)[0, 0]
     np.testing.assert_allclose(feature_map(img, k, pad=1, stride=2), want)
+    # one rule for every dtype: float pixels 0..255 give the same map as uint8 ones
+    np.testing.assert_allclose(feature_map(img.astype(float), k, pad=1, stride=2), want)
 
 
 def test_vertical_edge_kernel_responds_to_the_bar_sides_not_the_background():
@@ -67,41 +71,41 @@ def test_vertical_edge_kernel_responds_to_the_bar_sides_not_the_background():
 
 
 def test_plot_convolution_normal_case_reports_output_size():
-    drawn = plot_convolution(digit(), KERNEL_PRESETS["Sobel x"], pad=1, stride=2)
-    assert drawn.shape == (14, 14) and drawn.message == ""
-    text = texts(drawn.figure)
+    fig = plot_convolution(digit(), KERNEL_PRESETS["Sobel x"], pad=1, stride=2)
+    assert conv_problem((28, 28), KERNEL_PRESETS["Sobel x"], pad=1, stride=2) == ((14, 14), "")
+    text = texts(fig)
     assert "feature map 14×14" in text and "(28 + 2·1 − 3) // 2 + 1 = 14" in text
     assert "-2" in text and "2" in text               # the kernel's numbers are drawn
 
 
 def test_huge_kernel_values_draw_without_overflow():
     k = np.array([[1e6, 0, -1e6]] * 3)
-    drawn = plot_convolution(digit(), k)
-    assert drawn.shape == (26, 26)
-    assert "1e+06" in texts(drawn.figure) and "-1e+06" in texts(drawn.figure)
+    fig = plot_convolution(digit(), k)
+    assert fig.axes[2].images[0].get_array().shape == (26, 26)
+    assert "1e+06" in texts(fig) and "-1e+06" in texts(fig)
 
 
 def test_zero_kernel_gives_a_flat_map_message():
-    drawn = plot_convolution(digit(), np.zeros((3, 3)))
-    assert drawn.shape == (26, 26)
-    assert "Flat map" in drawn.message and "Flat map" in texts(drawn.figure)
+    fig = plot_convolution(digit(), np.zeros((3, 3)))
+    assert fig.axes[2].images[0].get_array().shape == (26, 26)
+    assert "Flat map" in texts(fig)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_kernel_cell_is_named(bad):
     k = np.ones((3, 3))
     k[1, 2] = bad
-    drawn = plot_convolution(digit(), k)
-    assert drawn.shape is None
-    assert "row 1, column 2" in drawn.message and "finite number" in drawn.message
-    assert "row 1, column 2" in texts(drawn.figure)
+    out, message = conv_problem((28, 28), k)
+    assert out is None
+    assert "row 1, column 2" in message and "finite number" in message
+    fig = plot_convolution(digit(), k)
+    assert "row 1, column 2" in texts(fig) and not fig.axes[2].images
 
 
 def test_stride_larger_than_the_image_allows():
-    drawn = plot_convolution(digit(), KERNEL_PRESETS["blur"], stride=40)
-    assert drawn.shape == (1, 1)
-    assert "only one window position fits" in drawn.message
-    assert "only one window" in texts(drawn.figure)
+    fig = plot_convolution(digit(), KERNEL_PRESETS["blur"], stride=40)
+    assert fig.axes[2].images[0].get_array().shape == (1, 1)
+    assert "only one window position fits" in texts(fig)
 
 
 def test_stride_larger_than_kernel_skips_pixels():
@@ -110,15 +114,16 @@ def test_stride_larger_than_kernel_skips_pixels():
 
 
 def test_large_padding_is_explained_and_absurd_padding_refused():
-    drawn = plot_convolution(digit(), KERNEL_PRESETS["identity"], pad=50)
-    assert drawn.shape == (126, 126) and "only padding zeros" in drawn.message
-    drawn = plot_convolution(digit(), KERNEL_PRESETS["identity"], pad=10_000)
-    assert drawn.shape is None and "too large to draw" in texts(drawn.figure)
+    fig = plot_convolution(digit(), KERNEL_PRESETS["identity"], pad=50)
+    assert fig.axes[2].images[0].get_array().shape == (126, 126)
+    assert "only padding zeros" in texts(fig)
+    fig = plot_convolution(digit(), KERNEL_PRESETS["identity"], pad=10_000)
+    assert not fig.axes[2].images and "too large to draw" in texts(fig)
 
 
 def test_kernel_larger_than_image_and_bad_hyper_parameters():
-    drawn = plot_convolution(digit(), np.ones((30, 30)))
-    assert drawn.shape is None and "larger than the padded input" in texts(drawn.figure)
+    fig = plot_convolution(digit(), np.ones((30, 30)))
+    assert not fig.axes[2].images and "larger than the padded input" in texts(fig)
     for pad, stride, word in ((-1, 1, "pad"), (0, 0, "stride"), (0, 1.5, "stride")):
         out, message = conv_problem((28, 28), np.ones((3, 3)), pad, stride)
         assert out is None and message.startswith(word)
@@ -126,8 +131,8 @@ def test_kernel_larger_than_image_and_bad_hyper_parameters():
 
 def test_plot_convolution_draws_into_given_axes():
     fig, axes = plt.subplots(1, 3)
-    drawn = plot_convolution(digit(), KERNEL_PRESETS["sharpen"], axes=axes)
-    assert drawn.figure is fig and len(fig.axes) == 3
+    assert plot_convolution(digit(), KERNEL_PRESETS["sharpen"], axes=axes) is fig
+    assert len(fig.axes) == 3
 
 
 def test_plot_feature_maps_titles_and_flat_marker():
@@ -143,38 +148,38 @@ def test_plot_feature_maps_titles_and_flat_marker():
 
 def test_plot_pooling_winners_are_the_maxima():
     fmap = np.arange(16.0).reshape(4, 4)
-    drawn = plot_pooling(fmap, size=2, stride=2)
-    assert drawn.shape == (2, 2) and drawn.message == ""
-    xs, ys = drawn.figure.axes[0].lines[0].get_data()
+    fig = plot_pooling(fmap, size=2, stride=2)
+    assert pool_problem(fmap.shape, 2, 2) == ((2, 2), "")
+    xs, ys = fig.axes[0].lines[0].get_data()
     winners = sorted(zip(ys, xs))
     assert winners == [(1, 1), (1, 3), (3, 1), (3, 3)]      # bottom-right of each window
-    pooled = drawn.figure.axes[1].images[0].get_array()
+    pooled = fig.axes[1].images[0].get_array()
     np.testing.assert_array_equal(pooled, maxpool_loop(fmap[None, None])[0, 0])
-    assert "15.00" in texts(drawn.figure)
+    assert "15.00" in texts(fig)
 
 
 def test_plot_pooling_average_has_no_winners_and_right_values():
     fmap = np.random.default_rng(1).normal(size=(6, 6))
-    drawn = plot_pooling(fmap, size=3, stride=3, mode="average")
-    assert drawn.shape == (2, 2) and not drawn.figure.axes[0].lines
-    np.testing.assert_allclose(drawn.figure.axes[1].images[0].get_array(),
+    fig = plot_pooling(fmap, size=3, stride=3, mode="average")
+    assert not fig.axes[0].lines
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(),
                                avgpool_loop(fmap[None, None], 3, 3)[0, 0])
 
 
 def test_pooling_flat_windows_get_no_dot_and_flat_map_draws():
-    drawn = plot_pooling(np.zeros((6, 6)), 2, 2)
-    assert drawn.shape == (3, 3) and not drawn.figure.axes[0].lines
+    fig = plot_pooling(np.zeros((6, 6)), 2, 2)
+    assert fig.axes[1].images[0].get_array().shape == (3, 3) and not fig.axes[0].lines
 
 
 def test_pool_larger_than_map_and_other_problems():
-    drawn = plot_pooling(np.ones((5, 5)), size=6, stride=2)
-    assert drawn.shape is None and "larger than the feature map (5×5)" in texts(drawn.figure)
+    fig = plot_pooling(np.ones((5, 5)), size=6, stride=2)
+    assert not fig.axes[1].images and "larger than the feature map (5×5)" in texts(fig)
     assert pool_problem((26, 26), 3, 2)[0] == (12, 12)
     assert "dropped" in pool_problem((27, 27), 2, 2)[1]
     assert "never looked at" in pool_problem((26, 26), 2, 3)[1]
     assert "mode" in pool_problem((4, 4), 2, 2, mode="median")[1]
-    assert "stride" in plot_pooling(np.ones((4, 4)), 2, 0).message
-    assert "finite" in plot_pooling(np.full((4, 4), np.nan), 2, 2).message
+    assert "stride must be" in texts(plot_pooling(np.ones((4, 4)), 2, 0))
+    assert "finite" in texts(plot_pooling(np.full((4, 4), np.nan), 2, 2))
 
 
 def test_figures_are_closed_from_pyplot_so_notebooks_show_them_once():

@@ -114,3 +114,17 @@ def test_tempered_log_probs_is_shift_invariant_and_normalised():
     a = tempered_log_probs(z, 2.0)
     np.testing.assert_allclose(a, tempered_log_probs(z + 1000.0, 2.0), atol=1e-12)
     assert np.exp(a).sum() == pytest.approx(1.0)
+
+
+def test_probability_bars_right_blue_wrong_orange_label_bold():
+    from matplotlib.colors import to_rgba
+    from cnnlib.viz.base import subplots
+    from cnnlib.viz.probabilities import probability_bars
+    p = np.array([0.1, 0.7, 0.2])
+    for label, colour in ((1, "tab:blue"), (2, "tab:orange"), (None, "tab:blue")):
+        ax = subplots()[1]
+        probability_bars(ax, p, label)
+        assert ax.patches[1].get_facecolor() == to_rgba(colour)     # the predicted class, 1
+        assert ax.patches[0].get_facecolor() == to_rgba("tab:gray")
+        bold = [t.get_text() for t in ax.get_xticklabels() if t.get_fontweight() == "bold"]
+        assert bold == ([] if label is None else [str(label)])

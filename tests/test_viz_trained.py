@@ -1,4 +1,4 @@
-"""Tests for cnnlib.viz.trained: the drawings of notebook 11 with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
+"""Tests for cnnlib.viz.trained and .robustness: the drawings of notebook 11 with normal and extreme inputs (they must explain a bad setting, never raise in a widget)."""
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -10,8 +10,8 @@ from cnnlib.architectures import lenet
 from cnnlib.viz.trained import (conv_map_layers, first_conv_weights, load_trained, mosaic,
                                  most_confident_mistakes, plot_confidence_histogram,
                                  plot_filters, plot_layer_maps, plot_most_wrong,
-                                 plot_transform_effect, predict_view, to_input,
-                                 transform_accuracy)
+                                 predict_view, to_input)
+from cnnlib.viz.robustness import plot_transform_effect, transform_accuracy
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_transform_accuracy_of_a_shift_sensitive_net():
 
 
 def test_plot_transform_accuracy_draws_both_curves():
-    from cnnlib.viz.trained import plot_transform_accuracy
+    from cnnlib.viz.robustness import plot_transform_accuracy
     fig = plot_transform_accuracy([-2, 0, 2], [0.5, 1.0, 0.6], [-30, 0, 30], [0.4, 1.0, 0.3])
     assert len(fig.axes) == 2
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), [0.5, 1.0, 0.6])

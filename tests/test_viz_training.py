@@ -3,13 +3,15 @@
 Each test looks at what was drawn: the data of the lines and the texts on the figure.
 """
 import math
+import time
 
 import numpy as np
 import pytest
 
 from cnnlib.layers import Flatten, Linear, ReLU
 from cnnlib.model import Sequential
-from cnnlib.viz.training import TrainingDashboard, dashboard_widget, plot_history, plot_speedup
+from cnnlib.viz.training import TrainingDashboard, plot_history, plot_speedup
+from cnnlib.viz.widgets import training_dashboard
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-0.5, 0.5, size=(40, 1, 4, 4)).astype(np.float32)
@@ -150,30 +152,49 @@ def test_dashboard_stop_ends_training_early():
 
 
 def test_widget_start_trains_in_a_thread_and_ignores_a_second_click():
-    box, board, state = dashboard_widget(tiny_net, X, Y, batch_size=8, max_epochs=3)
-    controls, picture = box.children
-    epochs, lr, start, stop = controls.children
+    box = training_dashboard(tiny_net, X, Y, batch_size=8, max_epochs=3)
+    board, picture = box.board, box.children[1]
+    epochs, lr, start, stop = box.children[0].children
     epochs.value, lr.value = 2, 0.1
     first_png = picture.value
+    assert box.thread is None
     start.click()
-    thread = state["thread"]
+    thread = box.thread
     start.click()                                # while running: no second thread
-    assert state["thread"] is thread
+    assert box.thread is thread
     thread.join(timeout=30)
     assert not thread.is_alive() and not start.disabled
     assert board.status.get_text().startswith("epoch 2:")
     assert picture.value != first_png
-    stop.click()
-    assert board.stop_requested
+    for key in ("loss", "acc"):                  # Start drew both curves, one point per epoch
+        np.testing.assert_array_equal(board.lines[key].get_xdata(), [1, 2])
+        assert np.all(np.isfinite(board.lines[key].get_ydata()))
+
+
+def test_widget_stop_ends_a_running_training():
+    box = training_dashboard(tiny_net, X, Y, batch_size=8, max_epochs=500)
+    box.controls["epochs"].value = 500           # minutes of training if Stop did nothing
+    box.controls["stop"].click()                 # a Stop before Start is forgotten at Start
+    box.controls["start"].click()
+    deadline = time.monotonic() + 60
+    while not len(box.board.lines["loss"].get_xdata()) and time.monotonic() < deadline:
+        time.sleep(0.01)                         # wait for the first finished epoch
+    box.controls["stop"].click()
+    box.thread.join(timeout=60)
+    assert not box.thread.is_alive()
+    epochs_done = len(box.board.lines["loss"].get_xdata())
+    assert 1 <= epochs_done < 500
+    assert "stopped by the Stop button" in box.board.status.get_text().replace("\n", " ")
+    assert not box.controls["start"].disabled and not box.board.stop_requested
 
 
 def test_widget_thread_reports_unexpected_errors():
     def broken_net():
         raise RuntimeError("no such architecture")
-    box, board, state = dashboard_widget(broken_net, X, Y)
-    box.children[0].children[2].click()
-    state["thread"].join(timeout=30)
-    assert "RuntimeError: no such architecture" in board.status.get_text()
+    box = training_dashboard(broken_net, X, Y)
+    box.controls["start"].click()
+    box.thread.join(timeout=30)
+    assert "RuntimeError: no such architecture" in box.board.status.get_text()
 
 
 # ---------------------------------------------------------------- plot_speedup

@@ -1,7 +1,25 @@
-"""Figures and widgets for the notebooks (needs matplotlib and ipywidgets).
+"""Pictures and widgets for the notebooks: everything that draws lives here, apart from
+the CNN engine (cnnlib.*), which never imports this package.
 
-Importing any cnnlib.viz module in a Jupyter kernel registers cnnlib.viz.alt_text's
-PNG formatter: every figure then carries alt text and an opaque white background.
+Each drawing function returns a matplotlib Figure (show it as a cell's last value or with
+display) and explains an impossible setting inside the figure instead of raising.
+
+    base           what every figure does: detached figures, messages, pixel scaling, colours
+    digits         grids of digits, one digit's pixel values, class balance       (notebook 00)
+    convolution    input, kernel and feature map side by side; feature map grids  (01)
+    pooling        pooling windows, their winners and the pooled map               (02)
+    probabilities  softmax probabilities and the loss, with a temperature          (03)
+    activations    one digit's feature maps and probabilities; trace_activations   (04)
+    gradients      where max-pool and convolution gradients go                     (06, 07)
+    training       loss and accuracy curves, the live training dashboard, speed-ups (08, 09)
+    evaluation     confusion matrix, optimizer comparison                          (10)
+    trained        a trained net's filters, feature maps, mistakes, confidence     (11)
+    robustness     the net's answer for shifted and rotated digits                 (11)
+    widgets        every notebook widget, built by one call (kernel_editor, ...)   (00-11)
+    show           show_source: the engine's own code, displayed in a notebook     (00-11)
+    alt_text       alt text and an opaque white background for every figure shown in Jupyter
+
+Importing any cnnlib.viz module in a Jupyter kernel registers alt_text's formatter.
 """
 from .alt_text import register_formatter as _register_formatter
 

@@ -1,13 +1,17 @@
 """What one digit looks like inside the network: the feature maps after the convolution
 and after the pooling, and the class probabilities at the end.
 
+trace_activations is the one place in cnnlib.viz that runs a digit through a network
+layer by layer (the loop of Sequential.forward, keeping every output); to_input is the
+one place that turns raw digits into the network's input. cnnlib.viz.trained and .robustness use them.
+
 Introduced in notebooks/04_forward_pass.ipynb.
 """
 import numpy as np
-import matplotlib.pyplot as plt
 
-from ..data import to_float
 from ..losses import softmax
+from .base import DIVERGING, figure, say, scale_pixels, show_digit
+from .probabilities import probability_bars
 
 
 def network_layers(net):
@@ -20,22 +24,42 @@ def network_layers(net):
     return list(layers)
 
 
+def one_digit(image):
+    """image as an array if it is one grey image (H, W); else a ValueError that says so."""
+    image = np.asarray(image)
+    if image.ndim != 2 or 0 in image.shape:
+        raise ValueError(f"image must be one grey image of shape (H, W), e.g. (28, 28); "
+                         f"got shape {image.shape}.")
+    return image
+
+
+def to_input(images):
+    """Raw digits (H, W) or (N, H, W), pixel values 0..255 of any dtype -> the network's input,
+    float32 (N, 1, H, W) = x/255 - 0.5 (as cnnlib.data.to_float).
+
+    Raises ValueError for another shape or for NaN / infinite pixels.
+    Introduced in notebooks/11_what_it_learned.ipynb.
+    """
+    x = np.asarray(images)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or 0 in x.shape:
+        raise ValueError(f"expected a digit (H, W) or digits (N, H, W), e.g. (28, 28); "
+                         f"got shape {x.shape}.")
+    return scale_pixels(x, center=True).astype(np.float32)[:, None]
+
+
 def trace_activations(net, image):
-    """Run one image through the layers and keep every layer's output.
+    """Run one raw digit through the layers and keep every layer's output.
 
     net: a list of layers (or a Sequential) taking (N, 1, H, W) float input.
-    image: one grey image (H, W): raw uint8 pixels (scaled with to_float, x/255 - 0.5) or floats.
+    image: one digit (H, W), raw pixels 0..255 (uint8 or float), scaled by to_input.
     Returns a list of (layer name, output) pairs, output for the batch of one image.
     Raises ValueError for an image that is not 2-D or for a layer that rejects its input.
     Introduced in notebooks/04_forward_pass.ipynb.
     """
     layers = network_layers(net)
-    image = np.asarray(image)
-    if image.ndim != 2 or 0 in image.shape:
-        raise ValueError(f"image must be one grey image of shape (H, W), e.g. (28, 28); "
-                         f"got shape {image.shape}.")
-    x = image.astype(np.float32) if np.issubdtype(image.dtype, np.floating) else to_float(image)
-    x = x[None, None]
+    x = to_input(one_digit(image))
     outputs = []
     for layer in layers:
         x = layer.forward(x)
@@ -49,7 +73,7 @@ def _map_row(axes, maps, name, fig):
     for c, ax in enumerate(axes):
         ax.axis("off")
         if c < len(maps):
-            im = ax.imshow(maps[c], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            im = ax.imshow(maps[c], cmap=DIVERGING, vmin=-limit, vmax=limit)
             ax.set_title(f"{name} {c}\n{maps.shape[1]}x{maps.shape[2]}", fontsize=7)
     fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01)
 
@@ -67,46 +91,22 @@ def plot_activations(net, image, label=None, max_maps=8):
     list of layers, raises ValueError.
     Introduced in notebooks/04_forward_pass.ipynb.
     """
-    network_layers(net)     # not a network: a ValueError, not a figure
-    image = np.asarray(image)
-    if image.ndim != 2 or 0 in image.shape:
-        raise ValueError(f"image must be one grey image of shape (H, W), e.g. (28, 28); "
-                         f"got shape {image.shape}.")
-    fig = plt.figure(figsize=(11, 5.6), layout="constrained")
-    plt.close(fig)          # shown once by the caller
-    problem = None
-    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        problem = "the image contains NaN or infinite pixels"
-    else:
-        try:
-            outputs = trace_activations(net, image)
-        except ValueError as err:
-            problem = f"the network cannot take this image: {err}"
-    if problem:
-        fig.text(0.5, 0.5, f"Cannot show the activations:\n{problem}", ha="center",
-                 va="center", wrap=True, color="darkred")
-        return fig
+    network_layers(net)     # not a network or not a digit: a ValueError, not a figure
+    image = one_digit(image)
+    fig = figure(figsize=(11, 5.6), layout="constrained")
+    try:
+        outputs = trace_activations(net, image)
+    except ValueError as err:       # NaN pixels, or layers that do not fit this image
+        return say(fig.add_subplot(), f"Cannot show the activations: {err}", width=80)
     maps = [(name, out[0]) for name, out in outputs if out.ndim == 4][:2]
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.3, len(maps) or 1])
     ax_img, ax_p = top.subplots(1, 2, width_ratios=[1, 3])
-    ax_img.imshow(image, cmap="gray_r")
-    ax_img.set_title("input" + (f" (label {label})" if label is not None else ""), fontsize=9)
-    ax_img.axis("off")
+    show_digit(ax_img, image, "input" + (f" (label {label})" if label is not None else ""))
     last = outputs[-1][1]
     if last.ndim == 2:
         p = softmax(last.astype(np.float64))[0]
-        pred = int(p.argmax())
-        colors = ["tab:gray"] * len(p)
-        colors[pred] = "tab:blue"
-        title = f"probabilities: predicted {pred} (blue)"
-        if label is not None and 0 <= label < len(p):
-            colors[label] = "tab:green" if label == pred else "tab:orange"
-            title = (f"probabilities: predicted {pred} = label (green)" if label == pred
-                     else f"{title}, label {label} (orange)")
-        ax_p.bar(np.arange(len(p)), p, color=colors)
-        ax_p.set_xticks(np.arange(len(p)))
-        ax_p.set_ylim(0, max(0.3, float(p.max()) * 1.15))
-        ax_p.set_title(title, fontsize=9)
+        probability_bars(ax_p, p, label, f"probabilities: predicted {p.argmax()} ({p.max():.0%})",
+                         top=max(0.3, float(p.max()) * 1.15))    # untrained: all near 0.1
     else:
         ax_p.axis("off")
     if maps:

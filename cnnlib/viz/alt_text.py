@@ -154,8 +154,8 @@ def register_formatter(shell=None):
         shell = get_ipython()
     if shell is None or not hasattr(shell, "display_formatter"):
         return False
-    import matplotlib.pyplot as plt
-    plt.close(plt.figure())      # loads the inline backend now, not at the first figure
+    from .base import figure
+    figure()                     # loads the inline backend now, not at the first figure
     if getattr(shell, "_cnnlib_alt_text", False) is False:
         shell.events.register("pre_run_cell", lambda *args: _install(shell))
         shell._cnnlib_alt_text = True

@@ -1,21 +1,15 @@
-"""Shared matplotlib helpers for the notebooks.
+"""Pictures of the raw data: a grid of digits with labels, one digit's pixel values,
+the class balance, and the view behind notebook 00's digit browser.
 
-Every function returns its Figure. A figure made here is closed from pyplot before it
-is returned, so a notebook shows it exactly once: when it is the cell's last value, or
-with display(fig). Pass ax=... to draw into your own axes instead.
+Every function returns a matplotlib Figure made with cnnlib.viz.base (shown once by
+the caller). Pass ax=... to draw into your own axes instead.
 
 Introduced in notebooks/00_mnist.ipynb.
 """
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..checks import check_labels
-
-
-def _figure(nrows=1, ncols=1, figsize=(4, 4), **kw):
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kw)
-    plt.close(fig)  # displayed by the caller, never twice by the inline backend
-    return fig, axes
+from .base import say, show_digit, subplots
 
 
 def _images(images):
@@ -55,17 +49,16 @@ def show_digits(images, labels=None, predictions=None, n=16, ncols=8, start=0):
     idx = np.arange(start, min(start + n, len(images)))
     ncols = min(ncols, len(idx))
     nrows = -(-len(idx) // ncols)
-    fig, axes = _figure(nrows, ncols, figsize=(1.1 * ncols, 1.3 * nrows))
+    fig, axes = subplots(nrows, ncols, figsize=(1.1 * ncols, 1.3 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, idx):
-        ax.imshow(images[i], cmap="gray_r")
         title, color = ("" if labels is None else str(labels[i])), "black"
         if predictions is not None:
             title += f" (pred {predictions[i]})" if labels is not None else str(predictions[i])
             if labels is not None and predictions[i] != labels[i]:
                 color = "red"
-        ax.set_title(title, fontsize=8, color=color)
+        show_digit(ax, images[i], title, fontsize=8, color=color)
     fig.tight_layout()
     return fig
 
@@ -82,8 +75,7 @@ def plot_digit_values(image, ax=None, title=None, fontsize=5.5):
     if image.ndim != 2 or 0 in image.shape:
         raise ValueError(f"expected one image of shape (H, W), got shape {image.shape}")
     if ax is None:
-        fig, axes = _figure(figsize=(8, 8))
-        ax = axes[0, 0]
+        ax = subplots(figsize=(8, 8))[1]
     lo, hi = float(image.min()), float(image.max())
     ax.imshow(image, cmap="gray_r", vmin=lo, vmax=hi if hi > lo else lo + 1)
     integer = np.issubdtype(image.dtype, np.integer)
@@ -113,8 +105,7 @@ def plot_class_balance(y_train, y_test, num_classes=10, ax=None):
         counts.append(np.bincount(y, minlength=num_classes))
     own = ax is None
     if own:
-        fig, axes = _figure(figsize=(8, 3))
-        ax = axes[0, 0]
+        ax = subplots(figsize=(8, 3))[1]
     x = np.arange(num_classes)
     for shift, c, name in ((-0.2, counts[0], "train"), (0.2, counts[1], "test")):
         bars = ax.bar(x + shift, c, width=0.4, label=f"{name} ({c.sum()})")
@@ -135,22 +126,17 @@ def browse_digit(images, labels, index):
     Never raises for a bad index or input: the figure then shows the explanation.
     Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
     """
-    fig, axes = _figure(1, 2, figsize=(11, 8), gridspec_kw={"width_ratios": [1, 3]})
+    fig, axes = subplots(1, 2, figsize=(11, 8), squeeze=False, width_ratios=[1, 3])
     try:
         images = _images(images)
         labels = _labels(labels, len(images), "labels")
         if not -len(images) <= index < len(images):
             raise ValueError(f"index {index} is out of range: there are {len(images)} images "
                              f"(0..{len(images) - 1})")
-        axes[0, 0].imshow(images[index], cmap="gray_r")
-        axes[0, 0].set_title(f"#{index}, label {labels[index]}" if labels is not None
-                             else f"#{index}")
-        axes[0, 0].axis("off")
+        show_digit(axes[0, 0], images[index], f"#{index}, label {labels[index]}"
+                   if labels is not None else f"#{index}", fontsize=12)
         plot_digit_values(images[index], ax=axes[0, 1], title="pixel values (blank = 0)")
     except (ValueError, TypeError, IndexError) as err:
-        for ax in axes.flat:
-            ax.axis("off")
-        axes[0, 1].text(0.5, 0.5, f"Cannot show this digit:\n{err}", ha="center",
-                        va="center", wrap=True, fontsize=14, color="darkred",
-                        transform=axes[0, 1].transAxes)
+        axes[0, 0].axis("off")
+        say(axes[0, 1], f"Cannot show this digit: {err}", fontsize=14)
     return fig

@@ -12,20 +12,12 @@ Introduced in notebooks/10_deeper_cnn.ipynb.
 import math
 
 import numpy as np
-import matplotlib.pyplot as plt
 
-
-def _axes(ax, figsize):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        plt.close(fig)          # shown once by the caller (the cell's value or display)
-    return ax
+from .base import MESSAGE_COLOR, axes_or_new, note
 
 
 def short_count(n):
     """A count in at most ~4 characters so it fits in a cell: 987, 12k, 3.4M, 1.2G.
-
-    Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     n = int(n)
     for limit, suffix in ((10**9, "G"), (10**6, "M"), (10**4, "k")):
@@ -38,7 +30,7 @@ def short_count(n):
 def normalize_rows(cm):
     """Each row divided by its sum (the fraction of class i predicted as j); rows that sum to 0 stay 0.
 
-    cm: (K, K) counts. Returns float64 (K, K). Introduced in notebooks/10_deeper_cnn.ipynb.
+    cm: (K, K) counts. Returns float64 (K, K).
     """
     cm = np.asarray(cm, dtype=float)
     sums = cm.sum(axis=1, keepdims=True)
@@ -66,7 +58,7 @@ def plot_confusion_matrix(cm, ax=None, normalize=False, names=None, title=None):
     names = [str(i) for i in range(k)] if names is None else [str(n) for n in names]
     if len(names) != k:
         raise ValueError(f"names must have {k} entries, one per class; got {len(names)}.")
-    ax = _axes(ax, (0.45 * k + 2, 0.45 * k + 1.6))
+    ax = axes_or_new(ax, (0.45 * k + 2, 0.45 * k + 1.6))
     values = normalize_rows(cm) if normalize else cm.astype(float)
     top = values.max() if values.max() > 0 else 1.0
     # A log-like colour scale for counts, so the few mistakes are visible next to a full diagonal.
@@ -84,7 +76,7 @@ def plot_confusion_matrix(cm, ax=None, normalize=False, names=None, title=None):
     ax.set_title(title or ("fraction of each true class" if normalize else "counts"))
     if cm.sum() == 0:
         ax.text(0.5, -0.25, "the matrix is all zeros: no predictions to show.",
-                transform=ax.transAxes, ha="center", color="darkred", fontsize=9)
+                transform=ax.transAxes, ha="center", color=MESSAGE_COLOR, fontsize=9)
     ax.figure.tight_layout()
     return ax.figure
 
@@ -93,7 +85,7 @@ def block_means(values, every):
     """Mean of each block of `every` consecutive values and the index (1-based) where it ends.
 
     A block with a NaN or infinite value is dropped. The last, shorter block is kept.
-    Returns (ends, means) as float arrays. Introduced in notebooks/10_deeper_cnn.ipynb.
+    Returns (ends, means) as float arrays.
     """
     values = np.asarray(values, dtype=float).reshape(-1)
     starts = np.arange(0, len(values), every)
@@ -120,7 +112,7 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
     """
     if every < 1:
         raise ValueError(f"every must be >= 1 batch; got {every}.")
-    ax = _axes(ax, (7, 3.8))
+    ax = axes_or_new(ax, (7, 3.8))
     notes = []
     if not histories:
         notes.append("no runs given: pass {label: history} with at least one training history.")
@@ -152,7 +144,6 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
     if ax.lines:
         ax.legend()
     if notes:
-        ax.text(0.02, 0.02, "\n".join(notes), transform=ax.transAxes, fontsize=8,
-                color="darkred", va="bottom", wrap=True)
+        note(ax, "\n".join(notes))
     ax.figure.tight_layout()
     return ax.figure

@@ -2,8 +2,8 @@
 the winner, and one convolution output pixel sending gradient to a patch of the
 input and to every weight of its filter.
 
-Both functions take single-channel 2-D arrays, draw with matplotlib and return
-the Figure. Impossible requests (a window or pixel that does not exist, a kernel
+Both functions take single-channel 2-D arrays and return a matplotlib Figure made
+with cnnlib.viz.base (shown once by the caller). Impossible requests (a window or pixel that does not exist, a kernel
 larger than the input) give a figure with an explanation instead of a traceback,
 so a widget slider can never break the notebook.
 
@@ -12,33 +12,23 @@ notebooks/07_backprop_convolution.ipynb.
 """
 
 import numpy as np
-import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
 from ..conv import conv2d_backward_loop, conv2d_loop
 from ..pool import maxpool_backward_loop, maxpool_loop
+from .base import DIVERGING, MESSAGE_COLOR, annotate, message_figure, subplots, symmetric_limit
+
+WINDOW = "orange"     # the window / patch being explained; stands out on red and on blue
 
 
-def message_figure(text, figsize=(6, 2)):
-    """A figure that only shows `text` (used instead of raising inside widgets)."""
-    fig, ax = plt.subplots(figsize=figsize)
-    ax.axis("off")
-    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11)
-    return fig
-
-
-def heatmap(ax, a, title, annotate=None, cmap="coolwarm"):
-    """Draw 2-D array `a` on `ax` with a symmetric colour scale; write the numbers
-    into the cells when the array is small (at most 10 x 10) or annotate=True."""
+def heatmap(ax, a, title):
+    """Draw 2-D array `a` on `ax` with a symmetric colour scale (blue < 0 < red); write the
+    numbers into the cells when the array is small (at most 10 x 10)."""
     a = np.asarray(a, dtype=float)
-    vmax = float(np.max(np.abs(a))) if a.size and np.any(a) else 1.0
-    ax.imshow(a, cmap=cmap, vmin=-vmax, vmax=vmax)
-    if annotate is None:
-        annotate = a.shape[0] <= 10 and a.shape[1] <= 10
-    if annotate:
-        size = 8 if a.shape[1] <= 8 else 6      # smaller digits so wide arrays stay legible
-        for (r, c), v in np.ndenumerate(a):
-            ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=size)
+    limit = symmetric_limit(a)
+    ax.imshow(a, cmap=DIVERGING, vmin=-limit, vmax=limit)
+    size = 8 if a.shape[1] <= 8 else 6      # smaller digits so wide arrays stay legible
+    annotate(ax, a, limit, fmt="{:.2g}", max_cells=100 if max(a.shape) <= 10 else 0, fontsize=size)
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -56,8 +46,9 @@ def plot_pool_routing(x, dout, size=2, stride=2, window=None):
 
     x: (H, W) input of the pooling layer; dout: (Hout, Wout) with
     Hout = (H - size) // stride + 1. window: optional (i, j) of one output pixel
-    whose window is drawn in red. Positions that tie with the winner but receive
+    whose window is outlined in orange. Positions that tie with the winner but receive
     nothing are outlined with dashes. Returns the matplotlib Figure.
+    Introduced in notebooks/06_backprop_pooling.ipynb.
     """
     x, dout = np.asarray(x, dtype=float), np.asarray(dout, dtype=float)
     if x.ndim != 2 or dout.ndim != 2:
@@ -69,7 +60,7 @@ def plot_pool_routing(x, dout, size=2, stride=2, window=None):
     if dout.shape != out.shape:
         return message_figure(f"dout must have the pooled shape {out.shape}; got {dout.shape}.")
     dx = maxpool_backward_loop(dout[None, None], x[None, None], size, stride)[0, 0]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+    fig, axes = subplots(1, 3, figsize=(11, 3.8))
     heatmap(axes[0], x, "input x (winners outlined)")
     heatmap(axes[1], dout, "upstream gradient dout")
     heatmap(axes[2], dx, "dx = gradient routed to winners")
@@ -86,11 +77,11 @@ def plot_pool_routing(x, dout, size=2, stride=2, window=None):
         i, j = window
         if not (0 <= i < out.shape[0] and 0 <= j < out.shape[1]):
             axes[1].set_xlabel(f"window {window} does not exist: "
-                               f"choose i < {out.shape[0]}, j < {out.shape[1]}", color="red")
+                               f"choose i < {out.shape[0]}, j < {out.shape[1]}", color=MESSAGE_COLOR)
         else:
             for ax in (axes[0], axes[2]):
-                outline(ax, i * stride, j * stride, size, size, "red")
-            outline(axes[1], i, j, 1, 1, "red")
+                outline(ax, i * stride, j * stride, size, size, WINDOW)
+            outline(axes[1], i, j, 1, 1, WINDOW)
     fig.tight_layout()
     return fig
 
@@ -100,9 +91,9 @@ def plot_conv_touch(x, w, i, j, stride=1, pad=0):
 
     x: (H, W) input; w: (KH, KW) kernel. Runs conv2d_backward_loop with an
     upstream gradient that is 1 at (i, j) and 0 elsewhere, and draws four panels:
-    the padded input with the patch outlined, the output with (i, j) outlined,
+    the padded input with the patch outlined (orange), the output with (i, j) outlined,
     dx (a copy of the kernel placed over the patch) and dw (a copy of the patch).
-    Returns the matplotlib Figure.
+    Returns the matplotlib Figure. Introduced in notebooks/07_backprop_convolution.ipynb.
     """
     x, w = np.asarray(x, dtype=float), np.asarray(w, dtype=float)
     if x.ndim != 2 or w.ndim != 2:
@@ -120,16 +111,16 @@ def plot_conv_touch(x, w, i, j, stride=1, pad=0):
     dx, dw, _ = conv2d_backward_loop(dout, x[None, None], w[None, None], stride, pad)
     kh, kw = w.shape
     xp = np.pad(x, pad)
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
+    fig, axes = subplots(1, 4, figsize=(14, 3.8))
     heatmap(axes[0], xp, f"input (pad={pad}), patch of ({i}, {j})")
-    outline(axes[0], i * stride, j * stride, kh, kw, "red")
+    outline(axes[0], i * stride, j * stride, kh, kw, WINDOW)
     if pad:
         outline(axes[0], pad, pad, x.shape[0], x.shape[1], "grey", "--")
     heatmap(axes[1], out, f"output, pixel ({i}, {j})")
-    outline(axes[1], i, j, 1, 1, "red")
+    outline(axes[1], i, j, 1, 1, WINDOW)
     heatmap(axes[2], dx[0, 0], "dx when dout = 1 at that pixel")
     r0, c0 = i * stride - pad, j * stride - pad
-    outline(axes[2], r0, c0, kh, kw, "red")
+    outline(axes[2], r0, c0, kh, kw, WINDOW)
     axes[2].set_xlim(-0.5, x.shape[1] - 0.5)
     axes[2].set_ylim(x.shape[0] - 0.5, -0.5)
     heatmap(axes[3], dw[0, 0], "dw when dout = 1 at that pixel")

@@ -8,12 +8,10 @@ ValueError that says what was expected.
 
 Introduced in notebooks/03_softmax_and_cross_entropy.ipynb.
 """
-import textwrap
-
 import numpy as np
-import matplotlib.pyplot as plt
 
 from ..losses import log_softmax
+from .base import MESSAGE_COLOR, say, subplots
 
 
 def check_logits_label(logits, label):
@@ -72,8 +70,7 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     if class_names is not None and len(class_names) != k:
         raise ValueError(f"class_names must have {k} entries (one per score); got {len(class_names)}.")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
-        plt.close(fig)          # shown once by the caller (display or last value of a cell)
+        ax = subplots(figsize=(7, 3.4), layout="constrained")[1]
     ticks = np.arange(k)
     ax.set_xticks(ticks, [str(c) for c in class_names] if class_names is not None
                   else [str(i) for i in ticks])
@@ -82,11 +79,8 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     ax.set_ylim(0, 1.12)
     logp = tempered_log_probs(z, temperature)
     if isinstance(logp, str):
-        ax.set_axis_off()
-        ax.set_title("no probabilities for these settings", color="darkred")
-        ax.text(0.5, 0.55, textwrap.fill(logp, 60), ha="center", va="center", color="darkred",
-                transform=ax.transAxes)
-        return ax.figure
+        ax.set_title("no probabilities for these settings", color=MESSAGE_COLOR)
+        return say(ax, logp, width=60)
     p = np.exp(logp)
     colors = ["tab:gray"] * k
     colors[label] = "tab:orange"
@@ -96,6 +90,22 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     ax.set_title(f"label {label}: p = {p[label]:.3g},  loss = -log p = {loss:.4g}  (T = {temperature:.3g})")
     if p[label] == 0:
         ax.set_xlabel(f"class\np rounds to 0 in float64, yet log-softmax gives the finite loss {loss:.4g}",
-                      color="darkred")
+                      color=MESSAGE_COLOR)
     return ax.figure
 
+
+def probability_bars(ax, p, label=None, title="probabilities", top=1.05):
+    """Bars of class probabilities p (K,): the predicted class blue when it is the label (or
+    no label is given), orange when it is wrong; the label's tick in bold. Colour-blind safe:
+    no red against green. top: the y limit. Used by cnnlib.viz.activations and .trained.
+    """
+    colors = ["tab:gray"] * len(p)
+    pred = int(np.argmax(p))
+    colors[pred] = "tab:blue" if label is None or pred == label else "tab:orange"
+    ax.bar(range(len(p)), p, color=colors)
+    ax.set_ylim(0, top)
+    ax.set_xticks(range(len(p)))
+    if label is not None and 0 <= label < len(p):
+        ax.get_xticklabels()[label].set_fontweight("bold")
+    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label}, bold)"))
+    ax.set_title(title, fontsize=10)

@@ -14,7 +14,6 @@ def source_text(obj):
 
     Raises ValueError if Python cannot find it (built-ins, objects made at run time).
     In a homework edition (CNNLIB_HOMEWORK=1) the bodies of the exercises are hidden.
-    Introduced in notebooks/00_mnist.ipynb.
     """
     try:
         text = inspect.getsource(obj)

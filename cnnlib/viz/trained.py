@@ -1,78 +1,48 @@
-"""Looking inside a trained network: filters, feature maps, mistakes, confidence, robustness.
+"""Looking inside a trained network: its filters, feature maps, mistakes and confidence.
 
 Images given to these functions are raw digits: (H, W) or (N, H, W) pixel values in
-0..255 (uint8, or float after transform_digit). They are scaled for the network by
-to_input, the same x/255 - 0.5 as cnnlib.data.to_float. Figures are closed from pyplot
-before they are returned (as in cnnlib.viz.digits): the caller shows them once.
-The widget views (predict_view, plot_transform_effect) never raise: a bad setting is
-explained inside the figure.
+0..255 (uint8, or float after transform_digit), turned into the network's input by
+to_input and run layer by layer by trace_activations (both from cnnlib.viz.activations).
+Every drawing returns a Figure made with cnnlib.viz.base. The view behind the digit
+explorer widget (predict_view) never raises: a bad setting is explained inside the
+figure. Shifted and rotated digits: cnnlib.viz.robustness.
 
 Introduced in notebooks/11_what_it_learned.ipynb.
 """
-import textwrap
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colormaps
 
+from ..architectures import ARCHITECTURES, make_net
 from ..augment import transform_digit
 from ..conv import Conv2D
 from ..layers import ReLU
-from ..architectures import ARCHITECTURES, make_net
-
-
-def _figure(*args, **kw):
-    fig = plt.figure(*args, **kw)
-    plt.close(fig)
-    return fig
-
-
-def _say(ax, message, fontsize=10):
-    """Write a (wrapped) message in the middle of an emptied axes."""
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, textwrap.fill(message, 40), ha="center", va="center",
-            transform=ax.transAxes, fontsize=fontsize, color="darkred")
+from .activations import to_input, trace_activations
+from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
+from .probabilities import probability_bars
 
 
 def load_trained(path):
     """Build the architecture saved in an .npz written by Sequential.save and load it.
 
-    Tries every builder of cnnlib.architectures.ARCHITECTURES and keeps the one whose layer list
-    equals the file's; raises FileNotFoundError / ValueError with the reason otherwise.
-    Returns (net, name). Introduced in notebooks/11_what_it_learned.ipynb.
+    The file names its layers, not its builder, so each builder of
+    cnnlib.architectures.ARCHITECTURES is tried with Sequential.load, which refuses a file
+    whose architecture or array shapes differ. Returns (net, name); raises
+    FileNotFoundError, or ValueError with every builder's reason.
+    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no weights file at {path}")
-    with np.load(path, allow_pickle=False) as f:
-        arch = list(f["__architecture__"]) if "__architecture__" in f.files else None
+    reasons = []
     for name in ARCHITECTURES:
-        net = make_net(name)
-        if arch is None or net.architecture() == arch:
-            try:
-                return net.load(path), name
-            except ValueError:
-                continue
-    raise ValueError(f"{path}: no architecture in cnnlib.architectures.ARCHITECTURES matches the "
-                     f"saved one {arch}.")
-
-
-def to_input(images):
-    """Raw digits (H, W) or (N, H, W), values 0..255 -> float32 (N, 1, H, W) = x/255 - 0.5.
-
-    Raises ValueError for another shape or for NaN / infinite pixels.
-    Introduced in notebooks/11_what_it_learned.ipynb.
-    """
-    x = np.asarray(images, dtype=np.float32)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3 or 0 in x.shape:
-        raise ValueError(f"expected a digit (H, W) or digits (N, H, W), got shape {x.shape}")
-    bad = int(np.count_nonzero(~np.isfinite(x)))
-    if bad:
-        raise ValueError(f"the image has {bad} NaN or infinite pixel(s); the network "
-                         f"cannot classify it.")
-    return (x / 255 - 0.5)[:, None]
+        try:
+            return make_net(name).load(path), name
+        except ValueError as err:
+            reasons.append(f"{name}: {err}")
+    raise ValueError(f"{path}: no architecture in cnnlib.architectures.ARCHITECTURES matches "
+                     f"the file.\n" + "\n".join(reasons))
 
 
 def first_conv_weights(net):
@@ -91,7 +61,6 @@ def mosaic(maps, ncols=8, gap=1):
     """Tile maps (K, H, W) into one 2-D array, ncols per row, separated by NaN gaps.
 
     Returns (array, positions) where positions[k] = (row, col) of map k's top-left pixel.
-    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     maps = np.asarray(maps, dtype=np.float64)
     k, h, w = maps.shape
@@ -108,10 +77,8 @@ def mosaic(maps, ncols=8, gap=1):
 
 def _show_mosaic(ax, maps, ncols, cmap, symmetric, labels=None, above=False):
     tiles, positions = mosaic(maps, ncols)
-    finite = tiles[np.isfinite(tiles)]
-    top = float(np.abs(finite).max()) if finite.size else 0.0
-    top = top if top > 0 else 1.0
-    cm = plt.get_cmap(cmap).with_extremes(bad="white")
+    top = symmetric_limit(tiles)
+    cm = colormaps[cmap].with_extremes(bad="white")
     im = ax.imshow(tiles, cmap=cm, vmin=-top if symmetric else 0.0, vmax=top)
     for k, (r, c) in enumerate(positions):
         text = str(k) if labels is None else labels[k]
@@ -142,9 +109,9 @@ def plot_filters(w, ax=None):
     f, c, kh, kw = w.shape
     maps = w.transpose(1, 0, 2, 3).reshape(c * f, kh, kw)       # channel-major: one row each
     if ax is None:
-        fig = _figure(figsize=(min(1.1 * f + 1.5, 16), 1.3 * c + 1.0))
+        fig = figure(figsize=(min(1.1 * f + 1.5, 16), 1.3 * c + 1.0))
         ax = fig.add_subplot()
-    im = _show_mosaic(ax, maps, f, "RdBu_r", True, labels=[f"f{i}" for i in range(f)] * c,
+    im = _show_mosaic(ax, maps, f, DIVERGING, True, labels=[f"f{i}" for i in range(f)] * c,
                       above=True)
     if c > 1:
         ax.set_yticks([r + kh / 2 - 0.5 for r in range(0, c * (kh + 1), kh + 1)],
@@ -156,23 +123,14 @@ def plot_filters(w, ax=None):
 
 
 def layer_outputs(net, image):
-    """Run one raw digit (H, W) through net, keeping every layer's output for it.
-
-    Returns a list: element i is layer i's output with the batch axis removed.
-    Introduced in notebooks/11_what_it_learned.ipynb.
+    """Every layer's output for one raw digit (H, W), batch axis removed (trace_activations).
     """
-    x, outs = to_input(image)[:1], []
-    for layer in net.layers:
-        x = layer.forward(x)
-        outs.append(x[0])
-    return outs
+    return [out[0] for _, out in trace_activations(net, image)]
 
 
 def conv_map_layers(net):
     """Indices of the layers whose output shows each Conv2D's maps: the ReLU right after
     the convolution if there is one, else the convolution itself.
-
-    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     picks = []
     for i, layer in enumerate(net.layers):
@@ -199,11 +157,11 @@ def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
                              f"{outs[i].shape}, not feature maps (C, H, W)")
     if axes is None:
         rows = [-(-len(outs[i]) // ncols) for i in picks]
-        fig = _figure(figsize=(12, 0.6 + 1.6 * sum(rows)), layout="constrained")
+        fig = figure(figsize=(12, 0.6 + 1.6 * sum(rows)), layout="constrained")
         axes = fig.subplots(len(picks), 1, squeeze=False, height_ratios=rows)[:, 0]
     for ax, i in zip(axes, picks):
         maps = outs[i]
-        _show_mosaic(ax, maps, ncols, "RdBu_r" if maps.min() < 0 else "magma_r",
+        _show_mosaic(ax, maps, ncols, DIVERGING if maps.min() < 0 else "magma_r",
                      maps.min() < 0)
         ax.set_title(f"layer {i} ({type(net.layers[i]).__name__}): {maps.shape[0]} maps of "
                      f"{maps.shape[1]}×{maps.shape[2]}", fontsize=10)
@@ -232,18 +190,16 @@ def plot_most_wrong(net, x, y, images, n=12, ncols=6, probs=None):
     probs = net.predict_proba(x) if probs is None else probs
     idx = most_confident_mistakes(probs, y, n)
     if len(idx) == 0:
-        fig = _figure(figsize=(4, 1.5))
-        _say(fig.add_subplot(), "No mistakes: every digit is classified correctly.")
+        fig = figure(figsize=(4, 1.5))
+        say(fig.add_subplot(), "No mistakes: every digit is classified correctly.")
         return fig
     ncols = min(ncols, len(idx))
     nrows = -(-len(idx) // ncols)
-    fig = _figure(figsize=(1.7 * ncols, 2.0 * nrows))
+    fig = figure(figsize=(1.7 * ncols, 2.0 * nrows))
     for k, i in enumerate(idx):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        ax.imshow(images[i], cmap="gray_r")
-        ax.set_title(f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
-                     f"confidence {probs[i].max():.0%}", fontsize=8, color="darkred")
-        ax.set_axis_off()
+        show_digit(ax, images[i], f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
+                   f"confidence {probs[i].max():.0%}", fontsize=8, color=MESSAGE_COLOR)
     fig.tight_layout()
     return fig
 
@@ -261,28 +217,15 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
                          f"{y.shape}")
     conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
     if ax is None:
-        ax = _figure(figsize=(7, 3.2)).add_subplot()
+        ax = figure(figsize=(7, 3.2)).add_subplot()
     edges = np.linspace(1 / probs.shape[1], 1, bins + 1)
-    ax.hist([conf[right], conf[~right]], bins=edges, color=["tab:green", "tab:red"],
+    ax.hist([conf[right], conf[~right]], bins=edges, color=["tab:blue", "tab:orange"],
             label=[f"correct ({right.sum()})", f"wrong ({(~right).sum()})"], log=True)
     ax.set_xlabel("confidence = largest probability")
     ax.set_ylabel("digits (log scale)")
     ax.set_title(f"accuracy {right.mean():.1%}, mean confidence {conf.mean():.1%}", fontsize=10)
     ax.legend(loc="upper left")
     return ax.figure
-
-
-def _bars(ax, p, label=None, title="probabilities"):
-    colors = ["tab:gray"] * len(p)
-    colors[int(np.argmax(p))] = "tab:blue" if label is None or np.argmax(p) == label else "tab:red"
-    ax.bar(range(len(p)), p, color=colors)
-    ax.set_ylim(0, 1.05)
-    ax.set_xticks(range(len(p)))
-    if label is not None and 0 <= label < len(p):
-        tick = ax.get_xticklabels()[label]
-        tick.set_color("tab:green"), tick.set_fontweight("bold")
-    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label})"))
-    ax.set_title(title, fontsize=10)
 
 
 def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
@@ -293,7 +236,7 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
     a digit moved out of the picture is classified anyway, with a note. Returns the Figure.
     Introduced in notebooks/11_what_it_learned.ipynb.
     """
-    fig = _figure(figsize=(13, 4.2))
+    fig = figure(figsize=(13, 4.2))
     grid = fig.add_gridspec(1, 4, width_ratios=[1, 1.3, 1.9, 1.9])
     ax_img, ax_bar = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     try:
@@ -305,80 +248,16 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
         p = net.predict_proba(to_input(digit))[0]
     except (ValueError, TypeError, IndexError) as err:
         ax_img.set_axis_off()
-        _say(ax_bar, f"Cannot classify this digit: {err}")
+        say(ax_bar, f"Cannot classify this digit: {err}")
         return fig
-    ax_img.imshow(digit, cmap="gray_r", vmin=0, vmax=255)
-    ax_img.set_title(f"#{index}" + ("" if label is None else f", label {label}")
-                     + (f"\nshift {tuple(shift)}, {angle:g}°" if any(shift) or angle else ""),
-                     fontsize=10)
-    ax_img.set_xticks([]), ax_img.set_yticks([])
-    _bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
+    show_digit(ax_img, digit, f"#{index}" + ("" if label is None else f", label {label}")
+               + (f"\nshift {tuple(shift)}, {angle:g}°" if any(shift) or angle else ""), fontsize=10)
+    probability_bars(ax_bar, p, label, f"predicted {p.argmax()} ({p.max():.0%})")
     if not digit.any():
-        fig.subplots_adjust(bottom=0.2)           # room for the note below the axis labels
-        fig.text(0.02, 0.02, "The digit has left the picture (blank input): the answer "
-                 "only reflects the biases.", color="darkred", fontsize=9)
+        footnote(fig, "The digit has left the picture (blank input): the answer only "
+                 "reflects the biases.")
     outs = layer_outputs(net, digit)
     for k, i in enumerate(conv_map_layers(net)[:2]):   # near-square blocks: 16 maps -> 4x4
         plot_layer_maps(net, digit, [i], ncols=int(np.ceil(np.sqrt(len(outs[i])))),
                         axes=[fig.add_subplot(grid[2 + k])])
-    return fig
-
-
-def plot_transform_effect(net, image, label=None, shift=(0, 0), angle=0.0):
-    """Original digit and its shifted/rotated copy, each with the network's probabilities.
-
-    Never raises (a bad setting is explained in the figure). Returns the Figure.
-    Introduced in notebooks/11_what_it_learned.ipynb.
-    """
-    fig = _figure(figsize=(11, 3.2))
-    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1.4, 1, 1.4]})
-    try:
-        moved = transform_digit(image, shift, angle)
-        pairs = [(np.asarray(image, float), "original"),
-                 (moved, f"shift (dy, dx) = ({shift[0]:g}, {shift[1]:g}), {angle:g}°")]
-        probs = net.predict_proba(to_input(np.stack([d for d, _ in pairs])))
-    except (ValueError, TypeError, IndexError) as err:
-        for ax in axes:
-            ax.set_axis_off()
-        _say(axes[1], f"Cannot transform this digit: {err}")
-        return fig
-    for k, ((digit, name), p) in enumerate(zip(pairs, probs)):
-        axes[2 * k].imshow(digit, cmap="gray_r", vmin=0, vmax=255)
-        axes[2 * k].set_title(name, fontsize=9)
-        axes[2 * k].set_xticks([]), axes[2 * k].set_yticks([])
-        _bars(axes[2 * k + 1], p, label, f"predicted {p.argmax()} ({p.max():.0%})")
-    if not moved.any():
-        fig.text(0.5, 0.01, "The digit has left the picture (blank input).", ha="center",
-                 color="darkred", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def transform_accuracy(net, images, labels, shifts=(), angles=()):
-    """Accuracy on images moved right by each dx in shifts (dy = 0), and rotated by each
-    angle in angles. Returns two lists of floats. Introduced in notebooks/11_what_it_learned.ipynb.
-    """
-    labels = np.asarray(labels)
-
-    def acc(**kw):
-        moved = np.stack([transform_digit(im, **kw) for im in images])
-        return float((net.predict(to_input(moved)) == labels).mean())
-
-    return [acc(shift=(0, dx)) for dx in shifts], [acc(angle=a) for a in angles]
-
-
-def plot_transform_accuracy(shifts, shift_acc, angles, angle_acc):
-    """Two panels: accuracy against horizontal shift (pixels) and against rotation (degrees).
-
-    Introduced in notebooks/11_what_it_learned.ipynb.
-    """
-    fig = _figure(figsize=(10, 3))
-    for ax, xs, ys, name in zip(fig.subplots(1, 2), (shifts, angles), (shift_acc, angle_acc),
-                                ("shift right by dx (pixels)", "rotation (degrees)")):
-        ax.plot(xs, ys, "o-")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel(name)
-        ax.set_ylabel("accuracy")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
     return fig

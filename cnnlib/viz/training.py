@@ -1,8 +1,11 @@
 """Pictures of training: loss and accuracy curves, a live dashboard, and speed-up plots.
 
     fig = plot_history(history)                       # after fit(...)
-    board = TrainingDashboard(); board.train(net, x, y, epochs=3, lr=0.05)
+    board = TrainingDashboard(); board.train(net, x, y, epochs=3, lr=0.05); board.fig
     fig = plot_speedup(sizes, loop_seconds, fast_seconds)
+
+The dashboard with Start and Stop buttons around a TrainingDashboard is
+cnnlib.viz.widgets.training_dashboard.
 
 Nothing here raises because of odd numbers: NaN or infinite losses, empty histories
 and zero timings are left out of the curves and explained in a text on the figure.
@@ -13,13 +16,12 @@ notebooks/09_vectorization.ipynb (speed-up).
 import io
 import math
 import textwrap
-import threading
 
 import numpy as np
-import matplotlib.pyplot as plt
 
 from ..optim import SGD
 from ..train import fit
+from .base import MESSAGE_COLOR, axes_or_new, figure, note, subplots
 
 CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
           ("acc", "train", "C0"), ("val_acc", "validation", "C1"))
@@ -27,8 +29,6 @@ CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
 
 def finite_points(values, start=1):
     """(xs, ys) of the finite entries of values, xs counting from start (epoch 1, 2, ...).
-
-    Introduced in notebooks/08_training.ipynb.
     """
     ys = np.asarray(values, dtype=float).reshape(-1)
     xs = np.arange(start, start + len(ys))
@@ -38,8 +38,6 @@ def finite_points(values, start=1):
 
 def history_problems(history):
     """Sentences about what cannot be drawn: no epoch yet, or non-finite values.
-
-    Introduced in notebooks/08_training.ipynb.
     """
     if not history or not history.get("loss"):
         return ["no epoch finished yet: nothing to draw."]
@@ -52,11 +50,6 @@ def history_problems(history):
     return notes
 
 
-def _axes_pair(axes, figsize):
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=figsize)
-        plt.close(fig)          # shown by the caller (the cell's value or display), once
-    return axes[0].figure, axes
 
 
 def _style(loss_ax, acc_ax):
@@ -75,7 +68,8 @@ def plot_history(history, axes=None, figsize=(10, 3.6)):
     skipped and explained in a text under the curves. Returns the Figure.
     Introduced in notebooks/08_training.ipynb.
     """
-    fig, (loss_ax, acc_ax) = _axes_pair(axes, figsize)
+    loss_ax, acc_ax = subplots(1, 2, figsize=figsize)[1] if axes is None else axes
+    fig = loss_ax.figure
     history = history or {}
     for i, (key, label, color) in enumerate(CURVES):
         xs, ys = finite_points(history.get(key, []))
@@ -89,8 +83,7 @@ def plot_history(history, axes=None, figsize=(10, 3.6)):
         ax.xaxis.get_major_locator().set_params(integer=True)
     notes = history_problems(history)
     if notes:
-        loss_ax.text(0.02, 0.02, "\n".join(notes), transform=loss_ax.transAxes, fontsize=8,
-                     color="darkred", va="bottom", wrap=True)
+        note(loss_ax, "\n".join(notes))
     fig.tight_layout()
     return fig
 
@@ -108,8 +101,8 @@ class TrainingDashboard:
     """
 
     def __init__(self, batches_per_epoch=None, figsize=(10, 3.8), dpi=80):
-        self.fig, self.axes = plt.subplots(1, 2, figsize=figsize, dpi=dpi)
-        plt.close(self.fig)
+        self.fig = figure(figsize=figsize, dpi=dpi)
+        self.axes = self.fig.subplots(1, 2)
         loss_ax, acc_ax = self.axes
         self.batch_line, = loss_ax.plot([], [], color="C0", alpha=0.3, lw=0.8, label="train, each batch")
         self.lines = {key: (loss_ax if key.endswith("loss") else acc_ax).plot(
@@ -148,12 +141,12 @@ class TrainingDashboard:
         elif n == 0 and batches:
             self.show_message(f"epoch 1 running: {batches} batches done", "black")
         else:
-            self.show_message(" ".join(notes), "darkred" if n else "gray")
+            self.show_message(" ".join(notes), MESSAGE_COLOR if n else "gray")
         return False if self.stop_requested else None
 
     __call__ = update       # so the board itself can be fit's callback
 
-    def show_message(self, text, color="darkred"):
+    def show_message(self, text, color=MESSAGE_COLOR):
         self.status.set_text(textwrap.fill(text, width=130))
         self.status.set_color(color)
         if self.on_draw:
@@ -177,7 +170,6 @@ class TrainingDashboard:
         None if training failed. callback_every defaults to about 10 updates per epoch.
         Introduced in notebooks/08_training.ipynb.
         """
-        self.stop_requested = False
         self.batches_per_epoch = max(1, math.ceil(len(x) / batch_size))
         every = callback_every or max(1, self.batches_per_epoch // 10)
         self.update({})
@@ -188,56 +180,14 @@ class TrainingDashboard:
         except (FloatingPointError, ValueError) as err:
             self.show_message(f"Training stopped: {err}")
             return None
+        finally:
+            stopped, self.stop_requested = self.stop_requested, False   # the next run starts afresh
         if epochs < 1:
             self.show_message(f"epochs = {epochs}: nothing to train.", "gray")
-        elif self.stop_requested:
+        elif stopped:
             self.show_message(self.status.get_text().replace("\n", " ") + "  (stopped by the Stop button)",
                               "black")
         return history
-
-
-def dashboard_widget(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_epochs=10):
-    """Controls (epochs, learning rate, Start, Stop) above a TrainingDashboard picture.
-
-    Start builds a fresh make_net() and trains it in a background thread. The thread is
-    what makes Stop work: while a cell (or a button handler) is running, the kernel does
-    not read widget messages, so a Stop click would only arrive after training ended.
-    Here the handler returns at once, the kernel stays free, and the click sets a flag
-    that the next dashboard update passes on to fit. The picture is an ipywidgets.Image
-    refreshed with PNG bytes, which works from a thread and in every front end.
-    Returns (widget box, board, state) where state["thread"] is the running thread.
-    Introduced in notebooks/08_training.ipynb.
-    """
-    import ipywidgets as W
-
-    board = TrainingDashboard()
-    picture = W.Image(value=board.png(), format="png", layout=W.Layout(width="800px"))
-    board.on_draw = lambda b: setattr(picture, "value", b.png())
-    epochs = W.IntSlider(3, min=1, max=max_epochs, description="epochs", continuous_update=False)
-    lr = W.FloatLogSlider(0.05, base=10, min=-4, max=1, step=0.25, description="learning rate",
-                          readout_format=".4f", continuous_update=False,
-                          style={"description_width": "initial"})
-    start, stop = W.Button(description="Start", button_style="success"), W.Button(description="Stop")
-    state = {"thread": None}
-
-    def run():
-        try:
-            board.train(make_net(), x, y, epochs.value, lr.value, batch_size, x_val, y_val)
-        except Exception as err:            # a thread's traceback would be invisible
-            board.show_message(f"Training failed: {type(err).__name__}: {err}")
-        finally:
-            start.disabled = False
-
-    def on_start(_):
-        if state["thread"] is not None and state["thread"].is_alive():
-            return                           # a second click while running does nothing
-        start.disabled = True
-        state["thread"] = threading.Thread(target=run, daemon=True)
-        state["thread"].start()
-
-    start.on_click(on_start)
-    stop.on_click(lambda _: board.stop())
-    return W.VBox([W.HBox([epochs, lr, start, stop]), picture]), board, state
 
 
 def _label_below(annotation):
@@ -259,9 +209,7 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=No
     if not len(sizes) == len(loop_t) == len(fast_t):
         raise ValueError(f"sizes, loop_seconds and fast_seconds need the same length; got "
                          f"{len(sizes)}, {len(loop_t)} and {len(fast_t)}.")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        plt.close(fig)
+    ax = axes_or_new(ax, (6, 3.5))
     ok = np.isfinite(loop_t) & np.isfinite(fast_t) & (loop_t > 0) & (fast_t > 0)
     ratio = loop_t[ok] / fast_t[ok] if ok.any() else np.zeros(0)
     # Each label sits above its point, except where another series drawn on the same axes has a
@@ -274,11 +222,11 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=No
         for t in same_size:
             if t.xy[1] <= r:
                 _label_below(t)
-        note = ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r),
+        value = ax.annotate(f"{r:.0f} x" if r >= 10 else f"{r:.1f} x", (s, r),
                             textcoords="offset points", xytext=(0, 6), ha="center", va="bottom",
                             fontsize=8)
         if any(t.xy[1] > r for t in same_size):
-            _label_below(note)
+            _label_below(value)
     if label or not ax.get_xlabel():
         ax.set_xlabel(label or "image size")
     ax.set_ylabel("speed-up (loop time / fast time)")
@@ -290,8 +238,7 @@ def plot_speedup(sizes, loop_seconds, fast_seconds, ax=None, label=None, name=No
     if name:
         ax.legend()
     if not ok.all():
-        ax.text(0.02, 0.95, f"{int((~ok).sum())} of {len(ok)} size(s) not drawn: a time of 0 or "
-                "not finite (too fast for the clock?)", transform=ax.transAxes, fontsize=8,
-                color="darkred", va="top")
+        note(ax, f"{int((~ok).sum())} of {len(ok)} size(s) not drawn: a time of 0 or "
+             "not finite (too fast for the clock?)")
     ax.figure.tight_layout()
     return ax.figure
