@@ -107,7 +107,7 @@ def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     kern = np.asarray(kernel, dtype=float)
     out_shape, message = conv_problem(img.shape, kern, pad, stride)
     shown = np.pad(img, pad) if out_shape is not None and pad else img
-    ax_in.imshow(shown, cmap="gray", vmin=0, vmax=1)      # as_image scaled it to [0, 1]
+    ax_in.imshow(shown, cmap="gray_r", vmin=0, vmax=1)    # ink dark on white, as in every figure
     ax_in.set_title(f"input {img.shape[0]}×{img.shape[1]}" + (f", pad {pad}" if pad else ""))
     if pad and out_shape is not None:
         ax_in.add_patch(Rectangle((pad - 0.5, pad - 0.5), img.shape[1], img.shape[0],
