@@ -22,3 +22,45 @@ def built_site(tmp_path_factory):
     out = site.build(tmp_path_factory.mktemp("site"), log=lambda *a: None,
                      on_executed=lambda path, nb: executed.__setitem__(path.name, copy.deepcopy(nb)))
     return out, executed
+
+
+@pytest.fixture
+def servers():
+    """Start local HTTP servers on 127.0.0.1 (port 0), never the internet; all stop at the end.
+
+    servers(routes) answers GET /<name> from routes {name: (status, body)}, 404 otherwise;
+    servers(handler_get) calls handler_get(request) for every GET. Each call returns its URL.
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    def from_routes(routes):
+        def handler_get(request):
+            status, body = routes.get(request.path.lstrip("/"), (404, b"not found"))
+            request.send_response(status)
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+        return handler_get
+
+    started = []
+
+    def start(handler):
+        get = from_routes(handler) if isinstance(handler, dict) else handler
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                get(self)
+
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        started.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()

@@ -13,10 +13,8 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
 import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -776,33 +774,6 @@ def test_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
     assert cache_dir("mnist") == tmp_path / ".cache" / "cnnlib" / "mnist"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "abs"))
     assert cache_dir("mnist") == tmp_path / "abs" / "cnnlib" / "mnist"
-
-
-def serve(handler_get):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            handler_get(self)
-
-        def log_message(self, *args):
-            pass
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(handler_get):
-        server, url = serve(handler_get)
-        started.append(server)
-        return url
-    yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
 
 
 BODY = gzip.compress(RAW, mtime=0)

@@ -3,8 +3,6 @@ import gzip
 import hashlib
 import os
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -20,38 +18,6 @@ LABELS = np.arange(10, dtype=np.uint8)
 RAW = b"\x00\x00\x08\x01" + (10).to_bytes(4, "big") + LABELS.tobytes()
 RAW_SHA = hashlib.sha256(RAW).hexdigest()
 HTML = b"<!DOCTYPE html><html><body>This site has moved</body></html>"
-
-
-def serve(routes):
-    """Start a server answering GET /<name> from routes {name: (status, body)}; 404 otherwise."""
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            status, body = routes.get(self.path.lstrip("/"), (404, b"not found"))
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):  # keep pytest output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(routes):
-        server, url = serve(routes)
-        started.append(server)
-        return url
-    yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
 
 
 def closed_port_url():
