@@ -26,14 +26,25 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$", re.S)
 
 
-def execute(path, timeout=600):
-    """Run a notebook top to bottom in its own folder; cells tagged raises-exception may fail."""
+def execute(path, timeout=600, attempts=2):
+    """Run a notebook top to bottom in its own folder; cells tagged raises-exception may fail.
+
+    A cell that times out (a kernel that stopped answering) is retried once in a fresh
+    kernel, from the top; a second time-out is raised.
+    """
     import nbclient
     import nbformat
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(Path(path).parent)}}).execute()
-    return nb
+    for attempt in range(1, attempts + 1):
+        nb = nbformat.read(path, as_version=4)
+        try:
+            nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                    store_widget_state=True,
+                                    resources={"metadata": {"path": str(Path(path).parent)}}
+                                    ).execute()
+            return nb
+        except nbclient.exceptions.CellTimeoutError:
+            if attempt == attempts:
+                raise
 
 
 def _model_id(ref):

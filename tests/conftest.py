@@ -19,7 +19,7 @@ def built_site(tmp_path_factory):
 
     from cnnlib import site
     executed = {}
-    out = site.build(tmp_path_factory.mktemp("site"), log=lambda *a: None,
+    out = site.build(tmp_path_factory.mktemp("site"), timeout=180, log=lambda *a: None,
                      on_executed=lambda path, nb: executed.__setitem__(path.name, copy.deepcopy(nb)))
     return out, executed
 
