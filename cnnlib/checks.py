@@ -128,9 +128,14 @@ def memory_limit():
         return 16 * 2**30
 
 
+SMALL_ARRAY = 2**26      # 64 MiB: below this, check_memory does not ask how much is free
+
+
 def check_memory(shape, dtype, what):
     """Refuse an array of `shape` before allocating it when it cannot fit in memory."""
     need = int(np.prod([int(s) for s in shape], dtype=object)) * np.dtype(dtype).itemsize
+    if need <= SMALL_ARRAY:             # reading /proc/meminfo costs more than such an array
+        return
     have = memory_limit()
     if need > have:
         raise MemoryError(f"{what} would need an array of shape {tuple(int(s) for s in shape)}: "

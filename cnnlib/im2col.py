@@ -8,12 +8,19 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def pad_images(x, pad):
-    """Zero-pad the two spatial axes of x (N, C, H, W) by `pad` pixels on each side."""
-    if pad == 0:
+def pad_images(x, pad, batch_last=False):
+    """Zero-pad the two spatial axes of x (N, C, H, W) by `pad` pixels on each side.
+
+    batch_last=True stores the result as (C, H, W, N) in memory (always a new array), still
+    seen as (N, C, H, W): see im2col for why.
+    """
+    if pad == 0 and not batch_last:
         return x
     n, c, h, w = x.shape
-    xp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)   # same as np.pad, faster
+    if batch_last:
+        xp = np.zeros((c, h + 2 * pad, w + 2 * pad, n), dtype=x.dtype).transpose(3, 0, 1, 2)
+    else:
+        xp = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)   # np.pad, but faster
     xp[:, :, pad:pad + h, pad:pad + w] = x
     return xp
 
@@ -28,7 +35,7 @@ def windows(x, kh, kw, stride=1):
     return view[:, :, ::stride, ::stride]
 
 
-def im2col(x, kh, kw, stride=1, pad=0):
+def im2col(x, kh, kw, stride=1, pad=0, batch_last=False):
     """Unfold x (N, C, H, W) into a matrix with one row per output pixel.
 
     Returns cols of shape (N * Hout * Wout, C * kh * kw); row (n, i, j) holds the
@@ -38,25 +45,35 @@ def im2col(x, kh, kw, stride=1, pad=0):
     Speed: the copy is made in the order (C, kh, kw, N, Hout, Wout), so numpy moves whole
     image rows at a time instead of kw-pixel pieces (about 5x faster), and the result is
     its transpose, a free view. cols.T is therefore contiguous, ready for a matrix product.
+
+    batch_last=True orders the same rows as (i, j, n), image index last: the input is first
+    copied into a (C, H, W, N) memory layout, so each piece the copy moves is Wout * N numbers
+    long instead of Wout. conv2d_fast uses this (about 1.3x faster for a whole network).
     """
-    win = windows(pad_images(x, pad), kh, kw, stride)    # (N, C, Ho, Wo, kh, kw)
+    win = windows(pad_images(x, pad, batch_last), kh, kw, stride)    # (N, C, Ho, Wo, kh, kw)
     n, c, ho, wo = win.shape[:4]
-    cols_t = win.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * ho * wo)
+    order = (1, 4, 5, 2, 3, 0) if batch_last else (1, 4, 5, 0, 2, 3)
+    cols_t = win.transpose(order).reshape(c * kh * kw, n * ho * wo)
     return cols_t.T
 
 
-def col2im(dcols, x_shape, kh, kw, stride=1, pad=0):
+def col2im(dcols, x_shape, kh, kw, stride=1, pad=0, batch_last=False):
     """The adjoint of im2col: add each row of dcols back onto the window it came from.
 
-    dcols: (N * Hout * Wout, C * kh * kw). Returns dx of shape x_shape = (N, C, H, W).
+    dcols: (N * Hout * Wout, C * kh * kw), rows ordered as im2col with the same batch_last
+    orders them. Returns dx of shape x_shape = (N, C, H, W).
     Overlapping windows add up, which is exactly what the chain rule asks for.
     """
     n, c, h, w = x_shape
     ho = (h + 2 * pad - kh) // stride + 1
     wo = (w + 2 * pad - kw) // stride + 1
-    d = dcols.T.reshape(c, kh, kw, n, ho, wo)     # a view when dcols came from im2col's layout
-    # dx is built channel by channel: (C, N, H, W) in memory, seen as (N, C, H, W).
-    dxp = np.zeros((c, n, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype).transpose(1, 0, 2, 3)
+    hp, wp = h + 2 * pad, w + 2 * pad
+    if batch_last:        # dx is (C, H, W, N) in memory, seen as (N, C, H, W)
+        d = dcols.T.reshape(c, kh, kw, ho, wo, n).transpose(0, 1, 2, 5, 3, 4)
+        dxp = np.zeros((c, hp, wp, n), dtype=dcols.dtype).transpose(3, 0, 1, 2)
+    else:                 # dx is built channel by channel: (C, N, H, W) in memory
+        d = dcols.T.reshape(c, kh, kw, n, ho, wo)   # a view when dcols came from im2col
+        dxp = np.zeros((c, n, hp, wp), dtype=dcols.dtype).transpose(1, 0, 2, 3)
     for i in range(kh):          # kh * kw vectorised adds, one per kernel position
         for j in range(kw):
             dxp[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += \

@@ -75,7 +75,10 @@ class ReLU(Layer):
 
     def backward(self, dout):
         dout = check_dout(self, dout, lambda: self.mask.shape)
-        return np.where(self.mask, dout, 0).astype(dout.dtype, copy=False)
+        dx = dout * self.mask        # a product keeps dout's memory layout; np.where does not
+        if not np.isfinite(dx).all():      # inf * 0 is NaN, but where x <= 0 the gradient is 0
+            dx[~self.mask] = 0
+        return dx
 
     def output_shape(self, input_shape):
         return tuple(input_shape)
@@ -89,13 +92,17 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"Flatten input must have a batch axis and at least one more, "
                              f"(N, ...); got shape {x.shape}.")
-        self.shape = x.shape
+        self.shape, self.x = x.shape, x
         # the product, not -1: reshape cannot infer -1 for an empty batch (N = 0)
         return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
 
     def backward(self, dout):
         dout = check_dout(self, dout, lambda: self.output_shape(self.shape))
-        return dout.reshape(self.shape)
+        # dx gets the memory layout x had (conv2d_fast stores the batch axis last), so the
+        # layers below work on arrays laid out alike, which is much faster than mixed layouts
+        dx = np.empty_like(self.x, dtype=dout.dtype)
+        dx[...] = dout.reshape(self.shape)
+        return dx
 
     def output_shape(self, input_shape):
         if len(input_shape) < 2:

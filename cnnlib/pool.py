@@ -93,7 +93,8 @@ def maxpool_fast(x, kernel_size=2, stride=2, return_argmax=False):
         for q in range(size):
             entry = x[:, :, p:p + stride * (ho - 1) + 1:stride, q:q + stride * (wo - 1) + 1:stride]
             if out is None:
-                out, arg = entry.copy(), np.zeros(entry.shape, dtype=index_type)
+                # order="K": keep x's memory layout (conv2d_fast stores the batch axis last)
+                out, arg = entry.copy(order="K"), np.zeros_like(entry, dtype=index_type)
                 continue
             larger = entry > out
             np.maximum(out, entry, out=out)

@@ -137,6 +137,35 @@ def test_im2col_col2im_are_adjoint(case):
     assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
 
 
+@settings(max_examples=60, deadline=None)
+@given(conv_case())
+def test_batch_last_im2col_is_the_same_rows_reordered_and_col2im_its_adjoint(case):
+    (n, c, h, w), (_, _, kh, kw), stride, pad, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c, h, w))
+    ho = (h + 2 * pad - kh) // stride + 1
+    wo = (w + 2 * pad - kw) // stride + 1
+    cols = im2col(x, kh, kw, stride, pad)                      # rows (n, i, j)
+    cols_bl = im2col(x, kh, kw, stride, pad, batch_last=True)  # rows (i, j, n)
+    reordered = cols.reshape(n, ho, wo, -1).transpose(1, 2, 0, 3).reshape(cols.shape)
+    np.testing.assert_array_equal(cols_bl, reordered)
+    d = rng.normal(size=cols.shape)
+    back = col2im(d, x.shape, kh, kw, stride, pad, batch_last=True)
+    assert back.shape == x.shape
+    lhs, rhs = np.sum(cols_bl * d), np.sum(x * back)
+    assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
+    d_nij = d.reshape(ho, wo, n, -1).transpose(2, 0, 1, 3).reshape(d.shape)
+    np.testing.assert_allclose(back, col2im(d_nij, x.shape, kh, kw, stride, pad), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_fast_conv_output_keeps_the_batch_axis_last_in_memory():
+    x = np.random.default_rng(0).normal(size=(3, 2, 5, 5))
+    out = conv2d_fast(x, np.ones((4, 2, 3, 3)), np.zeros(4), pad=1)
+    assert out.shape == (3, 4, 5, 5)
+    assert out.transpose(1, 2, 3, 0).flags.c_contiguous      # (F, H, W, N) in memory
+
+
 def test_im2col_row_layout_channels_then_rows_then_columns():
     x = np.arange(2 * 2 * 3 * 3, dtype=np.float64).reshape(2, 2, 3, 3)
     cols = im2col(x, 2, 2, stride=1, pad=0)

@@ -33,6 +33,22 @@ def test_flatten_shapes_and_order():
     np.testing.assert_array_equal(back, 2 * x)
 
 
+def test_flatten_backward_gives_the_memory_layout_of_its_input():
+    x = np.arange(2 * 3 * 2 * 2, dtype=np.float64).reshape(3, 2, 2, 2).transpose(3, 0, 1, 2)
+    flat = Flatten()
+    out = flat.forward(x)                        # x is (N, C, H, W) seen, (C, H, W, N) stored
+    back = flat.backward(out * 2)
+    np.testing.assert_array_equal(back, 2 * x)
+    assert back.strides == x.strides
+
+
+def test_relu_backward_of_an_infinite_gradient_is_zero_where_x_is_not_positive():
+    relu = ReLU()
+    relu.forward(np.array([[-1.0, 0.0, 2.0]]))
+    dx = relu.backward(np.array([[np.inf, -np.inf, np.inf]]))
+    np.testing.assert_array_equal(dx, [[0.0, 0.0, np.inf]])
+
+
 def test_linear_forward_and_backward_by_hand():
     lin = Linear(2, 3, dtype=np.float64)
     assert lin.params["W"].shape == (2, 3) and lin.params["b"].shape == (3,)
