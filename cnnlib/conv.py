@@ -17,7 +17,7 @@ notebooks/07_backprop_convolution.ipynb.
 import numpy as np
 
 from .checks import check_dout, check_images, check_int, check_memory, check_shape, output_size
-from .im2col import col2im, im2col, pad_images
+from .im2col import col2im_batch_last, im2col_batch_last, pad_images
 from .layers import Layer, init_weights
 
 
@@ -100,15 +100,15 @@ def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
     Same inputs and output as conv2d_loop. With return_cols=True also returns the
     im2col matrix so a backward pass can reuse it.
 
-    Speed: the windows are unfolded with im2col(..., batch_last=True), rows in the order
-    (i, j, n), and the product is computed as w_rows @ cols.T, shape (F, Hout*Wout*N), because
-    cols.T is the contiguous one. The result is returned as an (N, F, Hout, Wout) view of that
+    Speed: the windows are unfolded by im2col_batch_last (the im2col rows in the order
+    (i, j, n)), and the product is computed as w_rows @ cols.T, shape (F, Hout*Wout*N),
+    because cols.T is the contiguous one. The result is returned as an (N, F, Hout, Wout) view of that
     (F, Hout, Wout, N) block: same numbers, no copy. Element-wise layers and pooling keep
     that memory layout, and conv2d_backward_fast reads it back without a copy.
     """
     ho, wo = check_conv_args(x, w, b, stride, pad)
     n_filt, _, kh, kw = w.shape
-    cols = im2col(x, kh, kw, stride, pad, batch_last=True)    # (Ho*Wo*N, C*KH*KW)
+    cols = im2col_batch_last(x, kh, kw, stride, pad)          # (Ho*Wo*N, C*KH*KW)
     out = w.reshape(n_filt, -1) @ cols.T                      # (F, Ho*Wo*N)
     out += b[:, None]
     out = out.reshape(n_filt, ho, wo, x.shape[0]).transpose(3, 0, 1, 2)
@@ -125,7 +125,7 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
     """
     n_filt, _, kh, kw = w.shape
     if cols is None:
-        cols = im2col(x, kh, kw, stride, pad, batch_last=True)
+        cols = im2col_batch_last(x, kh, kw, stride, pad)
     drows_t = dout.transpose(1, 2, 3, 0).reshape(n_filt, -1)   # (F, Ho*Wo*N)
     # dw = drows_t @ cols, computed as (cols.T @ drows_t.T).T: the same sums, but OpenBLAS runs
     # this shape (long rows of cols.T, few columns) about 1.5x faster
@@ -134,7 +134,7 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
     if not need_dx:
         return None, dw, db
     dcols = (w.reshape(n_filt, -1).T @ drows_t).T               # (Ho*Wo*N, C*KH*KW)
-    return col2im(dcols, x.shape, kh, kw, stride, pad, batch_last=True), dw, db
+    return col2im_batch_last(dcols, x.shape, kh, kw, stride, pad), dw, db
 
 
 class Conv2D(Layer):

@@ -10,7 +10,7 @@ from cnnlib.checks import output_size
 from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
                          conv2d_loop)
 from cnnlib.gradcheck import check_layer
-from cnnlib.im2col import col2im, im2col
+from cnnlib.im2col import col2im, col2im_batch_last, im2col, im2col_batch_last
 
 CONV_FUNCS = [conv2d_loop, conv2d_fast]
 
@@ -146,11 +146,11 @@ def test_batch_last_im2col_is_the_same_rows_reordered_and_col2im_its_adjoint(cas
     ho = (h + 2 * pad - kh) // stride + 1
     wo = (w + 2 * pad - kw) // stride + 1
     cols = im2col(x, kh, kw, stride, pad)                      # rows (n, i, j)
-    cols_bl = im2col(x, kh, kw, stride, pad, batch_last=True)  # rows (i, j, n)
+    cols_bl = im2col_batch_last(x, kh, kw, stride, pad)  # rows (i, j, n)
     reordered = cols.reshape(n, ho, wo, -1).transpose(1, 2, 0, 3).reshape(cols.shape)
     np.testing.assert_array_equal(cols_bl, reordered)
     d = rng.normal(size=cols.shape)
-    back = col2im(d, x.shape, kh, kw, stride, pad, batch_last=True)
+    back = col2im_batch_last(d, x.shape, kh, kw, stride, pad)
     assert back.shape == x.shape
     lhs, rhs = np.sum(cols_bl * d), np.sum(x * back)
     assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
