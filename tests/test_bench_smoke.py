@@ -53,9 +53,9 @@ def test_layer_rows_on_a_tiny_batch(bench):
         assert isinstance(name, str) and loop > 0 and fast > 0
 
 
-def test_seeds_setting_and_loop_reference(bench, data):
+def test_zhou_setting_and_loop_reference(bench, data):
     x, y, xt, yt = data
-    seconds, acc = bench.seeds_setting(x[:60], y[:60], xt, yt, epochs=1)
+    seconds, acc = bench.zhou_setting(x[:60], y[:60], xt, yt, epochs=1)
     assert seconds > 0 and 0.0 <= acc <= 1.0
     assert bench.loop_reference_rate(x, y, n=2) > 0
 

@@ -118,15 +118,14 @@ def test_bad_settings(sample):
         fit(one_conv_net(), x, y, callback_every=2, progress=False)
 
 
-def test_seeds_setting_reaches_78_percent(sample):
+def test_zhou_setting_reaches_78_percent(sample):
     # Victor Zhou's experiment: per-sample SGD, lr 0.005, 3 epochs on the first 1000
     # training images, tested on 1000 test images; they report 78%.
     x, y, xt, yt = sample
     net = one_conv_net()
-    h = fit(net, x[:1000], y[:1000], epochs=3, batch_size=1, optimizer=SGD(net, lr=0.005),
-            progress=False)
+    fit(net, x[:1000], y[:1000], epochs=3, batch_size=1, optimizer=SGD(net, lr=0.005),
+        progress=False)
     assert evaluate(net, xt[:1000], yt[:1000])[1] >= 0.78
-    assert sum(h["seconds"]) < 20                           # ~1 s on a laptop; generous for CI
 
 
 def test_adam_default_learns(sample):
