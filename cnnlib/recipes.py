@@ -72,11 +72,12 @@ CANDIDATES = {
                                            batch_size=128),
     "f_16ep_bs128_lr2e-3_decay0.85": Recipe(lr=2e-3, lr_decay=0.85, shift=2, epochs=16,
                                             batch_size=128),
+    "g_15ep_lr1e-3_decay0.85": Recipe(lr=1e-3, lr_decay=0.85, shift=2, epochs=15),
 }
 
 RECIPES = {
     "lenet99": CANDIDATES["a_5ep_decay0.7"],           # the shipped weights; see RESULTS.md
-    "lenet99_validated": CANDIDATES["d_8ep_bs128_lr2e-3_decay0.7"],   # best on validation
+    "lenet99_validated": CANDIDATES["f_16ep_bs128_lr2e-3_decay0.85"],   # best on validation
     "lenet": Recipe(arch="lenet", epochs=3),
 }
 

@@ -1,6 +1,6 @@
 """Train the network that notebook 11 inspects and save it to resources/lenet_mnist.npz.
 
-    python scripts/train_pretrained.py [MNIST_DIR] [--out PATH] [--threads 2]
+    python scripts/train_pretrained.py [MNIST_DIR] [--out PATH] [--threads 2] [--recipe NAME]
 
 The recipe is cnnlib.recipes.RECIPES["lenet99"] (chosen on a validation split, see that
 module); the same run from the command line is `python -m cnnlib --recipe lenet99 --data full`.
@@ -28,6 +28,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="default: resources/lenet_mnist.npz")
     p.add_argument("--threads", type=int, default=2,
                    help="threads cnnlib splits each batch across (default 2)")
+    p.add_argument("--recipe", default="lenet99",
+                   help="a name in cnnlib.recipes.RECIPES (default lenet99, the shipped weights)")
     return p.parse_args(argv)
 
 
@@ -40,9 +42,9 @@ OUT = REPO / "resources" / "lenet_mnist.npz"
 RECIPE = get_recipe("lenet99")
 
 
-def train(x_train, y_train, progress=False, **changes):
-    """Train lenet99 on float32 images (N, 1, 28, 28) with RECIPE (changes override its
-    fields, e.g. epochs=1). Returns (net, history, training seconds); history has the
+def train(x_train, y_train, progress=False, recipe=None, **changes):
+    """Train lenet99 on float32 images (N, 1, 28, 28) with `recipe` (default RECIPE; changes
+    override its fields, e.g. epochs=1). Returns (net, history, training seconds); history has the
     per-epoch lists "loss", "acc" (on the shifted images) and "seconds".
     """
     def report(history):
@@ -50,7 +52,7 @@ def train(x_train, y_train, progress=False, **changes):
             print(f"epoch {len(history['loss'])}: train loss {history['loss'][-1]:.4f}, train "
                   f"accuracy {history['acc'][-1]:.2%}, {history['seconds'][-1]:.1f} s", flush=True)
 
-    return train_recipe(RECIPE, x_train, y_train, callback=report, **changes)
+    return train_recipe(recipe or RECIPE, x_train, y_train, callback=report, **changes)
 
 
 def main(args):
@@ -62,8 +64,9 @@ def main(args):
                  or str(REPO.parent / "shared" / "data" / "mnist"))
     (x_train, y_train), (x_test, y_test) = load_mnist("full", directory=directory)
     x_train, x_test = to_float(x_train[:, None]), to_float(x_test[:, None])
-    print(RECIPE.describe())
-    net, history, seconds = train(x_train, y_train, progress=True)
+    recipe = get_recipe(args.recipe)
+    print(f"{args.recipe}: {recipe.describe()}")
+    net, history, seconds = train(x_train, y_train, progress=True, recipe=recipe)
     print(net.summary())
     test_loss, test_acc = evaluate(net, x_test, y_test)
     print(f"training time: {seconds:.1f} s on {args.threads} thread(s)")
