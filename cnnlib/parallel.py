@@ -27,6 +27,7 @@ from .losses import softmax_cross_entropy
 from .threads import num_threads
 
 MIN_PART = 16          # smaller parts lose more to Python overhead than a core gains
+FORWARD_CHUNK = 64     # images a thread sends through the net at a time in forward_split
 _pools = {}
 
 
@@ -65,17 +66,26 @@ def _bounds(n, parts):
     return list(zip(edges[:-1], edges[1:]))
 
 
-def forward_split(net, x, parts=None):
-    """net.forward(x) computed part by part on threads; same scores (N, K) up to rounding.
+def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
+    """net.forward(x) computed part by part on threads, each part `chunk` images at a time;
+    same scores (N, K) up to rounding. The net's own forward caches are left alone unless
+    x is a single chunk on one thread (then this is net.forward(x)).
 
-    Not part of a notebook (see the README, "Cores and threads").
+    Why chunks: the intermediate arrays of 64 images stay in a core's cache, those of a
+    batch of 1000 do not; on the 2-core test machine inference ran about twice as fast in
+    chunks of 64 (benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
+    README, "Cores and threads").
     """
     parts = split_parts(len(x), parts)
-    if parts == 1:
+    if parts == 1 and len(x) <= chunk:
         return net.forward(x)
     twins = [replica(net) for _ in range(parts)]
-    outs = run_parts(lambda k, b: twins[k].forward(x[b[0]:b[1]]), _bounds(len(x), parts))
-    return np.concatenate(outs)
+
+    def part(k, b):
+        outs = [twins[k].forward(x[i:min(i + chunk, b[1])]) for i in range(b[0], b[1], chunk)]
+        return np.concatenate(outs)
+
+    return np.concatenate(run_parts(part, _bounds(len(x), parts)))
 
 
 def train_step_split(net, xb, yb, optimizer, parts=None):

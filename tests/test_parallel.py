@@ -107,6 +107,18 @@ def test_forward_split_equals_forward():
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("parts, chunk", [(1, 16), (2, 7), (3, 64), (4, 1)])
+def test_forward_split_in_chunks_equals_forward(parts, chunk):
+    net = lenet(seed=3, dtype=np.float64)
+    x, _ = batch(50, seed=8)
+    expected = net.forward(x)
+    cached = net.layers[0].x                 # what backward would use
+    np.testing.assert_allclose(parallel.forward_split(net, x, parts, chunk), expected,
+                               rtol=1e-12, atol=1e-12)
+    assert net.layers[0].x is cached         # the replicas kept their own caches
+    assert parallel.forward_split(net, x[:0], parts, chunk).shape == (0, 10)
+
+
 def test_train_step_uses_the_split_when_there_are_threads():
     previous = threads.set_threads(2)
     try:
