@@ -2,7 +2,8 @@
 and how much memory its kernel needs: the numbers behind the shared-server section of
 notebooks/README.md.
 
-    python scripts/measure_notebooks.py [--at-once 1 2 4] [--out FILE] [NOTEBOOK ...]
+    python scripts/measure_notebooks.py [NOTEBOOK ...] [--at-once 1 2 4] [--out FILE]
+                                        [--timeout 600]
 
 For each level k of --at-once, all notebooks are executed (nbclient, a fresh kernel each,
 in a copy in memory: nothing is written back) by k worker processes, so k kernels run at
@@ -10,13 +11,17 @@ once. Each notebook's wall time is measured, and its kernel's peak resident memo
 at the end from the kernel itself (resource.getrusage, ru_maxrss). The load average is
 printed before and after every level: on a busy machine the times measure the machine too.
 The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
+Each notebook is printed as it finishes, so a run that stops making progress shows where;
+a cell that runs longer than --timeout seconds fails that notebook (reported as nan) and
+the run goes on.
 """
 
 import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,11 +54,17 @@ def load():
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def measure(paths, at_once):
+def measure(paths, at_once, timeout=600):
     """{notebook name: (seconds, peak MB)} with `at_once` notebooks executing at a time."""
+    results = {}
     with ProcessPoolExecutor(at_once) as pool:
-        results = list(pool.map(run_notebook, paths))
-    return {name: (sec, mb) for name, sec, mb in results}
+        futures = [pool.submit(partial(run_notebook, timeout=timeout), p) for p in paths]
+        for future in as_completed(futures):
+            name, sec, mb = future.result()
+            results[name] = (sec, mb)
+            print(f"  {at_once} at once: {name} {sec:.1f} s, {mb:.0f} MB, "
+                  f"load {load()}", flush=True)
+    return results
 
 
 def main(argv=None):
@@ -61,6 +72,7 @@ def main(argv=None):
     p.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb")
     p.add_argument("--at-once", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--out", default=None, help="also write the table to this file")
+    p.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell")
     args = p.parse_args(argv)
     paths = [str(Path(n).resolve()) for n in args.notebooks] or \
         sorted(str(n) for n in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -70,7 +82,7 @@ def main(argv=None):
     for k in args.at_once:
         before = load()
         start = time.perf_counter()
-        runs[k] = measure(paths, k)
+        runs[k] = measure(paths, k, args.timeout)
         loads[k] = (before, load(), time.perf_counter() - start)
         print(f"{k} at once: {loads[k][2]:.0f} s in all, load average {before} -> {loads[k][1]}",
               flush=True)
