@@ -27,6 +27,12 @@ from .losses import softmax_cross_entropy
 from .threads import num_threads
 
 MIN_PART = 16          # smaller parts lose more to Python overhead than a core gains
+# Each layer's Python work (checks, reshapes, starting numpy calls) runs one thread at a time
+# (Python's global lock), so a part must also carry enough arithmetic: measured on the 2-core
+# test machine, lenet's training step got 5% slower split into parts of 32 images (11 million
+# multiply-adds each) and 15% faster with parts of 64 (21 million); lenet99 gained from parts
+# of 16 images (48 million).
+MIN_PART_WORK = 20_000_000
 FORWARD_CHUNK = 64     # images a thread sends through the net at a time in forward_split
 _pools = {}
 
@@ -37,11 +43,42 @@ def _pool(workers):
     return _pools[workers]
 
 
-def split_parts(n, parts=None):
+def split_parts(n, parts=None, work=None):
     """How many parts a batch of n samples is split into: at most `parts` (default:
-    cnnlib.threads.num_threads()), each at least MIN_PART samples; 1 means no split."""
+    cnnlib.threads.num_threads()), each at least MIN_PART samples and, if `work` (the
+    multiply-adds of one sample, work_per_sample) is given, at least MIN_PART_WORK
+    multiply-adds; 1 means no split."""
     parts = num_threads() if parts is None else parts
-    return max(1, min(parts, n // MIN_PART))
+    limit = n // MIN_PART
+    if work is not None:
+        limit = min(limit, int(n * work // MIN_PART_WORK))
+    return max(1, min(parts, limit))
+
+
+def work_per_sample(net, sample_shape):
+    """Multiply-adds of one sample's forward pass through net's Conv2D and Linear layers
+    (weights times output positions); sample_shape is one input's shape, e.g. (1, 28, 28)."""
+    total, shape = 0, (1,) + tuple(sample_shape)
+    for layer in net.layers:
+        out = layer.output_shape(shape)
+        w = layer.params.get("W")
+        if w is not None:
+            total += w.size * int(np.prod(out[2:]))      # 1 for a Linear layer's (N, out)
+        shape = out
+    return total
+
+
+def parts_for(net, x):
+    """split_parts for batch x through net on cnnlib.threads.num_threads() threads, with the
+    work rule. 1 also when x does not fit the net: the unsplit path then reports why."""
+    parts = num_threads()
+    if parts == 1 or len(x) < 2 * MIN_PART:
+        return 1
+    try:
+        work = work_per_sample(net, np.shape(x)[1:])
+    except (ValueError, TypeError, IndexError):
+        return 1
+    return split_parts(len(x), parts, work)
 
 
 def replica(net):
@@ -76,7 +113,7 @@ def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
     chunks of 64 (benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
     README, "Cores and threads").
     """
-    parts = split_parts(len(x), parts)
+    parts = parts_for(net, x) if parts is None else split_parts(len(x), parts)
     if parts == 1 and len(x) <= chunk:
         return net.forward(x)
     twins = [replica(net) for _ in range(parts)]

@@ -22,7 +22,7 @@ from .diagnose import (EXPLODE_FACTOR, ChanceLevelWarning, check_optimizer,  # n
 from .losses import softmax_cross_entropy
 from .model import Sequential
 from .optim import Adam
-from .parallel import forward_split, split_parts, train_step_split
+from .parallel import forward_split, parts_for, train_step_split
 
 
 class TrainingDiverged(FloatingPointError):
@@ -85,11 +85,12 @@ def train_step(net, xb, yb, optimizer):
     Returns (loss, logits). A NaN or infinite loss is returned without updating.
 
     A Sequential net's batch is split across cnnlib.threads.num_threads() threads
-    (cnnlib.parallel) when it is large enough; the result is the same up to float rounding.
+    (cnnlib.parallel) when every part carries enough work (split_parts); the result is the
+    same up to float rounding.
 
     Introduced in notebooks/08_training.ipynb.
     """
-    if isinstance(net, Sequential) and split_parts(len(xb)) > 1:
+    if isinstance(net, Sequential) and parts_for(net, xb) > 1:
         return train_step_split(net, xb, yb, optimizer)
     logits = net.forward(xb)
     loss, dlogits = softmax_cross_entropy(logits, yb)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cnnlib import parallel, threads
-from cnnlib.architectures import lenet
+from cnnlib.architectures import lenet, lenet99
 from cnnlib.conv import Conv2D
 from cnnlib.gradcheck import numerical_gradient, rel_error
 from cnnlib.layers import Flatten, Linear, ReLU
@@ -123,13 +123,44 @@ def test_forward_split_in_chunks_equals_forward(parts, chunk):
     assert parallel.forward_split(net, x[:0], parts, chunk).shape == (0, 10)
 
 
-def test_train_step_uses_the_split_when_there_are_threads():
+def test_work_per_sample_counts_the_multiply_adds():
+    # lenet: conv 8@3x3 on 28x28, conv 16@3x3 (8 channels) on 14x14, Linear 784->64, 64->10
+    expected = 8 * 9 * 28 * 28 + 16 * 8 * 9 * 14 * 14 + 784 * 64 + 64 * 10
+    assert parallel.work_per_sample(lenet(), (1, 28, 28)) == expected
+    work = parallel.work_per_sample(lenet99(), (1, 28, 28))
+    assert parallel.split_parts(64, 2, expected) == 1      # 2 x 32 lenet images: too little
+    assert parallel.split_parts(128, 2, expected) == 2
+    assert parallel.split_parts(32, 2, work) == 2          # lenet99 carries 9x the work
+
+
+def test_train_step_splits_only_batches_with_enough_work(monkeypatch):
+    import cnnlib.train as train
+    calls = []
+    split = train.train_step_split
+    monkeypatch.setattr(train, "train_step_split", lambda *a: calls.append(len(a[1])) or split(*a))
     previous = threads.set_threads(2)
     try:
         net = lenet(seed=0, dtype=np.float64)
-        x, y = batch(64, seed=7)
-        loss, logits = train_step(net, x, y, Recorder(net))
-        assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
+        for n in (64, 128):
+            x, y = batch(n, seed=7)
+            loss, logits = train_step(net, x, y, Recorder(net))
+            assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
+        assert calls == [128]
+    finally:
+        threads.set_threads(previous[0])
+
+
+def test_a_batch_that_does_not_fit_the_net_gets_the_usual_error_with_threads():
+    previous = threads.set_threads(2)
+    try:
+        net = lenet(seed=0, dtype=np.float64)
+        x, y = batch(128, seed=7)
+        with pytest.raises(ValueError) as split_error:
+            train_step(net, x[:, :, :20, :20], y, Recorder(net))
+        threads.set_threads(1)
+        with pytest.raises(ValueError) as plain_error:
+            train_step(net, x[:, :, :20, :20], y, Recorder(net))
+        assert str(split_error.value) == str(plain_error.value)
     finally:
         threads.set_threads(previous[0])
 
