@@ -85,7 +85,7 @@ def train_step(net, xb, yb, optimizer):
     Returns (loss, logits). A NaN or infinite loss is returned without updating.
 
     A Sequential net's batch is split across cnnlib.threads.num_threads() threads
-    (cnnlib.parallel) when every part carries enough work (split_parts); the result is the
+    (cnnlib.parallel) when every part carries enough work (parts_for); the result is the
     same up to float rounding.
 
     Introduced in notebooks/08_training.ipynb.
