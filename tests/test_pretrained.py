@@ -1,7 +1,8 @@
 """The pre-trained weights shipped for notebook 11 (resources/lenet_mnist.npz).
 
 The file is produced by scripts/train_pretrained.py; these tests pin what was shipped
-and check the claim made about it: at least 99.0% on the 10,000 MNIST test digits.
+and check the claim made about it: at least 99.3% on the 10,000 MNIST test digits
+(99.32% when it was trained).
 """
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ WEIGHTS = REPO / "resources" / "lenet_mnist.npz"
 FULL_DIR = Path(os.environ.get("CNNLIB_MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
 # Printed by scripts/train_pretrained.py when it wrote the file (SHA-256 of the arrays,
 # independent of the zip timestamps inside the .npz).
-SHIPPED_SHA256 = "0b0e91169960ab708dfa9df20988185ca10a94e283ba315d0d76a0e31c15a3d5"
+SHIPPED_SHA256 = "133d4b8908f7d66fe3886507cb1130ac3cfcfa59545a3532c4833f266a12df13"
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,6 @@ def test_shipped_weights_classify_the_bundled_test_digits(net):
 
 @pytest.mark.skipif(not (FULL_DIR / "t10k-images-idx3-ubyte.gz").exists(),
                     reason=f"full MNIST not found at {FULL_DIR} (set CNNLIB_MNIST_DIR)")
-def test_shipped_weights_reach_99_percent_on_the_full_test_set(net):
+def test_shipped_weights_reach_99_3_percent_on_the_full_test_set(net):
     _, (x, y) = load_mnist("full", directory=FULL_DIR)
-    assert evaluate(net, to_float(x[:, None]), y)[1] >= 0.99
+    assert evaluate(net, to_float(x[:, None]), y)[1] >= 0.993
