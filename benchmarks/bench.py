@@ -11,8 +11,9 @@ Prints the machine, the libraries and their thread counts and the load average, 
     medians, because shared machines drift), the gain from the extra cores, the ratios,
   * per-layer forward and backward times of one cnnlib LeNet step at each thread count,
   * the 99% network: cnnlib and torch trained with the same recipe (--recipe, a name in
-    cnnlib.recipes.RECIPES, default "lenet99_validated", the one chosen on a validation
-    split) one after the other, seconds, test accuracy and ratio (skipped with --quick),
+    cnnlib.recipes.RECIPES, default "lenet99": the shipped weights' recipe, chosen on a
+    validation split) one after the other, seconds, test accuracy and ratio (skipped with
+    --quick),
   * the load average again, so an idle run can be told from a busy one.
 torch is optional: without it the torch columns are left out. cnnlib's threads are set
 with cnnlib.threads.set_threads (BLAS stays at 1 thread), torch's with torch.set_num_threads.
@@ -35,9 +36,9 @@ def parse_args(argv=None):
                    help="fewer repeats, 1 LeNet epoch, no 99%% network (about 1 minute)")
     p.add_argument("--data-dir", default=None, help="folder with the 4 MNIST IDX files")
     p.add_argument("--threads", type=int, default=2, help="threads of the multi-thread columns, cnnlib and torch (default 2)")
-    p.add_argument("--recipe", default="lenet99_validated",
+    p.add_argument("--recipe", default="lenet99",
                    help="recipe of the 99%% network rows, a name in cnnlib.recipes.RECIPES "
-                        "(default lenet99_validated)")
+                        "(default lenet99)")
     return p.parse_args(argv)
 
 
@@ -52,7 +53,8 @@ from cnnlib.layers import Flatten
 from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential
 from cnnlib.optim import SGD, Adam
-from cnnlib.parallel import _bounds, replica, run_parts, split_parts
+from cnnlib.parallel import (MIN_PART_WORK, _bounds, replica, run_parts, split_parts,
+                             work_per_sample)
 from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,
                          maxpool_fast, maxpool_loop)
 from cnnlib.recipes import get_recipe, train_recipe
@@ -449,19 +451,25 @@ def main(args):
                 f"same recipe; cnnlib / torch time = **{seconds / tseconds:.2f}x** (target <= 1.0); "
                 f"load before {load_before}, after {load()}")
 
-    print("\nPer-layer times of one cnnlib LeNet training step, batch 64, float32 (ms, median;")
-    print("with N threads each thread runs 64/N images, the times are thread 0's):\n")
-    xb, yb = x_train[:64], y_train[:64]
-    profiles = {n: layer_profile(trainers[0].net, xb, yb, n) for n in counts}
-    head = " | ".join(f"fwd {n}t | bwd {n}t" for n in counts)
-    print(f"| layer | {head} |")
-    print("|---|" + "---|" * (2 * len(counts)))
-    for i, (name, _, _) in enumerate(profiles[counts[0]]):
-        cells = " | ".join(f"{profiles[n][i][1]:.3f} | {profiles[n][i][2]:.3f}" for n in counts)
-        print(f"| {i} {name} | {cells} |")
-    totals = " | ".join(f"{sum(r[1] for r in profiles[n]):.3f} | {sum(r[2] for r in profiles[n]):.3f}"
-                        for n in counts)
-    print(f"| total | {totals} |")
+    nets = [("LeNet", trainers[0].net, 64), (recipe.arch, make_net(recipe.arch), recipe.batch_size)]
+    for title, net, bs in nets:
+        xb, yb = x_train[:bs], y_train[:bs]
+        work = work_per_sample(net, xb.shape[1:])
+        print(f"\nPer-layer times of one cnnlib {title} training step, batch {bs}, float32 (ms, "
+              f"median; with N threads each thread runs {bs}/N images, the times are thread 0's;")
+        print(f"training splits this batch into {split_parts(bs, counts[-1], work)} part(s) at "
+              f"{counts[-1]} threads: {work * bs / 1e6:.0f} million multiply-adds, "
+              f"at least {MIN_PART_WORK / 1e6:.0f} million per part):\n")
+        profiles = {n: layer_profile(net, xb, yb, n) for n in counts}
+        head = " | ".join(f"fwd {n}t | bwd {n}t" for n in counts)
+        print(f"| layer | {head} |")
+        print("|---|" + "---|" * (2 * len(counts)))
+        for i, (name, _, _) in enumerate(profiles[counts[0]]):
+            cells = " | ".join(f"{profiles[n][i][1]:.3f} | {profiles[n][i][2]:.3f}" for n in counts)
+            print(f"| {i} {name} | {cells} |")
+        totals = " | ".join(f"{sum(r[1] for r in profiles[n]):.3f} | "
+                            f"{sum(r[2] for r in profiles[n]):.3f}" for n in counts)
+        print(f"| total | {totals} |")
     print(f"\n{recipe.describe()}")
     print(f"load average (1, 5, 15 min) at the end: {load()}; "
           f"wall time of the run: {time.perf_counter() - wall:.0f} s")
