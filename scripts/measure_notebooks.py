@@ -12,14 +12,17 @@ at the end from the kernel itself (resource.getrusage, ru_maxrss). The load aver
 printed before and after every level: on a busy machine the times measure the machine too.
 The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
 Each notebook is printed as it finishes, so a run that stops making progress shows where;
-a cell that runs longer than --timeout seconds fails that notebook (reported as nan) and
-the run goes on.
+a cell that runs longer than --timeout seconds (default 180) fails that notebook, which is
+then run once more in a fresh kernel and marked "(retried)" in the table.
 """
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import time
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 from pathlib import Path
@@ -32,11 +35,17 @@ PEAK_CODE = ("import resource as _r\n"
 def run_notebook(path, timeout=900):
     """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB)."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # The kernel talks to this process over Unix sockets in a folder of its own, not over
+    # TCP ports: kernels started at the same moment by different processes can pick the
+    # same free port, and a client then waits for replies that go elsewhere.
+    folder = tempfile.mkdtemp(prefix="measure-kernel-")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     try:
@@ -44,6 +53,8 @@ def run_notebook(path, timeout=900):
     except Exception as err:          # report the failure in the table, measure the rest
         print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}", flush=True)
         return Path(path).name, float("nan"), float("nan")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     peak_kb = int(text.split("PEAK_KB")[1].split()[0])
@@ -54,14 +65,26 @@ def load():
     return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def measure(paths, at_once, timeout=600):
-    """{notebook name: (seconds, peak MB)} with `at_once` notebooks executing at a time."""
+def measure(paths, at_once, timeout=180):
+    """{notebook name: (seconds, peak MB, retried)} with `at_once` notebooks executing at a
+    time. A notebook that fails (a cell past `timeout`, or an error) is run once more in a
+    fresh kernel and marked as retried."""
     results = {}
-    with ProcessPoolExecutor(at_once) as pool:
-        futures = [pool.submit(partial(run_notebook, timeout=timeout), p) for p in paths]
-        for future in as_completed(futures):
+    # workers are started, not forked, so none inherits this process's state
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(at_once, mp_context=context) as pool:
+        pending = {pool.submit(partial(run_notebook, timeout=timeout), p): p for p in paths}
+        retried = set()
+        while pending:
+            future = next(as_completed(pending))
+            path = pending.pop(future)
             name, sec, mb = future.result()
-            results[name] = (sec, mb)
+            if sec != sec and path not in retried:            # nan: failed, try once more
+                retried.add(path)
+                pending[pool.submit(partial(run_notebook, timeout=timeout), path)] = path
+                print(f"  {at_once} at once: {name} failed, running it again", flush=True)
+                continue
+            results[name] = (sec, mb, path in retried)
             print(f"  {at_once} at once: {name} {sec:.1f} s, {mb:.0f} MB, "
                   f"load {load()}", flush=True)
     return results
@@ -72,7 +95,7 @@ def main(argv=None):
     p.add_argument("notebooks", nargs="*", help="default: every notebooks/NN_*.ipynb")
     p.add_argument("--at-once", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--out", default=None, help="also write the table to this file")
-    p.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell")
+    p.add_argument("--timeout", type=float, default=180, help="seconds allowed per cell")
     args = p.parse_args(argv)
     paths = [str(Path(n).resolve()) for n in args.notebooks] or \
         sorted(str(n) for n in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -91,7 +114,8 @@ def main(argv=None):
              "|---|" + "---:|" * (len(args.at_once) + 1)]
     for path in paths:
         name = Path(path).name
-        cells = " | ".join(f"{runs[k][name][0]:.0f}" for k in args.at_once)
+        cells = " | ".join(f"{runs[k][name][0]:.0f}{' (retried)' if runs[k][name][2] else ''}"
+                           for k in args.at_once)
         peak = max(runs[k][name][1] for k in args.at_once)
         lines.append(f"| {name} | {cells} | {peak:.0f} |")
     totals = " | ".join(f"{sum(v[0] for v in runs[k].values()):.0f}" for k in args.at_once)
