@@ -18,11 +18,8 @@ then run once more in a fresh kernel and marked "(retried)" in the table.
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 import time
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
 from pathlib import Path
@@ -35,17 +32,11 @@ PEAK_CODE = ("import resource as _r\n"
 def run_notebook(path, timeout=900):
     """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB)."""
     import nbformat
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
-    # The kernel talks to this process over Unix sockets in a folder of its own, not over
-    # TCP ports: kernels started at the same moment by different processes can pick the
-    # same free port, and a client then waits for replies that go elsewhere.
-    folder = tempfile.mkdtemp(prefix="measure-kernel-")
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
-    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     try:
@@ -53,8 +44,6 @@ def run_notebook(path, timeout=900):
     except Exception as err:          # report the failure in the table, measure the rest
         print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}", flush=True)
         return Path(path).name, float("nan"), float("nan")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     peak_kb = int(text.split("PEAK_KB")[1].split()[0])
@@ -70,9 +59,7 @@ def measure(paths, at_once, timeout=180):
     time. A notebook that fails (a cell past `timeout`, or an error) is run once more in a
     fresh kernel and marked as retried."""
     results = {}
-    # workers are started, not forked, so none inherits this process's state
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(at_once, mp_context=context) as pool:
+    with ProcessPoolExecutor(at_once) as pool:
         pending = {pool.submit(partial(run_notebook, timeout=timeout), p): p for p in paths}
         retried = set()
         while pending:
