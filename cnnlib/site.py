@@ -29,9 +29,9 @@ MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$", re
 def execute(path, timeout=600, attempts=2):
     """Run a notebook top to bottom in its own folder; cells tagged raises-exception may fail.
 
-    A cell that times out (a kernel that stopped answering, as ipykernel 7 did at random:
-    requirements.txt keeps ipykernel below 7) is retried once in a fresh kernel, from the
-    top; a second time-out is raised.
+    A cell that times out (a kernel that stopped answering: the reply to one cell now and
+    then never reaches nbclient, with ipykernel 7.4 and 6.31 alike) is retried once in a
+    fresh kernel, from the top; a second time-out is raised.
     """
     import nbclient
     import nbformat
