@@ -13,7 +13,11 @@ printed before and after every level: on a busy machine the times measure the ma
 The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
 Each notebook is printed as it finishes, so a run that stops making progress shows where;
 a cell that runs longer than --timeout seconds (default 180) fails that notebook, which is
-then run once more in a fresh kernel and marked "(retried)" in the table.
+then run once more in a fresh kernel and marked "(retried)" in the table. Now and then
+nbclient does not see a reply the kernel has sent until its wait for that cell runs out
+(seen with ipykernel 7.4 and 6.31, mostly while the machine was busy); such a notebook takes
+longer than --timeout and is marked "(stalled)": its time measures the harness, not the
+notebook, so run it again.
 """
 
 import argparse
@@ -102,6 +106,7 @@ def main(argv=None):
     for path in paths:
         name = Path(path).name
         cells = " | ".join(f"{runs[k][name][0]:.0f}{' (retried)' if runs[k][name][2] else ''}"
+                           f"{' (stalled)' if runs[k][name][0] > args.timeout else ''}"
                            for k in args.at_once)
         peak = max(runs[k][name][1] for k in args.at_once)
         lines.append(f"| {name} | {cells} | {peak:.0f} |")
