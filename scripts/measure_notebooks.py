@@ -13,16 +13,18 @@ printed before and after every level: on a busy machine the times measure the ma
 The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
 Each notebook is printed as it finishes, so a run that stops making progress shows where;
 a cell that runs longer than --timeout seconds (default 180) fails that notebook, which is
-then run once more in a fresh kernel and marked "(retried)" in the table. Now and then
-nbclient does not see a reply the kernel has sent until its wait for that cell runs out
-(seen with ipykernel 7.4 and 6.31, mostly while the machine was busy); such a notebook takes
-longer than --timeout and is marked "(stalled)": its time measures the harness, not the
-notebook, so run it again.
+then run once more in a fresh kernel and marked "(retried)" in the table. With kernels on
+TCP ports (nbclient's default) nbclient now and then saw a reply the kernel had sent only
+when its wait for that cell ran out; a notebook that takes longer than --timeout is marked
+"(stalled)": its time measures the harness, not the notebook, so run it again.
 """
 
 import argparse
+import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
@@ -36,11 +38,17 @@ PEAK_CODE = ("import resource as _r\n"
 def run_notebook(path, timeout=900):
     """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB)."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # The kernel talks to this process over Unix sockets in a folder of its own instead of
+    # TCP ports: with TCP, the first notebooks of a 2- or 4-at-once level often waited out
+    # the whole cell timeout for a reply the kernel had sent; with this, not once in 36.
+    folder = tempfile.mkdtemp(prefix="measure-kernel-")
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(Path(path).parent)}})
     start = time.perf_counter()
     try:
@@ -48,6 +56,8 @@ def run_notebook(path, timeout=900):
     except Exception as err:          # report the failure in the table, measure the rest
         print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}", flush=True)
         return Path(path).name, float("nan"), float("nan")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     peak_kb = int(text.split("PEAK_KB")[1].split()[0])
@@ -63,7 +73,9 @@ def measure(paths, at_once, timeout=180):
     time. A notebook that fails (a cell past `timeout`, or an error) is run once more in a
     fresh kernel and marked as retried."""
     results = {}
-    with ProcessPoolExecutor(at_once) as pool:
+    # workers are started fresh, not forked from this process
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(at_once, mp_context=context) as pool:
         pending = {pool.submit(partial(run_notebook, timeout=timeout), p): p for p in paths}
         retried = set()
         while pending:
