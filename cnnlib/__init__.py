@@ -19,7 +19,7 @@ cnnlib.data (MNIST: the bundled sample, IDX files, downloads) and cnnlib.viz
 (figures and widgets for the notebooks; needs matplotlib and ipywidgets).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.4.0"
 
 # The threading policy (cnnlib/threads.py): BLAS single-threaded, cnnlib's own batch
 # splitting on the CPUs this process may use; CNNLIB_THREADS=N overrides. Applied on import
