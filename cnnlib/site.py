@@ -16,7 +16,10 @@ import base64
 import html
 import os
 import re
+import shutil
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .launch import BRANCH, REPOSITORY
@@ -27,6 +30,26 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$", re.S)
 
 
+@contextmanager
+def unix_socket_kernel():
+    """A KernelManager whose kernel talks over Unix sockets in a temporary folder of its own
+    (removed afterwards); None where there are no Unix sockets (Windows: nbclient's default).
+
+    Why: with kernels on TCP ports, nbclient now and then saw the reply to a cell only when
+    the cell's time ran out; scripts/measure_notebooks.py ran 72 notebooks this way without
+    one stall. Used by execute and by scripts/measure_notebooks.py.
+    """
+    if os.name != "posix":
+        yield None
+        return
+    from jupyter_client.manager import KernelManager
+    folder = tempfile.mkdtemp(prefix="cnnlib-kernel-")
+    try:
+        yield KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def execute(path, timeout=600, attempts=2):
     """Run a notebook top to bottom in its own folder; cells tagged raises-exception may fail.
 
@@ -34,32 +57,20 @@ def execute(path, timeout=600, attempts=2):
     then never reaches nbclient, with ipykernel 7.4 and 6.31 alike) is retried once in a
     fresh kernel, from the top; a second time-out is raised.
     """
-    import shutil
-    import tempfile
-
     import nbclient
     import nbformat
-    from jupyter_client.manager import KernelManager
     for attempt in range(1, attempts + 1):
         nb = nbformat.read(path, as_version=4)
-        # On Linux and macOS the kernel talks over Unix sockets in a folder of its own: with
-        # TCP ports nbclient now and then saw a reply only when the cell's time ran out
-        # (scripts/measure_notebooks.py: 0 stalls in 72 notebooks this way).
-        folder = tempfile.mkdtemp(prefix="cnnlib-site-kernel-") if os.name == "posix" else None
-        km = (KernelManager(kernel_name="python3", transport="ipc",
-                            ip=os.path.join(folder, "k")) if folder else None)
         try:
-            nbclient.NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
-                                    store_widget_state=True,
-                                    resources={"metadata": {"path": str(Path(path).parent)}}
-                                    ).execute()
+            with unix_socket_kernel() as km:
+                nbclient.NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                                        store_widget_state=True,
+                                        resources={"metadata": {"path": str(Path(path).parent)}}
+                                        ).execute()
             return nb
         except nbclient.exceptions.CellTimeoutError:
             if attempt == attempts:
                 raise
-        finally:
-            if folder:
-                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _model_id(ref):

@@ -3,7 +3,7 @@ and how much memory its kernel needs: the numbers behind the shared-server secti
 notebooks/README.md.
 
     python scripts/measure_notebooks.py [NOTEBOOK ...] [--at-once 1 2 4] [--out FILE]
-                                        [--timeout 600]
+                                        [--timeout 180]
 
 For each level k of --at-once, all notebooks are executed (nbclient, a fresh kernel each,
 in a copy in memory: nothing is written back) by k worker processes, so k kernels run at
@@ -22,9 +22,7 @@ when its wait for that cell ran out; a notebook that takes longer than --timeout
 import argparse
 import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from functools import partial
@@ -35,30 +33,26 @@ PEAK_CODE = ("import resource as _r\n"
              "print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)")
 
 
-def run_notebook(path, timeout=900):
+def run_notebook(path, timeout=180):
     """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB)."""
     import nbformat
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
+
+    from cnnlib.site import unix_socket_kernel
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
-    # The kernel talks to this process over Unix sockets in a folder of its own instead of
-    # TCP ports: with TCP, the first notebooks of a 2- or 4-at-once level often waited out
-    # the whole cell timeout for a reply the kernel had sent; with this, not once in 36.
-    folder = tempfile.mkdtemp(prefix="measure-kernel-")
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
-    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(path).parent)}})
-    start = time.perf_counter()
-    try:
-        client.execute()
-    except Exception as err:          # report the failure in the table, measure the rest
-        print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}", flush=True)
-        return Path(path).name, float("nan"), float("nan")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    seconds = time.perf_counter() - start
+    with unix_socket_kernel() as km:          # not TCP ports: see cnnlib.site
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(Path(path).parent)}})
+        start = time.perf_counter()
+        try:
+            client.execute()
+        except Exception as err:          # report the failure in the table, measure the rest
+            print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}",
+                  flush=True)
+            return Path(path).name, float("nan"), float("nan")
+        seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     peak_kb = int(text.split("PEAK_KB")[1].split()[0])
     return Path(path).name, seconds, peak_kb / 1024

@@ -3,6 +3,7 @@
 The site is built once per test run (conftest.built_site); tests/test_browser.py opens
 the same pages in Chromium.
 """
+import os
 import re
 from pathlib import Path
 
@@ -105,3 +106,12 @@ def test_links_between_notebooks_and_to_the_repository():
     assert rewrite('<a href="https://example.org/x.ipynb">') == '<a href="https://example.org/x.ipynb">'
     assert rewrite('<img src="https://x.org/b.svg" alt="Open in Colab">') == "Open in Colab"
     assert rewrite('<script src="x.js"></script>ok') == "ok"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets only")
+def test_unix_socket_kernel_uses_its_own_folder_and_removes_it():
+    from cnnlib.site import unix_socket_kernel
+    with unix_socket_kernel() as km:
+        folder = Path(km.ip).parent
+        assert km.transport == "ipc" and folder.is_dir()
+    assert not folder.exists()
