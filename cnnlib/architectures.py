@@ -104,16 +104,12 @@ def lenet99(seed=0, dtype=np.float32):
 ARCHITECTURES = {"one_conv": one_conv_net, "two_conv": two_conv_net, "lenet": lenet,
                  "lenet99": lenet99}
 
-# Names used before version 0.2 (see the changelog in README.md); still accepted.
-OLD_NAMES = {"seed": "one_conv", "seed002": "two_conv"}
-
 
 def make_net(name, seed=0, dtype=np.float32):
     """Build a named architecture: "one_conv", "two_conv", "lenet" or "lenet99" (ARCHITECTURES).
 
     Introduced in notebooks/11_what_it_learned.ipynb.
     """
-    name = OLD_NAMES.get(name, name)
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {sorted(ARCHITECTURES)}.")
     return ARCHITECTURES[name](seed=seed, dtype=dtype)

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from .architectures import ARCHITECTURES, OLD_NAMES, make_net
+from .architectures import ARCHITECTURES, make_net
 from .data import load_mnist, to_float
 from .metrics import classification_report
 from .model import check_weights_path
@@ -67,8 +67,7 @@ def parse_args(argv=None):
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="take arch, optimizer, lr, lr decay, augmentation, epochs, batch size "
                         "and seed from this recipe (cnnlib.recipes); options given as well win")
-    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=None,
-                   type=lambda name: OLD_NAMES.get(name, name), help="default lenet")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=None, help="default lenet")
     p.add_argument("--epochs", type=_positive(int), default=None, help="default 5")
     p.add_argument("--batch-size", type=_positive(int), default=None, help="default 32")
     p.add_argument("--lr", type=_positive(float), default=None,

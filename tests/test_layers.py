@@ -116,7 +116,7 @@ def test_init_is_seeded_and_checked():
 # ---------------------------------------------------------------- the teaching network
 
 @pytest.mark.parametrize("impl", ["fast", "loop"])
-def test_seed_network_shapes(impl):
+def test_one_conv_network_shapes(impl):
     layers = [Conv2D(1, 8, 3, impl=impl), MaxPool2D(2, impl=impl), Flatten(),
               Linear(13 * 13 * 8, 10)]
     x = np.random.default_rng(0).uniform(-0.5, 0.5, size=(1, 1, 28, 28)).astype(np.float32)

@@ -197,9 +197,9 @@ def test_load_extra_array(tmp_path):
 
 
 def test_load_into_another_architecture(tmp_path):
-    one_conv_net().save(tmp_path / "seed.npz")
+    one_conv_net().save(tmp_path / "one_conv.npz")
     with pytest.raises(ValueError, match="missing"):
-        lenet().load(tmp_path / "seed.npz")
+        lenet().load(tmp_path / "one_conv.npz")
 
 
 OLD_DESCRIPTIONS = ["Conv2D(1, 8, 3, stride=1, pad=0)", "MaxPool2D(size=2, stride=2)", "Flatten()",

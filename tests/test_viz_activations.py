@@ -12,7 +12,7 @@ from cnnlib.viz.activations import plot_activations, trace_activations
 from cnnlib.pool import MaxPool2D
 
 
-def seed_layers():
+def one_conv_layers():
     return [Conv2D(1, 8, 3, seed=0), MaxPool2D(2), Flatten(), Linear(13 * 13 * 8, 10, seed=1)]
 
 
@@ -31,8 +31,8 @@ def texts(fig):
     return " ".join(out).replace("\n", " ")
 
 
-def test_trace_shapes_follow_the_seed_network():
-    shapes = [out.shape for _, out in trace_activations(seed_layers(), digit())]
+def test_trace_shapes_follow_the_one_conv_network():
+    shapes = [out.shape for _, out in trace_activations(one_conv_layers(), digit())]
     assert shapes == [(1, 8, 26, 26), (1, 8, 13, 13), (1, 1352), (1, 10)]
 
 
@@ -45,7 +45,7 @@ def test_trace_scales_raw_pixels_like_to_float():
 
 
 def test_plot_shows_eight_conv_and_eight_pool_maps_and_probabilities():
-    layers = seed_layers()
+    layers = one_conv_layers()
     fig = plot_activations(layers, digit(), label=1)
     images = [ax for ax in fig.axes if ax.images]
     shapes = sorted(ax.images[0].get_array().shape for ax in images)
@@ -62,7 +62,7 @@ def test_plot_shows_eight_conv_and_eight_pool_maps_and_probabilities():
 
 
 def test_colour_scale_is_symmetric_and_survives_a_blank_image():
-    fig = plot_activations(seed_layers(), np.zeros((28, 28), np.uint8))
+    fig = plot_activations(one_conv_layers(), np.zeros((28, 28), np.uint8))
     for ax in fig.axes:
         for im in ax.images:
             lo, hi = im.get_clim()
@@ -73,19 +73,19 @@ def test_colour_scale_is_symmetric_and_survives_a_blank_image():
 def test_nan_image_gives_a_message():
     img = np.zeros((28, 28), np.float32)
     img[3, 3] = np.nan
-    fig = plot_activations(seed_layers(), img)
+    fig = plot_activations(one_conv_layers(), img)
     assert "NaN or infinite" in texts(fig)
 
 
 def test_image_of_a_size_the_net_cannot_take_gives_a_message():
-    fig = plot_activations(seed_layers(), np.zeros((20, 20), np.uint8))
+    fig = plot_activations(one_conv_layers(), np.zeros((20, 20), np.uint8))
     assert "Cannot show the activations" in texts(fig) and "Linear input" in texts(fig)
 
 
 @pytest.mark.parametrize("shape", [(28,), (1, 28, 28), (0, 28)])
 def test_image_of_wrong_rank_raises(shape):
     with pytest.raises(ValueError, match=r"shape \(H, W\)"):
-        plot_activations(seed_layers(), np.zeros(shape, np.uint8))
+        plot_activations(one_conv_layers(), np.zeros(shape, np.uint8))
 
 
 def test_not_a_network_raises():
