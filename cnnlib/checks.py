@@ -161,3 +161,28 @@ def check_dout(layer, dout, expected):
                          f"forward output {shape}; got {dout.shape}. Pass the gradient of "
                          f"the loss with respect to this layer's output.")
     return dout
+
+
+def check_conv_args(x, w, b, stride, pad):
+    """Validate conv2d inputs; return the output size (Hout, Wout)."""
+    check_images(x, "x")
+    check_images(w, "w (filters)")
+    f, c = w.shape[:2]
+    if x.shape[1] != c:
+        raise ValueError(f"x has {x.shape[1]} channels but the filters expect {c}; "
+                         f"w must have shape (F, C, KH, KW) with C = x.shape[1].")
+    if b is None:
+        raise ValueError(f"b (bias) must be an array of shape ({f},); got None. "
+                         f"For no bias pass np.zeros({f}).")
+    check_shape(b, (f,), "b (bias)")
+    if min(w.shape) < 1:
+        raise ValueError(f"w (filters) must have shape (F, C, KH, KW) with every size >= 1; "
+                         f"got {w.shape}.")
+    stride, pad = check_int(stride, "stride", 1), check_int(pad, "pad", 0)
+    ho = output_size(x.shape[2], w.shape[2], stride, pad)
+    wo = output_size(x.shape[3], w.shape[3], stride, pad)
+    # refuse before allocating: the padded input and the im2col matrix are the big arrays
+    n, c, h, wd = x.shape
+    check_memory((n, c, h + 2 * pad, wd + 2 * pad), x.dtype, "the zero-padded input")
+    check_memory((n * ho * wo, c * w.shape[2] * w.shape[3]), x.dtype, "im2col")
+    return ho, wo

@@ -16,34 +16,11 @@ notebooks/07_backprop_convolution.ipynb.
 
 import numpy as np
 
-from .checks import check_dout, check_images, check_int, check_memory, check_shape, output_size
+# check_conv_args lives in checks (fftconv uses it too); homework imports it from here
+from .checks import check_conv_args, check_dout, check_int, output_size  # noqa: F401
+from .fftconv import conv2d_backward_fft, conv2d_fft
 from .im2col import col2im_batch_last, im2col_batch_last, pad_images
 from .layers import Layer, init_weights
-
-
-def check_conv_args(x, w, b, stride, pad):
-    """Validate conv2d inputs; return the output size (Hout, Wout)."""
-    check_images(x, "x")
-    check_images(w, "w (filters)")
-    f, c = w.shape[:2]
-    if x.shape[1] != c:
-        raise ValueError(f"x has {x.shape[1]} channels but the filters expect {c}; "
-                         f"w must have shape (F, C, KH, KW) with C = x.shape[1].")
-    if b is None:
-        raise ValueError(f"b (bias) must be an array of shape ({f},); got None. "
-                         f"For no bias pass np.zeros({f}).")
-    check_shape(b, (f,), "b (bias)")
-    if min(w.shape) < 1:
-        raise ValueError(f"w (filters) must have shape (F, C, KH, KW) with every size >= 1; "
-                         f"got {w.shape}.")
-    stride, pad = check_int(stride, "stride", 1), check_int(pad, "pad", 0)
-    ho = output_size(x.shape[2], w.shape[2], stride, pad)
-    wo = output_size(x.shape[3], w.shape[3], stride, pad)
-    # refuse before allocating: the padded input and the im2col matrix are the big arrays
-    n, c, h, wd = x.shape
-    check_memory((n, c, h + 2 * pad, wd + 2 * pad), x.dtype, "the zero-padded input")
-    check_memory((n * ho * wo, c * w.shape[2] * w.shape[3]), x.dtype, "im2col")
-    return ho, wo
 
 
 def conv2d_loop(x, w, b, stride=1, pad=0):
@@ -140,19 +117,24 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
 class Conv2D(Layer):
     """Convolution layer with filters W (F, C, k, k), k = kernel_size, and biases b (F,).
 
-    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching).
+    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching),
+    impl="fft" the Fourier transform (cnnlib.fftconv; stride 1; faster than im2col for
+    large kernels on many channels, such as lenet99's second convolution).
     need_dx=False skips the input gradient (useful for a network's first layer).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0,
                  impl="fast", init="he", seed=0, dtype=np.float32, need_dx=True):
         super().__init__()
-        if impl not in ("fast", "loop"):
-            raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
+        if impl not in ("fast", "loop", "fft"):
+            raise ValueError(f"impl must be 'fast', 'loop' or 'fft'; got {impl!r}.")
         for value, name in ((in_channels, "in_channels"), (out_channels, "out_channels"),
                             (kernel_size, "kernel_size"), (stride, "stride")):
             check_int(value, name, 1)
         check_int(pad, "pad", 0)
+        if impl == "fft" and stride != 1:
+            raise ValueError(f"impl='fft' needs stride 1; got stride={stride}. "
+                             f"Use impl='fast' for other strides.")
         k = kernel_size
         fan_in = in_channels * k * k
         self.params = {"W": init_weights((out_channels, in_channels, k, k), fan_in,
@@ -166,6 +148,9 @@ class Conv2D(Layer):
         self.x = x
         if self.impl == "loop":
             return conv2d_loop(x, w, b, self.stride, self.pad)
+        if self.impl == "fft":
+            out, self.spectra = conv2d_fft(x, w, b, self.stride, self.pad, return_spectra=True)
+            return out
         out, self.cols = conv2d_fast(x, w, b, self.stride, self.pad, return_cols=True)
         return out
 
@@ -174,6 +159,9 @@ class Conv2D(Layer):
         dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         if self.impl == "loop":
             dx, dw, db = conv2d_backward_loop(dout, self.x, w, self.stride, self.pad)
+        elif self.impl == "fft":
+            dx, dw, db = conv2d_backward_fft(dout, self.x, w, self.stride, self.pad,
+                                             self.spectra, self.need_dx)
         else:
             dx, dw, db = conv2d_backward_fast(dout, self.x, w, self.stride, self.pad,
                                               self.cols, self.need_dx)
