@@ -147,12 +147,12 @@ def conv2d_backward_fft(dout, x, w, stride=1, pad=0, spectra=None, need_dx=True)
     xs, ws = spectra                                       # (frequencies, C, N), (.., C, F)
     ho, wo = dout.shape[2:]
     ds = spectrum(_maps_last(dout), grid).reshape(-1, f, n)
-    dw = ds.conj() @ xs.transpose(0, 2, 1)                 # (frequencies, F, C)
-    dw = images(dw.reshape(-1, f * c), grid, (kh, kw)).reshape(kh, kw, f, c)
-    dw = np.ascontiguousarray(dw.transpose(2, 3, 0, 1))
     db = dout.sum(axis=(0, 2, 3))
-    if not need_dx:
-        return None, dw, db
-    dx = ws @ ds                                           # (frequencies, C, N)
-    dx = images(dx.reshape(-1, c * n), grid, (h, wd), (pad, pad)).reshape(h, wd, c, n)
-    return dx.transpose(3, 2, 0, 1), dw, db
+    dx = None
+    if need_dx:
+        dx = ws @ ds                                       # (frequencies, C, N)
+        dx = images(dx.reshape(-1, c * n), grid, (h, wd), (pad, pad)).reshape(h, wd, c, n)
+        dx = dx.transpose(3, 2, 0, 1)
+    dw = np.conjugate(ds, out=ds) @ xs.transpose(0, 2, 1)  # (frequencies, F, C); ds is done
+    dw = images(dw.reshape(-1, f * c), grid, (kh, kw)).reshape(kh, kw, f, c)
+    return dx, np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), db
