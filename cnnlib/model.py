@@ -239,6 +239,8 @@ def _size_hint(net, x):
                     y = layer.forward(y)
             except ValueError:
                 continue
+            if x.shape[2:] == (size, size):     # the size fits: the error is about something else
+                return None
             return (f"This network expects images of {size}x{size} pixels, shape "
                     f"(N, {x.shape[1]}, {size}, {size}); got {x.shape[2]}x{x.shape[3]}. "
                     f"Crop or resize the images to {size}x{size}.")

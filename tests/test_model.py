@@ -7,7 +7,7 @@ import pytest
 from cnnlib.conv import Conv2D
 from cnnlib.data import load_mnist, to_float
 from cnnlib.gradcheck import check_gradients, initial_loss, numerical_gradient, rel_error
-from cnnlib.layers import Flatten, Linear, ReLU
+from cnnlib.layers import Flatten, Layer, Linear, ReLU
 from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential
 from cnnlib.architectures import lenet, make_net, two_conv_net, one_conv_net
@@ -301,3 +301,16 @@ def test_saved_weights_get_ordinary_file_permissions(tmp_path):
     path = tmp_path / "w.npz"
     lenet().save(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~mask
+
+
+def test_an_error_on_images_of_the_right_size_gets_no_size_hint():
+    class Refuses(Layer):
+        def forward(self, x):
+            if len(x) == 3:
+                raise ValueError("three is a crowd")
+            return x
+
+    net = Sequential(lenet().layers + [Refuses()])
+    with pytest.raises(ValueError) as err:
+        net.forward(np.zeros((3, 1, 28, 28), np.float32))
+    assert "three is a crowd" in str(err.value) and "expects images" not in str(err.value)
