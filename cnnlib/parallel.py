@@ -33,6 +33,11 @@ MIN_PART = 16          # smaller parts lose more to Python overhead than a core 
 # multiply-adds each) and 15% faster with parts of 64 (21 million); lenet99 gained from parts
 # of 16 images (48 million).
 MIN_PART_WORK = 20_000_000
+# Worker processes (cnnlib.workers) share no global lock, only a hand-off per step. Two
+# processes against one, same machine: one_conv at batch 128 (parts of 4.0 million) 1.5x,
+# lenet at batch 32 (5.3 million) 1.3x, two_conv at batch 64 (3.8 million) about even,
+# two_conv at batch 32 (1.9 million) 0.9x.
+MIN_PART_WORK_PROCESSES = 3_000_000
 FORWARD_CHUNK = 64     # images a thread sends through the net at a time in forward_split
 _pools = {}
 
@@ -43,15 +48,15 @@ def _pool(workers):
     return _pools[workers]
 
 
-def split_parts(n, parts=None, work=None):
+def split_parts(n, parts=None, work=None, min_work=MIN_PART_WORK):
     """How many parts a batch of n samples is split into: at most `parts` (default:
     cnnlib.threads.num_threads()), each at least MIN_PART samples and, if `work` (the
-    multiply-adds of one sample, work_per_sample) is given, at least MIN_PART_WORK
+    multiply-adds of one sample, work_per_sample) is given, at least min_work
     multiply-adds; 1 means no split."""
     parts = num_threads() if parts is None else parts
     limit = n // MIN_PART
     if work is not None:
-        limit = min(limit, int(n * work // MIN_PART_WORK))
+        limit = min(limit, int(n * work // min_work))
     return max(1, min(parts, limit))
 
 
@@ -68,9 +73,10 @@ def work_per_sample(net, sample_shape):
     return total
 
 
-def parts_for(net, x):
+def parts_for(net, x, min_work=MIN_PART_WORK):
     """split_parts for batch x through net on cnnlib.threads.num_threads() threads, with the
-    work rule. 1 also when x does not fit the net: the unsplit path then reports why."""
+    work rule (each part at least min_work multiply-adds). 1 also when x does not fit the
+    net: the unsplit path then reports why."""
     parts = num_threads()
     if parts == 1 or len(x) < 2 * MIN_PART:
         return 1
@@ -78,7 +84,7 @@ def parts_for(net, x):
         work = work_per_sample(net, np.shape(x)[1:])
     except (ValueError, TypeError, IndexError):
         return 1
-    return split_parts(len(x), parts, work)
+    return split_parts(len(x), parts, work, min_work)
 
 
 def replica(net):

@@ -4,8 +4,11 @@ The policy, applied when cnnlib is imported (so no notebook cell has to do anyth
 
   * cnnlib's own threads: the number of CPUs this process may run on
     (os.sched_getaffinity, which a container or `taskset` restricts), or the teacher's
-    override CNNLIB_THREADS=N. cnnlib.parallel splits every large mini-batch across
-    them. Idle threads sleep, so a busy machine loses nothing to them.
+    override CNNLIB_THREADS=N. Every large mini-batch is split into that many parts:
+    a training batch on worker processes forked for the run (cnnlib.workers, Linux;
+    CNNLIB_SPLIT=threads keeps it in this process), inference on threads
+    (cnnlib.parallel). Idle workers and threads sleep, so a busy machine loses nothing
+    to them.
   * BLAS (numpy's matrix products): 1 thread, set with threadpoolctl. OpenBLAS threads
     busy-wait for work between calls; on a server where many kernels share few cores they
     burn the cores other students need, and the small matrices of a course-sized CNN gain
@@ -22,7 +25,9 @@ No notebook introduces this module: the README section "Cores and threads" expla
 """
 
 import ctypes
+import multiprocessing
 import os
+import sys
 
 _state = {"threads": None, "blas": None}
 
@@ -56,6 +61,26 @@ def num_threads():
     if _state["threads"] is None:
         _state["threads"] = _env_int("CNNLIB_THREADS") or available_cpus()
     return _state["threads"]
+
+
+def split_with():
+    """How a training batch is split across cores: "processes" (cnnlib.workers; the
+    default where worker processes can be forked, i.e. on Linux) or "threads"
+    (cnnlib.parallel; elsewhere, or chosen with CNNLIB_SPLIT=threads).
+
+    Not part of a notebook (see the README, "Cores and threads").
+    """
+    text = os.environ.get("CNNLIB_SPLIT", "").strip().lower()
+    if text not in ("", "processes", "threads"):
+        raise ValueError(f"CNNLIB_SPLIT must be 'processes' or 'threads'; got {text!r}.")
+    if text == "threads" or not can_fork():
+        return "threads"
+    return "processes"
+
+
+def can_fork():
+    """True where worker processes can be forked (Linux)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
 def set_threads(n=None, blas=None):

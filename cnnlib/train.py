@@ -22,7 +22,8 @@ from .diagnose import (EXPLODE_FACTOR, ChanceLevelWarning, check_optimizer,  # n
 from .losses import softmax_cross_entropy
 from .model import Sequential
 from .optim import Adam
-from .parallel import forward_split, parts_for, train_step_split
+from .parallel import forward_split
+from .workers import close_team, train_step_parts, training_parts
 
 
 class TrainingDiverged(FloatingPointError):
@@ -84,14 +85,13 @@ def train_step(net, xb, yb, optimizer):
 
     Returns (loss, logits). A NaN or infinite loss is returned without updating.
 
-    A Sequential net's batch is split across cnnlib.threads.num_threads() threads
-    (cnnlib.parallel) when every part carries enough work (parts_for); the result is the
-    same up to float rounding.
+    A Sequential net's batch is split across the cores (cnnlib.workers) when every part
+    carries enough work (training_parts); the result is the same up to float rounding.
 
     Introduced in notebooks/08_training.ipynb.
     """
-    if isinstance(net, Sequential) and parts_for(net, xb) > 1:
-        return train_step_split(net, xb, yb, optimizer)
+    if isinstance(net, Sequential) and training_parts(net, xb) > 1:
+        return train_step_parts(net, xb, yb, optimizer)
     logits = net.forward(xb)
     loss, dlogits = softmax_cross_entropy(logits, yb)
     if math.isfinite(loss):
@@ -138,6 +138,15 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     if bad:
         raise ValueError(f"the network's weights {bad} already hold NaN or infinite values (a "
                          f"run that diverged, or bad weights loaded); build a fresh net.")
+    try:
+        return _fit(net, x, y, epochs, batch_size, optimizer, x_val, y_val, seed, progress,
+                    callback, callback_every, augment)
+    finally:
+        close_team(net)             # the worker processes of the batch split, if any
+
+
+def _fit(net, x, y, epochs, batch_size, optimizer, x_val, y_val, seed, progress, callback,
+         callback_every, augment):
     first_loss = None
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "seconds": [],
                "batch_loss": []}

@@ -133,11 +133,13 @@ def test_work_per_sample_counts_the_multiply_adds():
     assert parallel.split_parts(32, 2, work) == 2          # lenet99 carries 9x the work
 
 
-def test_train_step_splits_only_batches_with_enough_work(monkeypatch):
-    import cnnlib.train as train
+def test_train_step_splits_only_batches_with_enough_work_on_threads(monkeypatch):
+    from cnnlib import workers
+    monkeypatch.setenv("CNNLIB_SPLIT", "threads")
     calls = []
-    split = train.train_step_split
-    monkeypatch.setattr(train, "train_step_split", lambda *a: calls.append(len(a[1])) or split(*a))
+    split = workers.train_step_split
+    monkeypatch.setattr(workers, "train_step_split",
+                        lambda *a: calls.append(len(a[1])) or split(*a))
     previous = threads.set_threads(2)
     try:
         net = lenet(seed=0, dtype=np.float64)
