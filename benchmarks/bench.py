@@ -16,7 +16,9 @@ Prints the machine, the libraries and their thread counts and the load average, 
     --quick),
   * the load average again, so an idle run can be told from a busy one.
 torch is optional: without it the torch columns are left out. cnnlib's threads are set
-with cnnlib.threads.set_threads (BLAS stays at 1 thread), torch's with torch.set_num_threads.
+with cnnlib.threads.set_threads (BLAS stays at 1 thread; training batches are split on worker
+processes where they can be forked, CNNLIB_SPLIT=threads for threads), torch's with
+torch.set_num_threads.
 Full MNIST comes from --data-dir, else $CNNLIB_MNIST_DIR, else ../shared/data/mnist.
 """
 
@@ -53,12 +55,13 @@ from cnnlib.layers import Flatten
 from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential
 from cnnlib.optim import SGD, Adam
-from cnnlib.parallel import (MIN_PART_WORK, _bounds, replica, run_parts, split_parts,
-                             work_per_sample)
+from cnnlib.parallel import (MIN_PART_WORK, MIN_PART_WORK_PROCESSES, _bounds, replica,
+                             run_parts, split_parts, work_per_sample)
 from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,
                          maxpool_fast, maxpool_loop)
 from cnnlib.recipes import get_recipe, train_recipe
-from cnnlib.threads import set_threads
+from cnnlib.threads import set_threads, split_with
+from cnnlib.workers import close_team, team_for
 from cnnlib.train import evaluate, fit, train_step
 
 
@@ -106,8 +109,8 @@ def machine_info(threads, torch=None):
                          f"kernel {pool.get('architecture')} num_threads={pool['num_threads']}")
     except ImportError:
         lines.append("  (threadpoolctl not installed: thread count set by environment variables)")
-    lines.append(f"cnnlib threads: {threads} (batch split, cnnlib.parallel); "
-                 f"load average (1, 5, 15 min): {load()}")
+    lines.append(f"cnnlib threads: {threads} (training batches split on {split_with()}, "
+                 f"inference on threads); load average (1, 5, 15 min): {load()}")
     if torch is None:
         lines.append("torch: not installed (torch columns skipped)")
     else:
@@ -281,9 +284,11 @@ def compare_training(trainers, x, y, x_test, y_test, epochs=1, chunk=6400, seed=
 
 def layer_profile(net, xb, yb, parts, repeats=20):
     """Median forward and backward ms per layer of one training step (no optimizer step)
-    with the batch split into `parts` parts run on threads; the times are those of part 0,
-    i.e. what the step waits for. Returns [(layer description, fwd ms, bwd ms)]."""
-    parts = split_parts(len(xb), parts)
+    with the batch split into `parts` parts, the other parts run as training runs them
+    (worker processes or threads, split_with); the times are those of part 0, which this
+    thread runs, i.e. what the step waits for. Returns [(layer description, fwd ms, bwd ms)]."""
+    processes = split_with() == "processes"
+    parts = split_parts(len(xb), parts, None)
     bounds = _bounds(len(xb), parts)
     n_layers = len(net.layers)
     times = np.zeros((repeats, 2, n_layers))
@@ -304,7 +309,15 @@ def layer_profile(net, xb, yb, parts, repeats=20):
                 times[r, 1, i] = time.perf_counter() - t0
 
     for r in range(repeats):
-        run_parts(lambda k, b: part(k, b, r), bounds)
+        if processes and parts > 1:
+            team = team_for(net, xb, parts)
+            sent = team.dispatch(xb, yb)
+            part(0, sent[0], r)
+            team.collect(sent)
+        else:
+            run_parts(lambda k, b: part(k, b, r), bounds)
+    if processes:
+        close_team(net)
     med = np.median(times[repeats // 4:], axis=0) * 1e3     # drop the warm-up quarter
     return [(repr(layer), med[0, i], med[1, i]) for i, layer in enumerate(net.layers)]
 
@@ -457,9 +470,10 @@ def main(args):
         work = work_per_sample(net, xb.shape[1:])
         print(f"\nPer-layer times of one cnnlib {title} training step, batch {bs}, float32 (ms, "
               f"median; with N threads each thread runs {bs}/N images, the times are thread 0's;")
-        print(f"training splits this batch into {split_parts(bs, counts[-1], work)} part(s) at "
-              f"{counts[-1]} threads: {work * bs / 1e6:.0f} million multiply-adds, "
-              f"at least {MIN_PART_WORK / 1e6:.0f} million per part):\n")
+        least = MIN_PART_WORK_PROCESSES if split_with() == "processes" else MIN_PART_WORK
+        print(f"training splits this batch into {split_parts(bs, counts[-1], work, least)} "
+              f"part(s) on {split_with()} at {counts[-1]} threads: {work * bs / 1e6:.0f} million "
+              f"multiply-adds, at least {least / 1e6:.0f} million per part):\n")
         profiles = {n: layer_profile(net, xb, yb, n) for n in counts}
         head = " | ".join(f"fwd {n}t | bwd {n}t" for n in counts)
         print(f"| layer | {head} |")
