@@ -4,6 +4,7 @@ The engine is flat at the top, one module per idea, in the order the notebooks
 introduce them:
 
     conv, pool, im2col     convolution and pooling (loop and vectorised versions)
+    fftconv                convolution through the Fourier transform (large kernels)
     layers, losses         ReLU, Flatten, Linear; softmax and cross-entropy
     model, architectures   the Sequential container; the named networks
     gradcheck, checks      numerical gradient checks; input validation
@@ -13,13 +14,14 @@ introduce them:
     cli                    the command line: python -m cnnlib
     recipes                the training recipes (architecture, optimizer, epochs...) by name
     threads, parallel      how many cores to use; a mini-batch split across threads
+    workers                a training batch split across worker processes
 
 Two sub-packages sit beside the engine and are never imported by it:
 cnnlib.data (MNIST: the bundled sample, IDX files, downloads) and cnnlib.viz
 (figures and widgets for the notebooks; needs matplotlib and ipywidgets).
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 # The threading policy (cnnlib/threads.py): BLAS single-threaded, cnnlib's own batch
 # splitting on the CPUs this process may use; CNNLIB_THREADS=N overrides. Applied on import

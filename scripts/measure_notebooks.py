@@ -8,7 +8,10 @@ notebooks/README.md.
 For each level k of --at-once, all notebooks are executed (nbclient, a fresh kernel each,
 in a copy in memory: nothing is written back) by k worker processes, so k kernels run at
 once. Each notebook's wall time is measured, and its kernel's peak resident memory is read
-at the end from the kernel itself (resource.getrusage, ru_maxrss). The load average is
+at the end from the kernel itself (resource.getrusage, ru_maxrss), with that of its largest
+finished child process: the worker a split training forks (cnnlib.workers). A forked worker
+shares the kernel's pages until either writes them, and its resident memory counts those
+shared pages too, so kernel + worker overstates what the two need together. The load average is
 printed before and after every level: on a busy machine the times measure the machine too.
 The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
 Each notebook is printed as it finishes, so a run that stops making progress shows where;
@@ -30,11 +33,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PEAK_CODE = ("import resource as _r\n"
-             "print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)")
+             "print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
+             " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss)")
 
 
 def run_notebook(path, timeout=180):
-    """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB)."""
+    """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB, peak
+    memory of its largest finished child process in MB: a training worker, 0 if none)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -51,11 +56,11 @@ def run_notebook(path, timeout=180):
         except Exception as err:          # report the failure in the table, measure the rest
             print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}",
                   flush=True)
-            return Path(path).name, float("nan"), float("nan")
+            return Path(path).name, float("nan"), float("nan"), float("nan")
         seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    peak_kb = int(text.split("PEAK_KB")[1].split()[0])
-    return Path(path).name, seconds, peak_kb / 1024
+    peak_kb, child_kb = (int(v) for v in text.split("PEAK_KB")[1].split()[:2])
+    return Path(path).name, seconds, peak_kb / 1024, child_kb / 1024
 
 
 def load():
@@ -63,7 +68,7 @@ def load():
 
 
 def measure(paths, at_once, timeout=180):
-    """{notebook name: (seconds, peak MB, retried)} with `at_once` notebooks executing at a
+    """{notebook name: (seconds, peak MB, worker peak MB, retried)} with `at_once` notebooks executing at a
     time. A notebook that fails (a cell past `timeout`, or an error) is run once more in a
     fresh kernel and marked as retried."""
     results = {}
@@ -75,13 +80,13 @@ def measure(paths, at_once, timeout=180):
         while pending:
             future = next(as_completed(pending))
             path = pending.pop(future)
-            name, sec, mb = future.result()
+            name, sec, mb, child = future.result()
             if sec != sec and path not in retried:            # nan: failed, try once more
                 retried.add(path)
                 pending[pool.submit(partial(run_notebook, timeout=timeout), path)] = path
                 print(f"  {at_once} at once: {name} failed, running it again", flush=True)
                 continue
-            results[name] = (sec, mb, path in retried)
+            results[name] = (sec, mb, child, path in retried)
             print(f"  {at_once} at once: {name} {sec:.1f} s, {mb:.0f} MB, "
                   f"load {load()}", flush=True)
     return results
@@ -107,17 +112,18 @@ def main(argv=None):
         print(f"{k} at once: {loads[k][2]:.0f} s in all, load average {before} -> {loads[k][1]}",
               flush=True)
     head = " | ".join(f"{k} at once (s)" if k > 1 else "alone (s)" for k in args.at_once)
-    lines = [f"| notebook | {head} | peak memory per kernel (MB) |",
-             "|---|" + "---:|" * (len(args.at_once) + 1)]
+    lines = [f"| notebook | {head} | peak memory per kernel (MB) | its training worker (MB) |",
+             "|---|" + "---:|" * (len(args.at_once) + 2)]
     for path in paths:
         name = Path(path).name
-        cells = " | ".join(f"{runs[k][name][0]:.0f}{' (retried)' if runs[k][name][2] else ''}"
+        cells = " | ".join(f"{runs[k][name][0]:.0f}{' (retried)' if runs[k][name][3] else ''}"
                            f"{' (stalled)' if runs[k][name][0] > args.timeout else ''}"
                            for k in args.at_once)
         peak = max(runs[k][name][1] for k in args.at_once)
-        lines.append(f"| {name} | {cells} | {peak:.0f} |")
+        child = max(runs[k][name][2] for k in args.at_once)
+        lines.append(f"| {name} | {cells} | {peak:.0f} | {f'{child:.0f}' if child else '-'} |")
     totals = " | ".join(f"{sum(v[0] for v in runs[k].values()):.0f}" for k in args.at_once)
-    lines.append(f"| all, one after the other | {totals} | |")
+    lines.append(f"| all, one after the other | {totals} | | |")
     lines.append("")
     lines += [f"load average (1/5/15 min) {'alone' if k == 1 else f'{k} at once'}: "
               f"{loads[k][0]} before, {loads[k][1]} after ({loads[k][2]:.0f} s wall)"

@@ -7,7 +7,7 @@ module); the same run from the command line is `python -m cnnlib --recipe lenet9
 
 MNIST_DIR defaults to $CNNLIB_MNIST_DIR, else ../shared/data/mnist relative to the repo.
 Everything is seeded (weights: seed 0, shuffling: seed 0 + epoch), so a rerun on the same
-machine with the same thread count gives the same weights; the script prints a SHA-256 of
+machine with the same thread count and cnnlib version gives the same weights; the script prints a SHA-256 of
 the weight arrays (cnnlib.data.arrays_sha256) to compare, and the SHA-256 of the file
 itself (which also depends on the zip timestamps np.savez writes).
 
@@ -27,7 +27,7 @@ def parse_args(argv=None):
     p.add_argument("mnist_dir", nargs="?", default=None)
     p.add_argument("--out", default=None, help="default: resources/lenet_mnist.npz")
     p.add_argument("--threads", type=int, default=2,
-                   help="threads cnnlib splits each batch across (default 2)")
+                   help="parts cnnlib splits each batch into, one per core (default 2)")
     p.add_argument("--recipe", default="lenet99",
                    help="a name in cnnlib.recipes.RECIPES (default lenet99, the shipped weights)")
     return p.parse_args(argv)
