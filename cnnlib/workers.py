@@ -27,6 +27,7 @@ No notebook introduces this module: the README section "Cores and threads" expla
 import math
 import mmap
 import multiprocessing
+import resource
 import signal
 import traceback
 import weakref
@@ -76,7 +77,9 @@ def _serve(net, k, conn, shared, param_names):
             msg = conn.recv()
         except (EOFError, OSError):                    # the main process has gone
             return
-        if msg is None:
+        if msg is None:                                 # stop: report the peak memory first
+            conn.send(("peak", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                                _private_kb())))
             return
         count, share = msg
         try:
@@ -203,11 +206,37 @@ class WorkerTeam:
         self.procs = []
 
 
+_peak_kb = [0, 0]    # the largest peak resident and private memory stopped workers reported
+
+
+def worker_peak_memory():
+    """(resident, private): the largest peak resident memory and the largest private
+    memory (MB) that workers of this process reported when they stopped; (0, 0) if none
+    has. Resident memory counts pages a worker still shares with this process (fork);
+    private memory (Linux's smaps_rollup) is what the worker alone holds. Used by
+    scripts/measure_notebooks.py."""
+    return _peak_kb[0] / 1024, _peak_kb[1] / 1024
+
+
+def _private_kb():
+    """This process's private memory in KiB (Linux), 0 where it cannot be read."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            return sum(int(line.split()[1]) for line in f if line.startswith("Private_"))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _stop(conns, procs):
     for conn in conns:
         try:
             conn.send(None)
-        except (OSError, ValueError):
+            while conn.poll(2):                         # skip a reply to an interrupted step
+                status, value = conn.recv()
+                if status == "peak":
+                    _peak_kb[:] = [max(old, new) for old, new in zip(_peak_kb, value)]
+                    break
+        except (OSError, ValueError, EOFError):
             pass
     for proc in procs:
         proc.join(timeout=2)

@@ -8,10 +8,10 @@ notebooks/README.md.
 For each level k of --at-once, all notebooks are executed (nbclient, a fresh kernel each,
 in a copy in memory: nothing is written back) by k worker processes, so k kernels run at
 once. Each notebook's wall time is measured, and its kernel's peak resident memory is read
-at the end from the kernel itself (resource.getrusage, ru_maxrss), with that of its largest
-finished child process: the worker a split training forks (cnnlib.workers). A forked worker
-shares the kernel's pages until either writes them, and its resident memory counts those
-shared pages too, so kernel + worker overstates what the two need together. The load average is
+at the end from the kernel itself (resource.getrusage, ru_maxrss), with that of the largest
+worker process a split training forked (cnnlib.workers.worker_peak_memory): its peak
+resident memory, which counts the pages it still shares with the kernel (fork), and its
+private memory, what it adds to the kernel's. The load average is
 printed before and after every level: on a busy machine the times measure the machine too.
 The kernels get the environment of this command (so CNNLIB_THREADS=1 applies to them).
 Each notebook is printed as it finishes, so a run that stops making progress shows where;
@@ -32,14 +32,14 @@ from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PEAK_CODE = ("import resource as _r\n"
+PEAK_CODE = ("import resource as _r, cnnlib.workers as _w\n"
              "print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
-             " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss)")
+             " *(int(v * 1024) for v in _w.worker_peak_memory()))")
 
 
 def run_notebook(path, timeout=180):
-    """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB, peak
-    memory of its largest finished child process in MB: a training worker, 0 if none)."""
+    """Execute one notebook; returns (name, wall seconds, kernel peak memory in MB, (peak
+    resident, private) memory of its largest training worker in MB, (0, 0) if it forked none)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -56,11 +56,11 @@ def run_notebook(path, timeout=180):
         except Exception as err:          # report the failure in the table, measure the rest
             print(f"{Path(path).name} failed: {type(err).__name__}: {str(err)[-300:]}",
                   flush=True)
-            return Path(path).name, float("nan"), float("nan"), float("nan")
+            return Path(path).name, float("nan"), float("nan"), (float("nan"),) * 2
         seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    peak_kb, child_kb = (int(v) for v in text.split("PEAK_KB")[1].split()[:2])
-    return Path(path).name, seconds, peak_kb / 1024, child_kb / 1024
+    peak_kb, worker_kb, private_kb = (int(v) for v in text.split("PEAK_KB")[1].split()[:3])
+    return Path(path).name, seconds, peak_kb / 1024, (worker_kb / 1024, private_kb / 1024)
 
 
 def load():
@@ -112,7 +112,8 @@ def main(argv=None):
         print(f"{k} at once: {loads[k][2]:.0f} s in all, load average {before} -> {loads[k][1]}",
               flush=True)
     head = " | ".join(f"{k} at once (s)" if k > 1 else "alone (s)" for k in args.at_once)
-    lines = [f"| notebook | {head} | peak memory per kernel (MB) | its training worker (MB) |",
+    lines = [f"| notebook | {head} | peak memory per kernel (MB) | its training worker, "
+             f"resident / private (MB) |",
              "|---|" + "---:|" * (len(args.at_once) + 2)]
     for path in paths:
         name = Path(path).name
@@ -120,8 +121,9 @@ def main(argv=None):
                            f"{' (stalled)' if runs[k][name][0] > args.timeout else ''}"
                            for k in args.at_once)
         peak = max(runs[k][name][1] for k in args.at_once)
-        child = max(runs[k][name][2] for k in args.at_once)
-        lines.append(f"| {name} | {cells} | {peak:.0f} | {f'{child:.0f}' if child else '-'} |")
+        res, own = (max(runs[k][name][2][i] for k in args.at_once) for i in (0, 1))
+        lines.append(f"| {name} | {cells} | {peak:.0f} | "
+                     f"{f'{res:.0f} / {own:.0f}' if res else '-'} |")
     totals = " | ".join(f"{sum(v[0] for v in runs[k].values()):.0f}" for k in args.at_once)
     lines.append(f"| all, one after the other | {totals} | | |")
     lines.append("")

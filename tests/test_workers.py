@@ -170,3 +170,13 @@ def test_split_with_follows_cnnlib_split(monkeypatch):
     monkeypatch.setenv("CNNLIB_SPLIT", "gpu")
     with pytest.raises(ValueError, match="CNNLIB_SPLIT must be 'processes' or 'threads'"):
         threads.split_with()
+
+
+def test_a_stopped_worker_reports_its_peak_memory():
+    net = lenet(seed=0)
+    x, y = batch(64, seed=11, dtype=np.float32)
+    workers.team_for(net, x, 2).train_step(x, y, Adam(net))
+    workers.close_team(net)
+    resident, private = workers.worker_peak_memory()
+    assert resident > 10                              # MB: a Python process with numpy
+    assert 0 < private < resident                     # most pages are shared with this one
