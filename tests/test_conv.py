@@ -192,8 +192,9 @@ CONV_CASES = [  # (N, C, H, W, F, K, stride, pad)
 ]
 
 
-@pytest.mark.parametrize("impl", ["fast", "loop"])
-@pytest.mark.parametrize("n, c, h, w, f, k, stride, pad", CONV_CASES)
+@pytest.mark.parametrize("impl, n, c, h, w, f, k, stride, pad",
+                         [(impl,) + case for impl in ("fast", "loop") for case in CONV_CASES]
+                         + [("fft",) + case for case in CONV_CASES if case[6] == 1])
 def test_conv_layer_gradcheck(impl, n, c, h, w, f, k, stride, pad):
     layer = Conv2D(c, f, k, stride=stride, pad=pad, impl=impl, seed=3, dtype=np.float64)
     rng = np.random.default_rng(n + 10 * c + 100 * k)

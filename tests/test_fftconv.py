@@ -1,6 +1,6 @@
 """Tests for cnnlib.fftconv: the Fourier-transform convolution against the loop version on
-random shapes, its transforms against np.fft, gradient checks, memory layout, and the
-layer and network that use it."""
+random shapes, its transforms against np.fft, memory layout, and the layer and network that
+use it. Its float64 gradient checks are test_conv.py's, with impl="fft"."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,6 @@ from cnnlib.architectures import lenet99
 from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
                          conv2d_loop)
 from cnnlib.fftconv import conv2d_backward_fft, conv2d_fft, images, spectrum
-from cnnlib.gradcheck import check_layer
 
 
 @st.composite
@@ -59,18 +58,6 @@ def test_spectrum_is_rfft2_of_the_zero_padded_images_and_images_inverts_it(grid,
     assert z.shape == (grid[0] * (grid[1] // 2 + 1), 4)
     np.testing.assert_allclose(z.T.reshape(expected.shape), expected, atol=1e-12)
     np.testing.assert_allclose(images(z, grid, shape, offset), a, atol=1e-12)
-
-
-@pytest.mark.parametrize("n, c, h, w, f, k, pad", [(2, 3, 6, 5, 4, 3, 1), (1, 2, 7, 7, 3, 5, 2),
-                                                   (3, 1, 4, 6, 2, 2, 0)])
-def test_fft_conv_layer_gradcheck(n, c, h, w, f, k, pad):
-    layer = Conv2D(c, f, k, pad=pad, impl="fft", seed=3, dtype=np.float64)
-    rng = np.random.default_rng(n + 10 * c + 100 * k)
-    layer.params["b"][:] = rng.normal(size=f)
-    errors = check_layer(layer, rng.normal(size=(n, c, h, w)))
-    assert set(errors) == {"x", "W", "b"}
-    for name, err in errors.items():
-        assert err < 1e-6, (name, err)
 
 
 def test_float32_fft_matches_im2col_to_float32_rounding():

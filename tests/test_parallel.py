@@ -20,21 +20,7 @@ from cnnlib.model import Sequential
 from cnnlib.optim import Adam
 from cnnlib.pool import MaxPool2D
 from cnnlib.train import train_step
-
-
-class Recorder:
-    """An optimizer that only copies the gradients it is given."""
-
-    def __init__(self, net):
-        self.net, self.grads = net, None
-
-    def step(self):
-        self.grads = {k: v.copy() for k, v in self.net.named_grads().items()}
-
-
-def batch(n, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(-0.5, 0.5, (n, 1, 28, 28)).astype(dtype), rng.integers(0, 10, n)
+from split_support import Recorder, batch
 
 
 def test_split_parts_keeps_parts_large_enough():

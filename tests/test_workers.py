@@ -15,23 +15,9 @@ from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential
 from cnnlib.optim import Adam
 from cnnlib.train import fit, train_step
+from split_support import Recorder, batch
 
 pytestmark = pytest.mark.skipif(not threads.can_fork(), reason="worker processes need fork")
-
-
-class Recorder:
-    """An optimizer that only copies the gradients it is given."""
-
-    def __init__(self, net):
-        self.net, self.grads = net, None
-
-    def step(self):
-        self.grads = {k: v.copy() for k, v in self.net.named_grads().items()}
-
-
-def batch(n, seed=0, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    return rng.uniform(-0.5, 0.5, (n, 1, 28, 28)).astype(dtype), rng.integers(0, 10, n)
 
 
 @pytest.fixture
