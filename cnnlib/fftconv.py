@@ -21,7 +21,7 @@ Stride 1 only. Backward: dx = the full convolution of dout with the filters, dw 
 correlation of the padded input with dout; both are products of transforms too.
 Tests check these against the loop versions and a numerical gradient check.
 
-Not part of a notebook (see the README, "Cores and threads", for the engine's speed work).
+Not part of a notebook; benchmarks/RESULTS.md (version 0.5) says why and how fast.
 """
 
 from functools import lru_cache

@@ -5,7 +5,7 @@ The policy, applied when cnnlib is imported (so no notebook cell has to do anyth
   * cnnlib's own threads: the number of CPUs this process may run on
     (os.sched_getaffinity, which a container or `taskset` restricts), or the teacher's
     override CNNLIB_THREADS=N. Every large mini-batch is split into that many parts:
-    a training batch on worker processes forked for the run (cnnlib.workers, Linux;
+    a training batch on worker processes forked for each epoch (cnnlib.workers, Linux;
     CNNLIB_SPLIT=threads keeps it in this process), inference on threads
     (cnnlib.parallel). Idle workers and threads sleep, so a busy machine loses nothing
     to them.

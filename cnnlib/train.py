@@ -23,7 +23,7 @@ from .losses import softmax_cross_entropy
 from .model import Sequential
 from .optim import Adam
 from .parallel import forward_split
-from .workers import close_team, train_step_parts, training_parts
+from .workers import train_step_parts, training_parts, workers_for
 
 
 class TrainingDiverged(FloatingPointError):
@@ -138,15 +138,6 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     if bad:
         raise ValueError(f"the network's weights {bad} already hold NaN or infinite values (a "
                          f"run that diverged, or bad weights loaded); build a fresh net.")
-    try:
-        return _fit(net, x, y, epochs, batch_size, optimizer, x_val, y_val, seed, progress,
-                    callback, callback_every, augment)
-    finally:
-        close_team(net)             # the worker processes of the batch split, if any
-
-
-def _fit(net, x, y, epochs, batch_size, optimizer, x_val, y_val, seed, progress, callback,
-         callback_every, augment):
     first_loss = None
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "seconds": [],
                "batch_loss": []}
@@ -156,8 +147,10 @@ def _fit(net, x, y, epochs, batch_size, optimizer, x_val, y_val, seed, progress,
     for epoch in range(1, epochs + 1):
         start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
         batches = minibatches(x, y, batch_size, shuffle=True, seed=seed + epoch - 1)
+        # workers_for(net): the batch split's worker processes stop when the epoch ends
         with tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
-                  disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"):
+                  disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"), \
+                workers_for(net):
             for b, (xb, yb) in enumerate(bar, 1):
                 if augment is not None:
                     xb = augment(xb)

@@ -1,9 +1,9 @@
 """The batch split on worker processes: the same arithmetic as cnnlib.parallel's threads,
 without Python's global lock between them.
 
-    team = WorkerTeam(net, parts=2)
+    team = team_for(net, xb, parts=2)         # forks 1 worker, or reuses net's team
     loss, logits = team.train_step(xb, yb, optimizer)
-    team.close()
+    close_team(net)                            # cnnlib.train.fit does this after each epoch
 
 Why processes: in one process, only one thread at a time runs Python code or starts a
 numpy call (the global lock). A small network's step is many short numpy calls, so two
@@ -24,6 +24,7 @@ A worker that fails sends its error back, and the step raises it; an interrupted
 No notebook introduces this module: the README section "Cores and threads" explains it.
 """
 
+import contextlib
 import math
 import mmap
 import multiprocessing
@@ -100,9 +101,9 @@ def _serve(net, k, conn, shared, param_names):
 
 class WorkerTeam:
     """parts - 1 forked worker processes that each run one part of a training batch on their
-    copy of net (part 0 runs in this process). Batches up to max_batch images of
-    sample_shape (default: taken from the first batch). Close it to stop the workers; it
-    is also closed when net is garbage-collected or Python exits."""
+    copy of net (part 0 runs in this process), for batches of up to max_batch images of
+    sample_shape and dtype whose scores are (N, num_classes) of out_dtype. Close it to stop
+    the workers; it is also closed when it is garbage-collected or Python exits."""
 
     def __init__(self, net, parts, max_batch, sample_shape, dtype, num_classes, out_dtype):
         if not can_fork():
@@ -123,18 +124,22 @@ class WorkerTeam:
         self.shared = _Shared(specs)
         ctx = multiprocessing.get_context("fork")
         self.conns, self.procs = [], []
-        for k in range(1, parts):
-            here, there = ctx.Pipe()
-            _payload[k] = (net, there, self.shared, self.param_names)
-            proc = ctx.Process(target=_worker, args=(k,), name=f"cnnlib-worker-{k}", daemon=True)
-            try:
-                proc.start()
-            finally:
-                _payload.clear()
-            there.close()
-            self.conns.append(here)
-            self.procs.append(proc)
         self._finalizer = weakref.finalize(self, _stop, self.conns, self.procs)
+        try:
+            for k in range(1, parts):
+                here, there = ctx.Pipe()
+                self.conns.append(here)
+                _payload[k] = (net, there, self.shared, self.param_names)
+                proc = ctx.Process(target=_worker, args=(k,), name=f"cnnlib-worker-{k}",
+                                   daemon=True)
+                proc.start()
+                self.procs.append(proc)
+                there.close()
+        except BaseException:
+            self.close()                    # the workers already started stop again
+            raise
+        finally:
+            _payload.clear()
 
     def fits(self, net, xb):
         """Whether this team can run batch xb for net (same net, shapes and size limit)."""
@@ -272,11 +277,21 @@ def team_for(net, xb, parts):
 
 
 def close_team(net):
-    """Stop net's worker processes, if it has any (cnnlib.train.fit does this when it ends,
-    so no idle workers hold memory between runs)."""
+    """Stop net's worker processes, if it has any."""
     team = _teams.pop(net, None)
     if team is not None:
         team.close()
+
+
+@contextlib.contextmanager
+def workers_for(net):
+    """A block after which net's worker processes are stopped, however it ends
+    (cnnlib.train.fit runs each epoch in one, so no idle workers hold memory while it
+    validates or after it returns)."""
+    try:
+        yield
+    finally:
+        close_team(net)
 
 
 def training_parts(net, xb):
