@@ -998,6 +998,51 @@ def test_ctrl_c_without_save_is_one_line(tmp_path):
     assert "nothing saved (no --save)" in line
 
 
+def children_of(pid):
+    """The pids of the running processes whose parent is pid (Linux /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def running(pid):
+    """Whether process pid exists and is not a zombie (Linux /proc)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or sys.platform != "linux",
+                    reason="worker processes and /proc are Linux's")
+def test_ctrl_c_during_a_split_training_stops_its_worker(monkeypatch):
+    monkeypatch.setenv("CNNLIB_THREADS", "2")
+    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+    p = cli_process("--arch", "lenet", "--batch-size", "64", "--epochs", "100000",
+                    "--no-progress")
+    for line in p.stdout:
+        if line.startswith("data:"):
+            break
+    deadline, workers = time.monotonic() + 20, []
+    while not workers and time.monotonic() < deadline:      # a worker lives during an epoch
+        workers = children_of(p.pid)
+        time.sleep(0.01)
+    assert workers, "no worker process was forked"
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and "Traceback" not in err
+    assert "nothing saved (no --save)" in err
+    time.sleep(0.5)
+    assert [pid for pid in workers if running(pid)] == [], "worker processes left running"
+
+
 def test_closed_port_mirror_is_reported(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
