@@ -288,7 +288,7 @@ def layer_profile(net, xb, yb, parts, repeats=20):
     (worker processes or threads, split_with); the times are those of part 0, which this
     thread runs, i.e. what the step waits for. Returns [(layer description, fwd ms, bwd ms)]."""
     processes = split_with() == "processes"
-    parts = split_parts(len(xb), parts, None)
+    parts = split_parts(len(xb), parts)
     bounds = _bounds(len(xb), parts)
     n_layers = len(net.layers)
     times = np.zeros((repeats, 2, n_layers))

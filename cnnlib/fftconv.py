@@ -97,7 +97,7 @@ def images(z, grid, shape, offset=(0, 0)):
 
 def check_stride(stride):
     if stride != 1:
-        raise ValueError(f"the Fourier-transform convolution (impl='fft') needs stride 1; "
+        raise ValueError(f"impl='fft' needs stride 1 (the Fourier-transform convolution); "
                          f"got stride={stride!r}. Use impl='fast' for other strides.")
 
 
@@ -145,7 +145,6 @@ def conv2d_backward_fft(dout, x, w, stride=1, pad=0, spectra=None, need_dx=True)
     if spectra is None:
         _, spectra = conv2d_fft(x, w, np.zeros(f, x.dtype), stride, pad, return_spectra=True)
     xs, ws = spectra                                       # (frequencies, C, N), (.., C, F)
-    ho, wo = dout.shape[2:]
     ds = spectrum(_maps_last(dout), grid).reshape(-1, f, n)
     db = dout.sum(axis=(0, 2, 3))
     dx = None

@@ -45,14 +45,14 @@ class _Shared:
     """Arrays in one anonymous shared memory block, which forked children see as well."""
 
     def __init__(self, specs):
-        self.offsets, total = {}, 0
+        offsets, total = {}, 0
         for name, (shape, dtype) in specs.items():
             total = -(-total // 64) * 64                       # 64-byte aligned
-            self.offsets[name] = (total, shape, np.dtype(dtype))
+            offsets[name] = (total, shape, np.dtype(dtype))
             total += int(np.prod(shape)) * np.dtype(dtype).itemsize
         self.block = mmap.mmap(-1, max(total, 1))
         self.arrays = {name: np.frombuffer(self.block, dtype, int(np.prod(shape)), off)
-                       .reshape(shape) for name, (off, shape, dtype) in self.offsets.items()}
+                       .reshape(shape) for name, (off, shape, dtype) in offsets.items()}
 
     def __getitem__(self, name):
         return self.arrays[name]
@@ -111,7 +111,6 @@ class WorkerTeam:
                                "threads instead.")
         self._net, self.parts = weakref.ref(net), parts
         self.max_batch, self.sample_shape, self.dtype = max_batch, tuple(sample_shape), dtype
-        self.num_classes = num_classes
         self.param_names = list(net.named_params())
         self.signature = _signature(net)
         part = -(-max_batch // parts)

@@ -68,8 +68,8 @@ def load():
 
 
 def measure(paths, at_once, timeout=180):
-    """{notebook name: (seconds, peak MB, worker peak MB, retried)} with `at_once` notebooks executing at a
-    time. A notebook that fails (a cell past `timeout`, or an error) is run once more in a
+    """{notebook name: (seconds, peak MB, worker (resident, private) MB, retried)} with
+    `at_once` notebooks executing at a time. A notebook that fails (a cell past `timeout`, or an error) is run once more in a
     fresh kernel and marked as retried."""
     results = {}
     # workers are started fresh, not forked from this process
@@ -80,13 +80,13 @@ def measure(paths, at_once, timeout=180):
         while pending:
             future = next(as_completed(pending))
             path = pending.pop(future)
-            name, sec, mb, child = future.result()
+            name, sec, mb, worker = future.result()
             if sec != sec and path not in retried:            # nan: failed, try once more
                 retried.add(path)
                 pending[pool.submit(partial(run_notebook, timeout=timeout), path)] = path
                 print(f"  {at_once} at once: {name} failed, running it again", flush=True)
                 continue
-            results[name] = (sec, mb, child, path in retried)
+            results[name] = (sec, mb, worker, path in retried)
             print(f"  {at_once} at once: {name} {sec:.1f} s, {mb:.0f} MB, "
                   f"load {load()}", flush=True)
     return results

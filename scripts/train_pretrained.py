@@ -7,9 +7,9 @@ module); the same run from the command line is `python -m cnnlib --recipe lenet9
 
 MNIST_DIR defaults to $CNNLIB_MNIST_DIR, else ../shared/data/mnist relative to the repo.
 Everything is seeded (weights: seed 0, shuffling: seed 0 + epoch), so a rerun on the same
-machine with the same thread count and cnnlib version gives the same weights; the script prints a SHA-256 of
-the weight arrays (cnnlib.data.arrays_sha256) to compare, and the SHA-256 of the file
-itself (which also depends on the zip timestamps np.savez writes).
+machine with the same thread count and cnnlib version gives the same weights; the script
+prints a SHA-256 of the weight arrays (cnnlib.data.arrays_sha256) to compare, and the
+SHA-256 of the file itself (which also depends on the zip timestamps np.savez writes).
 
 Load the result with:  net = cnnlib.architectures.lenet99().load("resources/lenet_mnist.npz")
 Inputs must be scaled like the training data: cnnlib.data.to_float(x) = x/255 - 0.5.
