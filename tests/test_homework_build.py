@@ -2,7 +2,6 @@
 edition, every instructor solution passes its checks, show_source hides solutions."""
 
 import json
-import re
 
 import pytest
 
@@ -58,7 +57,22 @@ def test_student_editions_hold_stubs_checks_and_no_solution():
                         f"{ex.id}'s solution line in {n}: {line}"
     for t in texts.values():
         assert "BEGIN SOLUTION" not in t and "nbgrader" not in t and '"outputs": []' in t
-        assert not re.search(r'"outputs": \[\s*\{', t), "student editions keep no outputs"
+
+
+def test_student_editions_keep_only_the_checked_outputs_of_the_course():
+    """The prose quotes the outputs of checked cells, so the student edition keeps exactly
+    those (nbval re-checks them there); every other cell starts empty."""
+    kept = 0
+    for path in sorted(build.STUDENT_DIR.glob("*.ipynb")):
+        course = {c["id"]: c for c in _load(build.NOTEBOOKS / path.name)["cells"]}
+        for cell in _load(path)["cells"]:
+            if cell["cell_type"] != "code" or not cell["outputs"]:
+                continue
+            assert "nbval-check-output" in cell["metadata"].get("tags", []), (path.name, cell["id"])
+            assert cell["id"] in course and cell["source"] == course[cell["id"]]["source"] \
+                and cell["outputs"] == course[cell["id"]]["outputs"], (path.name, cell["id"])
+            kept += 1
+    assert kept > 50
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@
 For each exercise the notebook cell that shows its function with show_source(...) becomes
 a stub cell (signature, docstring, NotImplementedError) and a check cell; cells are found
 by the function they show, not by their position, so the build survives edits to the
-notebooks. Everything else is copied, outputs cleared.
+notebooks. Everything else is copied, outputs cleared except the checked ones (tag
+nbval-check-output), which the prose quotes and nbval re-checks.
 """
 
 import copy
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 STUDENT_DIR = ROOT / "homework" / "student"
 SHOW = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$")
+CHECKED = "nbval-check-output"     # nbval's tag: the cell's stored output is compared
 SETUP = ("# Homework edition: check() gives feedback on your answers, and show_source()\n"
          "# no longer shows the solutions of the exercises.\n"
          "from cnnlib.homework import start_homework, check, check_hidden, check_answer, show_progress\n"
@@ -87,6 +89,24 @@ def _without(cell, exprs):
     return kept
 
 
+def _keep_only_checked_output(cell, changed):
+    """Clear a code cell's outputs, except those of an unchanged cell tagged nbval-check-output.
+
+    The checked outputs are small deterministic results (shapes, rounded numbers) that the
+    prose quotes; keeping them, with the tag, makes nbval re-check them in the student
+    edition too, so a sentence there cannot drift from what its cell prints. A cell the build
+    changed (a show_source line removed) starts empty and untagged.
+    """
+    tags = cell["metadata"].get("tags", [])
+    if CHECKED in tags and not changed and cell.get("outputs"):
+        return
+    cell["outputs"], cell["execution_count"] = [], None
+    tags = [t for t in tags if t != CHECKED]
+    cell["metadata"].pop("tags", None)
+    if tags:
+        cell["metadata"]["tags"] = tags
+
+
 def build_notebook(nb, number, instructor=False):
     """The homework edition of one notebook (a new dict; nb is not changed)."""
     todo = exercises.for_notebook(number)
@@ -117,14 +137,10 @@ def build_notebook(nb, number, instructor=False):
         if i == first_code:
             out.append(_cell("code", SETUP, "hw-setup"))
         if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-            tags = [t for t in cell["metadata"].get("tags", []) if t != "nbval-check-output"]
-            cell["metadata"].pop("tags", None)
-            if tags:
-                cell["metadata"]["tags"] = tags
             exprs = {expr for _, expr in after.get(i, []) if expr}
             if exprs:
                 cell["source"] = _without(cell, exprs)
+            _keep_only_checked_output(cell, changed=bool(exprs))
         if cell["cell_type"] != "code" or "".join(cell["source"]).strip():
             out.append(cell)
         for ex, _ in after.get(i, []):
