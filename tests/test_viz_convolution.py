@@ -188,3 +188,25 @@ def test_figures_are_closed_from_pyplot_so_notebooks_show_them_once():
     plot_pooling(np.ones((4, 4)), 2, 2)
     plot_feature_maps(np.ones((2, 4, 4)))
     assert plt.get_fignums() == []
+
+
+def test_plot_feature_maps_gives_every_map_a_colour_bar_with_its_own_limits():
+    maps = np.stack([feature_map(digit(), KERNEL_PRESETS[k]) for k in ("identity", "Sobel x")])
+    fig = plot_feature_maps(maps, titles=["identity", "Sobel x"])
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 2 and all(im.colorbar is not None for im in images)
+    for im, m in zip(images, maps):
+        top = np.abs(m).max()                      # each map: -max|value| .. +max|value|
+        assert im.get_clim() == pytest.approx((-top, top))
+        labels = [t.get_text() for t in im.colorbar.ax.get_yticklabels()]
+        assert labels == [f"{-top:.3g}", "0", f"{top:.3g}"]
+    assert np.abs(maps[1]).max() > 2 * np.abs(maps[0]).max()   # so the two scales differ
+    assert fig._suptitle is None
+
+
+def test_plot_feature_maps_shared_scale_puts_its_limits_in_the_title():
+    maps = np.stack([np.full((3, 3), 0.5), np.array([[0, -2.0, 0], [0, 1, 0], [0, 0, 0]])])
+    fig = plot_feature_maps(maps, shared_scale=True)
+    clims = [ax.images[0].get_clim() for ax in fig.axes if ax.images]
+    assert clims == [(-2.0, 2.0), (-2.0, 2.0)]     # max |value| over both maps is 2
+    assert fig._suptitle.get_text() == "one colour scale for all maps: -2 (blue) to 2 (red)"

@@ -136,10 +136,15 @@ def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     return fig
 
 
-def plot_feature_maps(maps, titles=None, ncols=4, size=2.2):
-    """Show several feature maps in a grid, each with its own symmetric colour scale.
+def plot_feature_maps(maps, titles=None, ncols=4, size=2.2, shared_scale=False):
+    """Show several feature maps in a grid, each with a colour bar that gives its magnitude.
 
     maps: (F, H, W) or (1, F, H, W); titles: F strings (default "map k").
+    Blue is negative, white 0, red positive. By default each map has its own symmetric scale,
+    -m .. +m with m = max |value| of that map, so a faint map still shows its pattern (read
+    the size off its colour bar). shared_scale=True draws every map on one scale, from -m to
+    +m over all maps, and writes those limits in the figure's title, so the colours of
+    different maps compare directly.
     Returns the figure. A flat map gets "(flat)" in its title.
     Introduced in notebooks/01_convolution.ipynb.
     """
@@ -152,14 +157,21 @@ def plot_feature_maps(maps, titles=None, ncols=4, size=2.2):
     titles = list(titles) if titles is not None else [f"map {k}" for k in range(n)]
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(size * ncols * 1.15, size * nrows + 0.5),
+                         squeeze=False, layout="constrained")
+    shared = symmetric_limit(maps) if shared_scale else None
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([]), ax.set_yticks([])
         if k >= n:
             ax.set_axis_off()
             continue
-        lim = symmetric_limit(maps[k])
-        ax.imshow(maps[k], cmap=DIVERGING, vmin=-lim, vmax=lim)
+        lim = shared if shared_scale else symmetric_limit(maps[k])
+        image = ax.imshow(maps[k], cmap=DIVERGING, vmin=-lim, vmax=lim)
+        bar = fig.colorbar(image, ax=ax, shrink=0.8, ticks=[-lim, 0, lim])
+        bar.ax.tick_params(labelsize=7)
+        bar.ax.set_yticklabels([f"{-lim:.3g}", "0", f"{lim:.3g}"])
         ax.set_title(titles[k] + ("" if np.any(maps[k]) else " (flat)"), fontsize=9)
-    fig.tight_layout()
+    if shared_scale:
+        fig.suptitle(f"one colour scale for all maps: {-shared:.3g} (blue) to {shared:.3g} (red)",
+                     fontsize=9)
     return fig
