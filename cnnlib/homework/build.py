@@ -28,6 +28,75 @@ SETUP = ("# Homework edition: check() gives feedback on your answers, and show_s
          "start_homework()")
 
 
+# Sentences that are true in the course notebook but not in the homework edition, where the
+# function they present is an exercise stub or its body is hidden. One entry per sentence:
+# (exercise, notebook, course text, homework text). The course text must occur once in that
+# notebook (line breaks may differ), or the build stops and says which entry to update.
+STUDENT_WORDING = [
+    ("conv2d_loop", "01", "Here is the function that just ran. The four nested loops walk over",
+     "The function that just ran is `cnnlib`'s `conv2d_loop`; in the exercise below you write your "
+     "own. Let four nested loops walk over"),
+    ("conv2d_loop", "01", "the innermost line is exactly the formula above",
+     "the innermost line is then exactly the formula above"),
+    ("maxpool_loop", "02", "and take the maximum (or mean) of one window at a time:",
+     "and take the maximum (or mean) of one window at a time. Here is the average-pooling one; "
+     "the max-pooling one is yours to write in the exercise below:"),
+    ("softmax", "03", "This is the `softmax` of `cnnlib`:",
+     "In the exercise below you write this `softmax` yourself (the cells after it use `cnnlib`'s):"),
+    ("log_softmax", "03", "This is `log_softmax`, and the loss `softmax_cross_entropy` is built on it "
+     "(it also returns the gradient, which notebook 05 derives).",
+     "This is `log_softmax`, which you write in the exercise below. The loss `softmax_cross_entropy` "
+     "is built on it (it also returns the gradient, which notebook 05 derives; its body is an "
+     "exercise there, so it is hidden here)."),
+    ("relu", "04", "Here is the common base class, and two of the simplest layers (the third one in "
+     "the same file, `ReLU`, gets its own section in notebook 05):",
+     "Here is the common base class, and two of the simplest layers (the body of `Linear.backward` "
+     "is hidden: it is an exercise of notebook 05). The third layer in the same file, `ReLU`, is "
+     "an exercise right after them; notebook 05 gives it its own section:"),
+    ("softmax_cross_entropy", "05", "This is what the library runs.",
+     "The library runs `softmax_cross_entropy`, which you write in the exercise below."),
+    ("linear_backward", "05", "`backward` is three lines, one per formula:",
+     "`backward` takes three lines, one per formula; you write them in the exercise below:"),
+    ("relu", "05", "Its source above tells; the next line runs it.",
+     "Its source is hidden in this edition (`ReLU` is an exercise of notebook 04), so let the next "
+     "line tell by running it."),
+    ("maxpool_backward_loop", "06", "The loop version reads like the definition: for every output "
+     "pixel, find the first arg-max of its window and add the gradient there. It uses `+=` so that "
+     "overlapping windows add up.",
+     "The loop version, which you write in the exercise below, follows the definition: for every "
+     "output pixel, find the first arg-max of its window and add the gradient there, with `+=` so "
+     "that overlapping windows add up."),
+    ("train_step", "08", "Here is the step as `cnnlib` does it: four lines, one per move.",
+     "In the exercise below you write the step yourself: four lines, one per move."),
+    ("im2col", "09", "Here is the real code. `windows` builds the windows as a *view* (next "
+     "section); `im2col` rearranges them into the matrix. (The docstring explains",
+     "Here is the real code of `windows`, which builds the windows as a *view* (next section), and "
+     "of `conv2d_fast`; `im2col`, which rearranges them into the matrix, is yours to write in the "
+     "exercise below. (Its docstring explains"),
+    ("adam", "10", "The shared loop (weight decay is an option we do not use here), then each `update`:",
+     "The shared loop (weight decay is an option we do not use here), then the `update` of `SGD` "
+     "and of `Momentum` (its body hidden: it is an exercise of notebook 08); `Adam.update` is "
+     "yours to write in the exercise below:"),
+]
+
+
+def _student_wording(cells, number):
+    """Reword, in place, the sentences of STUDENT_WORDING that belong to notebook `number`."""
+    for ex_id, nb, old, new in STUDENT_WORDING:
+        if nb != number:
+            continue
+        pattern = re.compile(r"\s+".join(map(re.escape, old.split())))
+        hits = [c for c in cells
+                if c["cell_type"] == "markdown" and pattern.search("".join(c["source"]))]
+        if len(hits) != 1:
+            raise ValueError(
+                f"notebook {nb}: the sentence {old[:60]!r}... that the homework edition rewords "
+                f"for exercise {ex_id!r} occurs {len(hits)} times (expected once); update its "
+                f"entry in STUDENT_WORDING, cnnlib/homework/build.py.")
+        text = pattern.sub(lambda m: new, "".join(hits[0]["source"]), count=1)
+        hits[0]["source"] = _lines(text)
+
+
 def _cell(kind, text, cell_id, meta=None):
     cell = {"cell_type": kind, "id": cell_id, "metadata": meta or {}, "source": _lines(text)}
     if kind == "code":
@@ -111,6 +180,7 @@ def build_notebook(nb, number, instructor=False):
     """The homework edition of one notebook (a new dict; nb is not changed)."""
     todo = exercises.for_notebook(number)
     cells = [copy.deepcopy(c) for c in nb["cells"]]
+    _student_wording(cells, number)
     placed, after = set(), {}
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":
