@@ -16,9 +16,9 @@ notebooks/07_backprop_convolution.ipynb.
 
 import numpy as np
 
-# check_conv_args lives in checks (fftconv uses it too); homework imports it from here
+# check_conv_args lives in checks (cnnlib.speed.fftconv uses it too); homework imports it
+# from here
 from .checks import check_conv_args, check_dout, check_int, output_size  # noqa: F401
-from .fftconv import check_stride, conv2d_backward_fft, conv2d_fft
 from .im2col import col2im_batch_last, im2col_batch_last, pad_images
 from .layers import Layer, init_weights
 
@@ -117,23 +117,19 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
 class Conv2D(Layer):
     """Convolution layer with filters W (F, C, k, k), k = kernel_size, and biases b (F,).
 
-    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching),
-    impl="fft" the Fourier transform (cnnlib.fftconv; stride 1; faster than im2col for
-    large kernels on many channels, such as lenet99's second convolution).
+    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching).
     need_dx=False skips the input gradient (useful for a network's first layer).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0,
                  impl="fast", init="he", seed=0, dtype=np.float32, need_dx=True):
         super().__init__()
-        if impl not in ("fast", "loop", "fft"):
-            raise ValueError(f"impl must be 'fast', 'loop' or 'fft'; got {impl!r}.")
+        if impl not in ("fast", "loop"):
+            raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
         for value, name in ((in_channels, "in_channels"), (out_channels, "out_channels"),
                             (kernel_size, "kernel_size"), (stride, "stride")):
             check_int(value, name, 1)
         check_int(pad, "pad", 0)
-        if impl == "fft":
-            check_stride(stride)
         k = kernel_size
         fan_in = in_channels * k * k
         self.params = {"W": init_weights((out_channels, in_channels, k, k), fan_in,
@@ -147,9 +143,6 @@ class Conv2D(Layer):
         self.x = x
         if self.impl == "loop":
             return conv2d_loop(x, w, b, self.stride, self.pad)
-        if self.impl == "fft":
-            out, self.spectra = conv2d_fft(x, w, b, self.stride, self.pad, return_spectra=True)
-            return out
         out, self.cols = conv2d_fast(x, w, b, self.stride, self.pad, return_cols=True)
         return out
 
@@ -158,9 +151,6 @@ class Conv2D(Layer):
         dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         if self.impl == "loop":
             dx, dw, db = conv2d_backward_loop(dout, self.x, w, self.stride, self.pad)
-        elif self.impl == "fft":
-            dx, dw, db = conv2d_backward_fft(dout, self.x, w, self.stride, self.pad,
-                                             self.spectra, self.need_dx)
         else:
             dx, dw, db = conv2d_backward_fast(dout, self.x, w, self.stride, self.pad,
                                               self.cols, self.need_dx)
@@ -178,8 +168,9 @@ class Conv2D(Layer):
                 output_size(input_shape[3], kw, stride, pad))
 
     def __repr__(self):
-        """The call that builds this layer, defaults left out: Conv2D(1, 8, 3, pad=1)."""
+        """The call that builds this layer, defaults left out: Conv2D(1, 8, 3, pad=1)
+        (FFTConv2D(...) for that subclass)."""
         n_filt, n_ch, k = self.params["W"].shape[:3]
         extra = "".join(f", {name}={value}" for name, value, default in
                         [("stride", self.stride, 1), ("pad", self.pad, 0)] if value != default)
-        return f"Conv2D({n_ch}, {n_filt}, {k}{extra})"
+        return f"{type(self).__name__}({n_ch}, {n_filt}, {k}{extra})"

@@ -1,6 +1,8 @@
 """Tests for cnnlib.conv and cnnlib.im2col: hand-computed outputs, loop vs fast
 agreement on random shapes, im2col/col2im adjointness, gradient checks, bad input."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, con
                          conv2d_loop)
 from cnnlib.gradcheck import check_layer
 from cnnlib.im2col import col2im, col2im_batch_last, im2col, im2col_batch_last
+from cnnlib.speed.fftconv import FFTConv2D
 
 CONV_FUNCS = [conv2d_loop, conv2d_fast]
 
@@ -196,7 +199,9 @@ CONV_CASES = [  # (N, C, H, W, F, K, stride, pad)
                          [(impl,) + case for impl in ("fast", "loop") for case in CONV_CASES]
                          + [("fft",) + case for case in CONV_CASES if case[6] == 1])
 def test_conv_layer_gradcheck(impl, n, c, h, w, f, k, stride, pad):
-    layer = Conv2D(c, f, k, stride=stride, pad=pad, impl=impl, seed=3, dtype=np.float64)
+    # impl "fft": the speed wing's FFTConv2D, a Conv2D computed through the Fourier transform
+    kind = FFTConv2D if impl == "fft" else partial(Conv2D, impl=impl)
+    layer = kind(c, f, k, stride=stride, pad=pad, seed=3, dtype=np.float64)
     rng = np.random.default_rng(n + 10 * c + 100 * k)
     layer.params["b"][:] = rng.normal(size=f)
     errors = check_layer(layer, rng.normal(size=(n, c, h, w)))

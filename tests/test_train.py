@@ -138,7 +138,7 @@ def test_adam_default_learns(sample):
 # ---------------------------------------------------------------- command line
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "cnnlib.train", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cnnlib", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

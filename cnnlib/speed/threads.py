@@ -5,9 +5,9 @@ The policy, applied when cnnlib is imported (so no notebook cell has to do anyth
   * cnnlib's own threads: the number of CPUs this process may run on
     (os.sched_getaffinity, which a container or `taskset` restricts), or the teacher's
     override CNNLIB_THREADS=N. Every large mini-batch is split into that many parts:
-    a training batch on worker processes forked for each epoch (cnnlib.workers, Linux;
+    a training batch on worker processes forked for each epoch (cnnlib.speed.workers, Linux;
     CNNLIB_SPLIT=threads keeps it in this process), inference on threads
-    (cnnlib.parallel). Idle workers and threads sleep, so a busy machine loses nothing
+    (cnnlib.speed.parallel). Idle workers and threads sleep, so a busy machine loses nothing
     to them.
   * BLAS (numpy's matrix products): 1 thread, set with threadpoolctl. OpenBLAS threads
     busy-wait for work between calls; on a server where many kernels share few cores they
@@ -64,9 +64,9 @@ def num_threads():
 
 
 def split_with():
-    """How a training batch is split across cores: "processes" (cnnlib.workers; the
+    """How a training batch is split across cores: "processes" (cnnlib.speed.workers; the
     default where worker processes can be forked, i.e. on Linux) or "threads"
-    (cnnlib.parallel; elsewhere, or chosen with CNNLIB_SPLIT=threads).
+    (cnnlib.speed.parallel; elsewhere, or chosen with CNNLIB_SPLIT=threads).
 
     Not part of a notebook (see the README, "Cores and threads").
     """
