@@ -107,7 +107,6 @@ def lenet99(seed=0, dtype=np.float32):
     The second convolution is an FFTConv2D (cnnlib.speed.fftconv): Conv2D's weights and
     numbers (up to rounding), computed through the Fourier transform, which is faster for
     this layer (benchmarks/RESULTS.md, version 0.5).
-    Introduced in notebooks/11_what_it_learned.ipynb.
     """
     s = _layer_seeds(seed, 4)
     return Sequential([

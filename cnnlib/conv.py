@@ -7,8 +7,10 @@ offset (u, v) inside the kernel:
 out[n, f, i, j] = b[f] + sum over c, u, v of  w[f, c, u, v] * xpad[n, c, i*s + u, j*s + v]
 Hout = (H + 2p - k) // s + 1, and the same for Wout.
 
-The loop versions read like that formula; the fast versions do the same sums as
-one matrix product over im2col rows. Tests check that the two agree.
+The loop versions read like that formula; the im2col versions do the same sums as one
+matrix product over im2col rows, exactly as notebook 09 derives it; the fast versions (what
+Conv2D runs) are the same products with the rows in the image-last order (i, j, n), which
+is faster. Tests check that all three agree.
 
 Introduced in notebooks/01_convolution.ipynb; the backward pass is derived in
 notebooks/07_backprop_convolution.ipynb.
@@ -19,8 +21,11 @@ import numpy as np
 # check_conv_args lives in checks (cnnlib.speed.fftconv uses it too); homework imports it
 # from here
 from .checks import check_conv_args, check_dout, check_int, output_size  # noqa: F401
-from .im2col import col2im_batch_last, im2col_batch_last, pad_images
+from .im2col import col2im, col2im_batch_last, im2col, im2col_batch_last, pad_images
 from .layers import Layer, init_weights
+
+__all__ = ["Conv2D", "conv2d_backward_fast", "conv2d_backward_im2col", "conv2d_backward_loop",
+           "conv2d_fast", "conv2d_im2col", "conv2d_loop"]
 
 
 def conv2d_loop(x, w, b, stride=1, pad=0):
@@ -71,17 +76,46 @@ def conv2d_backward_loop(dout, x, w, stride=1, pad=0):
     return dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dw, db
 
 
+def conv2d_im2col(x, w, b, stride=1, pad=0):
+    """conv2d as one matrix product: out_rows = cols @ w_rows.T + b.
+
+    cols = im2col(x): one row per output pixel, in the order (n, i, j); w_rows = w as an
+    (F, C*k*k) matrix. The (N*Hout*Wout, F) result, reshaped to (N, Hout, Wout, F), has its
+    filter axis moved forward. Same inputs and output as conv2d_loop.
+    """
+    ho, wo = check_conv_args(x, w, b, stride, pad)
+    n_filt, _, kh, kw = w.shape
+    cols = im2col(x, kh, kw, stride, pad)                     # (N*Ho*Wo, C*KH*KW)
+    out_rows = cols @ w.reshape(n_filt, -1).T + b             # (N*Ho*Wo, F)
+    return out_rows.reshape(x.shape[0], ho, wo, n_filt).transpose(0, 3, 1, 2)
+
+
+def conv2d_backward_im2col(dout, x, w, stride=1, pad=0):
+    """Gradients of conv2d_im2col, those of a linear layer on the window rows:
+    dw_rows = g_rows.T @ cols, db = the column sums of g_rows, dx = col2im(g_rows @ w_rows),
+    where g_rows is dout as an (N*Hout*Wout, F) matrix (rows (n, i, j), as cols).
+    Returns (dx, dw, db) with the shapes of x, w and (F,).
+    """
+    n_filt, _, kh, kw = w.shape
+    cols = im2col(x, kh, kw, stride, pad)                     # (N*Ho*Wo, C*KH*KW)
+    g_rows = dout.transpose(0, 2, 3, 1).reshape(-1, n_filt)   # (N*Ho*Wo, F)
+    dw = (g_rows.T @ cols).reshape(w.shape)
+    db = g_rows.sum(axis=0)
+    dx = col2im(g_rows @ w.reshape(n_filt, -1), x.shape, kh, kw, stride, pad)
+    return dx, dw, db
+
+
 def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
-    """Vectorised conv2d: im2col rows times the filters as a matrix, plus bias.
+    """conv2d_im2col arranged for speed; what Conv2D runs. Same inputs and output as
+    conv2d_loop. With return_cols=True also returns the im2col matrix so a backward pass
+    can reuse it.
 
-    Same inputs and output as conv2d_loop. With return_cols=True also returns the
-    im2col matrix so a backward pass can reuse it.
-
-    Speed: the windows are unfolded by im2col_batch_last (the im2col rows in the order
-    (i, j, n)), and the product is computed as w_rows @ cols.T, shape (F, Hout*Wout*N),
-    because cols.T is the contiguous one. The result is returned as an (N, F, Hout, Wout) view of that
-    (F, Hout, Wout, N) block: same numbers, no copy. Element-wise layers and pooling keep
-    that memory layout, and conv2d_backward_fast reads it back without a copy.
+    Two changes from conv2d_im2col, same numbers: the windows are unfolded by
+    im2col_batch_last (the im2col rows in the order (i, j, n), the image index last), and
+    the product is computed transposed, w_rows @ cols.T, shape (F, Hout*Wout*N), because
+    cols.T is the contiguous one. The result is returned as an (N, F, Hout, Wout) view of
+    that (F, Hout, Wout, N) block, without a copy. Element-wise layers and pooling keep that
+    memory layout, and conv2d_backward_fast reads it back without a copy.
     """
     ho, wo = check_conv_args(x, w, b, stride, pad)
     n_filt, _, kh, kw = w.shape
@@ -93,12 +127,13 @@ def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
 
 
 def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
-    """Vectorised gradients of conv2d. Returns (dx, dw, db); dx is None if not need_dx.
+    """conv2d_backward_im2col arranged for speed, as conv2d_fast is; what Conv2D runs.
+    Returns (dx, dw, db); dx is None if not need_dx.
 
-    dw = dout_rows.T @ cols (correlation of input and upstream gradient);
-    dx = col2im(dout_rows @ w_rows) (a full convolution with the filters turned by 180°),
-    where dout_rows is dout as an (Hout*Wout*N, F) matrix (rows in conv2d_fast's order) and
-    w_rows is w as (F, C*k*k). cols: conv2d_fast's im2col matrix, if kept.
+    dw = g_rows.T @ cols (correlation of input and upstream gradient);
+    dx = col2im(g_rows @ w_rows) (a full convolution with the filters turned by 180°),
+    where g_rows is dout as an (Hout*Wout*N, F) matrix (rows in conv2d_fast's order (i, j, n))
+    and w_rows is w as (F, C*k*k). cols: conv2d_fast's im2col matrix, if kept.
     """
     n_filt, _, kh, kw = w.shape
     if cols is None:

@@ -21,6 +21,10 @@ from .checks import check_dout, check_images, check_int, output_size
 from .im2col import windows
 from .layers import Layer
 
+__all__ = ["AvgPool2D", "avgpool_backward_fast", "avgpool_backward_loop", "avgpool_fast",
+           "avgpool_loop", "check_pool_args", "MaxPool2D", "maxpool_backward_fast",
+           "maxpool_backward_loop", "maxpool_fast", "maxpool_loop", "pool_output_shape"]
+
 
 def pool_output_shape(input_shape, kernel_size, stride):
     """Shape after pooling an (N, C, H, W) input: (N, C, Hout, Wout), where

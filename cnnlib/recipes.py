@@ -14,7 +14,8 @@ retrained on all 60,000 and scored once on the test set: 99.32%. "lenet99_valida
 another name for it (it named the validation winner before it became the shipped recipe).
 Scores in benchmarks/RESULTS.md.
 
-Behind the pretrained weights that notebooks/11_what_it_learned.ipynb inspects.
+No notebook uses this module (the README's "Train from the command line" shows it); it is
+behind the pretrained weights that notebook 11 inspects.
 """
 
 import time
@@ -30,7 +31,7 @@ class Recipe:
     arch: a name in cnnlib.architectures.ARCHITECTURES; lr is multiplied by lr_decay after
     every epoch; shift > 0 moves every training image by a random -shift..shift pixels each
     time it is used (cnnlib.augment.random_shifts); seed seeds weights, shuffling and shifts.
-    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
+    Not part of a notebook; behind the weights notebook 11 inspects.
     """
 
     arch: str = "lenet99"
@@ -88,7 +89,7 @@ RECIPES = {
 def get_recipe(name):
     """The recipe called `name` (a key of RECIPES); ValueError naming the choices otherwise.
 
-    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
+    Not part of a notebook; behind the weights notebook 11 inspects.
     """
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
@@ -103,7 +104,7 @@ def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=Fals
     (after the learning-rate decay). net: a network built as make_net(recipe.arch,
     seed=recipe.seed) to train in place (default: build it here; the CLI passes its own so
     it can save the last finished epoch on Ctrl-C). Returns (net, history, training seconds).
-    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
+    Not part of a notebook; behind the weights notebook 11 inspects.
     """
     from .architectures import make_net
     from .augment import random_shifts

@@ -1,4 +1,4 @@
-"""Tests for cnnlib.conv and cnnlib.im2col: hand-computed outputs, loop vs fast
+"""Tests for cnnlib.conv and cnnlib.im2col: hand-computed outputs, loop vs im2col vs fast
 agreement on random shapes, im2col/col2im adjointness, gradient checks, bad input."""
 
 from functools import partial
@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlib.checks import output_size
-from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
-                         conv2d_loop)
-from cnnlib.gradcheck import check_layer
+from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_im2col,
+                         conv2d_backward_loop, conv2d_fast, conv2d_im2col, conv2d_loop)
+from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.im2col import col2im, col2im_batch_last, im2col, im2col_batch_last
 from cnnlib.speed.fftconv import FFTConv2D
 
-CONV_FUNCS = [conv2d_loop, conv2d_fast]
+CONV_FUNCS = [conv2d_loop, conv2d_im2col, conv2d_fast]
 
 
 # ---------------------------------------------------------------- hand-computed cases
@@ -79,7 +79,7 @@ def test_backward_by_hand_single_pixel_output():
     x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     w = np.array([[[[0.5, -1.0], [2.0, 0.0]]]])
     dout = np.full((1, 1, 1, 1), 3.0)
-    for backward in (conv2d_backward_loop, conv2d_backward_fast):
+    for backward in (conv2d_backward_loop, conv2d_backward_im2col, conv2d_backward_fast):
         dx, dw, db = backward(dout, x, w)
         np.testing.assert_array_equal(dx, 3 * w)
         np.testing.assert_array_equal(dw, 3 * x)
@@ -102,13 +102,15 @@ def conv_case(draw):
 
 @settings(max_examples=100, deadline=None)
 @given(conv_case())
-def test_conv_loop_and_fast_agree(case):
+@pytest.mark.parametrize("forward, backward", [(conv2d_im2col, conv2d_backward_im2col),
+                                               (conv2d_fast, conv2d_backward_fast)])
+def test_conv_loop_and_vectorised_agree(forward, backward, case):
     x_shape, w_shape, stride, pad, seed = case
     rng = np.random.default_rng(seed)
     x, w = rng.normal(size=x_shape), rng.normal(size=w_shape)
     b = rng.normal(size=w_shape[0])
     out_loop = conv2d_loop(x, w, b, stride, pad)
-    out_fast = conv2d_fast(x, w, b, stride, pad)
+    out_fast = forward(x, w, b, stride, pad)
     ho = (x_shape[2] + 2 * pad - w_shape[2]) // stride + 1
     wo = (x_shape[3] + 2 * pad - w_shape[3]) // stride + 1
     assert out_fast.shape == out_loop.shape == (x_shape[0], w_shape[0], ho, wo)
@@ -116,7 +118,7 @@ def test_conv_loop_and_fast_agree(case):
 
     dout = rng.normal(size=out_loop.shape)
     grads_loop = conv2d_backward_loop(dout, x, w, stride, pad)
-    grads_fast = conv2d_backward_fast(dout, x, w, stride, pad)
+    grads_fast = backward(dout, x, w, stride, pad)
     for name, g_loop, g_fast, like in zip("dx dw db".split(), grads_loop, grads_fast,
                                           (x, w, b)):
         assert g_fast.shape == g_loop.shape == like.shape, name
@@ -208,6 +210,19 @@ def test_conv_layer_gradcheck(impl, n, c, h, w, f, k, stride, pad):
     assert set(errors) == {"x", "W", "b"}
     for name, err in errors.items():
         assert err < 1e-6, (name, err)
+
+
+@pytest.mark.parametrize("n, c, h, w, f, k, stride, pad", CONV_CASES)
+def test_im2col_conv_backward_gradcheck(n, c, h, w, f, k, stride, pad):
+    # notebook 09's matrix-product backward against centred differences of
+    # L = sum(conv2d_im2col(x, w, b) * g), so that dL/dout = g
+    rng = np.random.default_rng(n + 10 * c + 100 * k)
+    x, wt, b = rng.normal(size=(n, c, h, w)), rng.normal(size=(f, c, k, k)), rng.normal(size=f)
+    g = rng.normal(size=conv2d_im2col(x, wt, b, stride, pad).shape)
+    dx, dw, db = conv2d_backward_im2col(g, x, wt, stride, pad)
+    for name, arr, grad in (("x", x, dx), ("w", wt, dw), ("b", b, db)):
+        num = numerical_gradient(lambda: np.sum(conv2d_im2col(x, wt, b, stride, pad) * g), arr)
+        assert rel_error(grad, num) < 1e-8, name
 
 
 # ---------------------------------------------------------------- layer behaviour
