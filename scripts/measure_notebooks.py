@@ -43,11 +43,11 @@ def run_notebook(path, timeout=180):
     import nbformat
     from nbclient import NotebookClient
 
-    from cnnlib.site import unix_socket_kernel
+    from cnnlib.course.site import unix_socket_kernel
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
-    with unix_socket_kernel() as km:          # not TCP ports: see cnnlib.site
+    with unix_socket_kernel() as km:          # not TCP ports: see cnnlib.course.site
         client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(Path(path).parent)}})
         start = time.perf_counter()

@@ -17,7 +17,7 @@ def built_site(tmp_path_factory):
     """The preview site built once per test run: (folder, {notebook name: executed notebook})."""
     import copy
 
-    from cnnlib import site
+    from cnnlib.course import site
     executed = {}
     out = site.build(tmp_path_factory.mktemp("site"), timeout=180, log=lambda *a: None,
                      on_executed=lambda path, nb: executed.__setitem__(path.name, copy.deepcopy(nb)))

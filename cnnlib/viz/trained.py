@@ -24,7 +24,8 @@ from .probabilities import probability_bars
 
 __all__ = ["conv_map_layers", "first_conv_weights", "layer_outputs", "load_trained",
            "mosaic", "most_confident_mistakes", "plot_confidence_histogram", "plot_filters",
-           "plot_layer_maps", "plot_most_wrong", "predict_view"]
+           "plot_layer_maps", "plot_most_wrong", "predict_view",
+           "to_input"]    # from viz.activations; notebook 11 imports it from here
 
 
 def load_trained(path):
