@@ -20,6 +20,8 @@ import ast
 import importlib
 import inspect
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -361,3 +363,51 @@ def test_every_name_a_notebook_imports_is_in_the_modules_all(path):
 def test_a_name_missing_from_all_is_caught():
     assert missing_from_all("from cnnlib.conv import Conv2D, check_conv_args") == \
         [("cnnlib.conv", "check_conv_args")]
+
+
+# ---------------------------------------------------------------- the engine without pictures
+
+# Run first in a fresh Python: every import of matplotlib or ipywidgets fails, as where they
+# are not installed.
+BLOCK_PICTURES = """
+import sys
+class NoPictures:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("matplotlib", "ipywidgets"):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+        return None
+sys.meta_path.insert(0, NoPictures())
+"""
+
+
+def run_without_pictures(code, timeout=300):
+    return subprocess.run([sys.executable, "-c", BLOCK_PICTURES + code], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_engine_imports_and_trains_without_matplotlib():
+    low = sorted(m for m in MODULES if m in ENGINE_MODULES | ENTRY_POINTS - {"cnnlib.__main__"}
+                 or is_under(m, ("cnnlib.data", SPEED)))     # (__main__ would run the CLI)
+    code = (f"import importlib\nfor m in {low!r}:\n    importlib.import_module(m)\n"
+            "import numpy as np\nfrom cnnlib.architectures import lenet\n"
+            "from cnnlib.train import fit\n"
+            "x = np.random.default_rng(0).normal(size=(64, 1, 28, 28)).astype(np.float32)\n"
+            "h = fit(lenet(), x, np.arange(64) % 10, epochs=1, progress=False)\n"
+            "print(len(h['batch_loss']))")
+    done = run_without_pictures(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]
+
+
+def test_engine_tests_run_without_matplotlib():
+    # conftest.py must not need matplotlib: run two engine test files through pytest
+    code = ("import pytest\nsys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-x', "
+            "'tests/test_losses.py', 'tests/test_optim.py']))")
+    done = run_without_pictures(code)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout
+
+
+def test_the_blocker_blocks():
+    done = run_without_pictures("import cnnlib.viz.digits")
+    assert done.returncode != 0 and "blocked by the test" in done.stderr

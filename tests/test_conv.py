@@ -14,6 +14,7 @@ from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_im2col,
 from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.im2col import col2im, col2im_batch_last, im2col, im2col_batch_last
 from cnnlib.speed.fftconv import FFTConv2D
+from bad_input_support import X4, check_raises
 
 CONV_FUNCS = [conv2d_loop, conv2d_im2col, conv2d_fast]
 
@@ -307,3 +308,45 @@ def test_missing_bias_is_a_clear_value_error():
     for conv in (conv2d_loop, conv2d_fast):
         with pytest.raises(ValueError, match=r"np\.zeros\(2\)"):
             conv(x, w, None)
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+BUILD = [
+    pytest.param(lambda: Conv2D(1, 4, 0), ValueError, ["kernel_size", ">= 1", "got 0"], id="k0"),
+    pytest.param(lambda: Conv2D(1, 4, -3), ValueError, ["kernel_size", ">= 1"], id="k-3"),
+    pytest.param(lambda: Conv2D(1, 4, 2.5), ValueError, ["kernel_size", "integer"], id="k2.5"),
+    pytest.param(lambda: Conv2D(1, 4, 3, stride=0), ValueError, ["stride", ">= 1"], id="stride0"),
+    pytest.param(lambda: Conv2D(1, 4, 3, pad=-1), ValueError, ["pad", ">= 0"], id="pad-1"),
+    pytest.param(lambda: Conv2D(0, 4, 3), ValueError, ["in_channels", ">= 1"], id="cin0"),
+    pytest.param(lambda: Conv2D(1, 0, 3), ValueError, ["out_channels", ">= 1"], id="cout0"),
+    pytest.param(lambda: Conv2D(1, 4, 3, impl="gpu"), ValueError, ["'fast' or 'loop'"],
+                 id="impl"),
+    pytest.param(lambda: Conv2D(1, 2, 3, dtype=np.uint8), ValueError, ["floating-point"],
+                 id="int-conv"),
+    pytest.param(lambda: Conv2D(1, 2, 3, seed=-5), ValueError, ["seed", ">= 0"], id="seed-conv"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
+
+
+MILLION = np.broadcast_to(np.zeros((1, 1, 28, 28), np.float32), (10**6, 1, 28, 28))
+
+
+FORWARD = [
+    pytest.param(lambda: Conv2D(1, 1, 3, pad=100000).forward(np.zeros((1, 1, 28, 28),
+                                                                        np.float32)),
+                 MemoryError, ["GiB", "padded input"], id="pad-100000"),
+    # im2col: 10**6 * 28 * 28 rows of 5 * 5 float32 = 73 GiB
+    pytest.param(lambda: Conv2D(1, 8, 5, pad=2).forward(MILLION), MemoryError,
+                 ["GiB", "im2col", "smaller batch"], id="million-images"),
+    pytest.param(lambda: conv2d_fast(X4, np.zeros((2, 1, 0, 0), np.float32), np.zeros(2)),
+                 ValueError, ["every size >= 1"], id="empty-kernel"),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", FORWARD)
+def test_bad_forward_input_says_what_to_do(call, exc, words):
+    check_raises(call, exc, *words)

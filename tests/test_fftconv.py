@@ -11,6 +11,7 @@ from cnnlib.architectures import lenet, lenet99
 from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
                          conv2d_loop)
 from cnnlib.speed.fftconv import FFTConv2D, conv2d_backward_fft, conv2d_fft, images, spectrum
+from bad_input_support import check_raises
 
 
 @st.composite
@@ -125,3 +126,15 @@ def test_fft_refuses_a_stride_other_than_one():
         FFTConv2D(1, 1, 3, stride=2)
     with pytest.raises(ValueError, match="stride 1"):
         conv2d_backward_fft(np.zeros((1, 1, 2, 2)), x, w, stride=2)
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+BUILD = [
+    pytest.param(lambda: FFTConv2D(1, 4, 3, stride=2), ValueError,
+                 ["FFTConv2D) needs stride 1", "stride=2", "Use Conv2D"], id="fft-stride2"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
