@@ -140,7 +140,7 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
         cols = im2col_batch_last(x, kh, kw, stride, pad)
     drows_t = dout.transpose(1, 2, 3, 0).reshape(n_filt, -1)   # (F, Ho*Wo*N)
     # dw = drows_t @ cols, computed as (cols.T @ drows_t.T).T: the same sums, but OpenBLAS runs
-    # this shape (long rows of cols.T, few columns) about 1.5x faster
+    # this shape (long rows of cols.T, few columns) faster (benchmarks/RESULTS.md, version 0.4)
     dw = (cols.T @ drows_t.T).T.reshape(w.shape)
     db = drows_t.sum(axis=1)
     if not need_dx:

@@ -46,7 +46,8 @@ def im2col(x, kh, kw, stride=1, pad=0):
     which matches w.reshape(F, C * kh * kw).
 
     Speed: the copy is made in the order (C, kh, kw, N, Hout, Wout), so numpy moves whole
-    image rows at a time instead of kw-pixel pieces (about 5x faster), and the result is
+    image rows at a time instead of kw-pixel pieces (faster: benchmarks/RESULTS.md, version
+    0.2, "What made the fast path fast"), and the result is
     its transpose, a free view. cols.T is therefore contiguous, ready for a matrix product.
     """
     win = windows(pad_images(x, pad), kh, kw, stride)    # (N, C, Ho, Wo, kh, kw)
@@ -78,7 +79,8 @@ def col2im(dcols, x_shape, kh, kw, stride=1, pad=0):
 # image index last. The input is first copied into a (C, H, W, N) memory layout, so every
 # piece the copies move is Wout * N numbers long instead of Wout, and the convolution's
 # output, (F, Hout, Wout, N) in memory, flows through ReLU and pooling in that layout
-# (about 1.3x faster for a whole LeNet training step than the (n, i, j) order).
+# (a whole LeNet training step is faster than with the (n, i, j) order: benchmarks/RESULTS.md,
+# version 0.4).
 
 def im2col_batch_last(x, kh, kw, stride=1, pad=0):
     """im2col(x, ...) with its rows reordered from (n, i, j) to (i, j, n); same shape."""

@@ -87,7 +87,8 @@ def maxpool_fast(x, kernel_size=2, stride=2, return_argmax=False):
     Works offset by offset: x[:, :, u::s, v::s] (cropped to Hout x Wout) holds entry (u, v)
     of every window at once (u, v are called p, q in the loop below). A position takes over only where it is strictly
     larger, so on a tie the first position in row-major order wins, as with np.argmax.
-    (Plain arithmetic on whole arrays throughout: masked assignments are ~10x slower.)
+    (Plain arithmetic on whole arrays throughout: masked assignments are much slower,
+    benchmarks/RESULTS.md, version 0.2.)
     """
     size = kernel_size
     ho, wo = check_pool_args(x, size, stride)

@@ -10,9 +10,8 @@ benchmarks/bench.py all read their recipe from here, so the three cannot drift a
 "lenet99" is the recipe of the shipped weights (resources/lenet_mnist.npz, version 0.4),
 chosen on a validation split: the candidates in CANDIDATES were trained on the first 55,000
 training images and scored on the last 5,000 (scripts/select_recipe.py), and the best one was
-retrained on all 60,000 and scored once on the test set: 99.32%. "lenet99_validated" is
-another name for it (it named the validation winner before it became the shipped recipe).
-Scores in benchmarks/RESULTS.md.
+retrained on all 60,000 and scored once on the test set: 99.32%. Scores in
+benchmarks/RESULTS.md.
 
 No notebook uses this module (the README's "Train from the command line" shows it); it is
 behind the pretrained weights that notebook 11 inspects.
@@ -81,7 +80,6 @@ CANDIDATES = {
 
 RECIPES = {
     "lenet99": CANDIDATES["f_16ep_bs128_lr2e-3_decay0.85"],   # best on validation; shipped
-    "lenet99_validated": CANDIDATES["f_16ep_bs128_lr2e-3_decay0.85"],   # the same recipe
     "lenet": Recipe(arch="lenet", epochs=3),
 }
 

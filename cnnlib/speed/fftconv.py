@@ -177,6 +177,7 @@ class FFTConv2D(Conv2D):
         check_stride(stride)
         super().__init__(in_channels, out_channels, kernel_size, stride, pad, init=init,
                          seed=seed, dtype=dtype, need_dx=need_dx)
+        self.impl = "fft"       # what Conv2D's impl would say; forward, backward are this class's
 
     def forward(self, x):
         x = np.asarray(x)

@@ -28,15 +28,11 @@ __all__ = ["forward_split", "parts_for", "split_parts", "train_step_threads", "w
 
 MIN_PART = 16          # smaller parts lose more to Python overhead than a core gains
 # Each layer's Python work (checks, reshapes, starting numpy calls) runs one thread at a time
-# (Python's global lock), so a part must also carry enough arithmetic: measured on the 2-core
-# test machine, lenet's training step got 5% slower split into parts of 32 images (11 million
-# multiply-adds each) and 15% faster with parts of 64 (21 million); lenet99 gained from parts
-# of 16 images (48 million).
+# (Python's global lock), so a part must also carry enough arithmetic, in multiply-adds;
+# the thresholds come from measurements on the 2-core test machine (benchmarks/RESULTS.md:
+# version 0.4 for threads, 0.5 for worker processes, which share no lock, only a hand-off
+# per step, and so pay with less work per part).
 MIN_PART_WORK = 20_000_000
-# Worker processes (cnnlib.speed.workers) share no global lock, only a hand-off per step. Two
-# processes against one, same machine: one_conv at batch 128 (parts of 4.0 million) 1.5x,
-# lenet at batch 32 (5.3 million) 1.3x, two_conv at batch 64 (3.8 million) about even,
-# two_conv at batch 32 (1.9 million) 0.9x.
 MIN_PART_WORK_PROCESSES = 3_000_000
 FORWARD_CHUNK = 64     # images a thread sends through the net at a time in forward_split
 _pools = {}
@@ -103,8 +99,7 @@ def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
     x is a single chunk on one thread (then this is net.forward(x)).
 
     Why chunks: the intermediate arrays of 64 images stay in a core's cache, those of a
-    batch of 1000 do not; on the 2-core test machine inference ran about twice as fast in
-    chunks of 64 (benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
+    batch of 1000 do not (the speed-up: benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
     README, "Cores and threads").
     """
     parts = parts_for(net, x) if parts is None else split_parts(len(x), parts)

@@ -127,9 +127,8 @@ def keep_freed_memory(mmap_threshold=32 * 2**20, trim_threshold=128 * 2**20):
     threads in one process every unmap also interrupts the other core. Blocks up to
     mmap_threshold (32 MiB, as high as glibc's own adaptive threshold ever goes) now come
     from the heap, and up to trim_threshold of free heap memory is kept for the next step.
-    On the 2-core test machine this cut the page faults of a slice of the 99% network's
-    training at 2 threads from about 340,000 to 8,000 and made it about 40% faster
-    (benchmarks/RESULTS.md, version 0.4). The cost: a process keeps up to 128 MiB of freed
+    benchmarks/RESULTS.md (version 0.4) has the page faults and the speed with and without
+    it. The cost: a process keeps up to 128 MiB of freed
     memory instead of returning it, which its peak memory already includes.
     """
     try:

@@ -7,8 +7,8 @@ without Python's global lock between them.
 
 Why processes: in one process, only one thread at a time runs Python code or starts a
 numpy call (the global lock). A small network's step is many short numpy calls, so two
-threads mostly wait for each other: on the 2-core test machine two threads training lenet
-on parts of 32 images together did 1.3x the work of one, two processes 2x.
+threads mostly wait for each other, and two processes do more work than two threads
+(benchmarks/RESULTS.md, version 0.5).
 
 How: the workers are forked copies of this process (Linux; elsewhere cnnlib keeps to
 threads), so they start with the net already built. Before every step this process
