@@ -37,6 +37,7 @@ def split_batches(net, train_step):
         return
     processes = split_with() == "processes"
     min_work = MIN_PART_WORK_PROCESSES if processes else MIN_PART_WORK
+
     def step(net, xb, yb, optimizer):
         parts = parts_for(net, xb, min_work)
         if parts == 1:
@@ -48,5 +49,4 @@ def split_batches(net, train_step):
     try:
         yield step
     finally:
-        if processes:
-            close_team(net)
+        close_team(net)         # nothing to do when no worker was started
