@@ -57,7 +57,7 @@ from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential
 from cnnlib.optim import SGD, Adam
 from cnnlib.speed.parallel import (MIN_PART_WORK, MIN_PART_WORK_PROCESSES, run_parts,
-                                   split_parts, work_per_sample)
+                                   count_parts, work_per_sample)
 from cnnlib.speed.parts import part_bounds, part_gradients, replica
 from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,
                          maxpool_fast, maxpool_loop)
@@ -319,7 +319,7 @@ def layer_profile(net, xb, yb, parts, repeats=20):
     (worker processes or threads, split_with); the times are those of part 0, which this
     thread runs, i.e. what the step waits for. Returns [(layer description, fwd ms, bwd ms)]."""
     processes = split_with() == "processes"
-    parts = split_parts(len(xb), parts)
+    parts = count_parts(len(xb), parts)
     bounds = part_bounds(len(xb), parts)
     n_layers = len(net.layers)
     times = np.zeros((repeats, 2, n_layers))
@@ -494,7 +494,7 @@ def main(args):
         print(f"\nPer-layer times of one cnnlib {title} training step, batch {bs}, float32 (ms, "
               f"median; with N threads each thread runs {bs}/N images, the times are thread 0's;")
         least = MIN_PART_WORK_PROCESSES if split_with() == "processes" else MIN_PART_WORK
-        print(f"training splits this batch into {split_parts(bs, counts[-1], work, least)} "
+        print(f"training splits this batch into {count_parts(bs, counts[-1], work, least)} "
               f"part(s) on {split_with()} at {counts[-1]} threads: {work * bs / 1e6:.0f} million "
               f"multiply-adds, at least {least / 1e6:.0f} million per part):\n")
         profiles = {n: layer_profile(net, xb, yb, n) for n in counts}

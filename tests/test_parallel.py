@@ -24,11 +24,11 @@ from cnnlib.train import train_step
 from split_support import Recorder, batch
 
 
-def test_split_parts_keeps_parts_large_enough():
-    assert parallel.split_parts(64, 2) == 2
-    assert parallel.split_parts(64, 8) == 4          # 64 // MIN_PART = 4
-    assert parallel.split_parts(20, 2) == 1          # two parts of 10 are too small
-    assert parallel.split_parts(1, 4) == 1
+def test_count_parts_keeps_parts_large_enough():
+    assert parallel.count_parts(64, 2) == 2
+    assert parallel.count_parts(64, 8) == 4          # 64 // MIN_PART = 4
+    assert parallel.count_parts(20, 2) == 1          # two parts of 10 are too small
+    assert parallel.count_parts(1, 4) == 1
     assert parts.part_bounds(10, 3) == [(0, 3), (3, 6), (6, 10)]
 
 
@@ -115,9 +115,9 @@ def test_work_per_sample_counts_the_multiply_adds():
     expected = 8 * 9 * 28 * 28 + 16 * 8 * 9 * 14 * 14 + 784 * 64 + 64 * 10
     assert parallel.work_per_sample(lenet(), (1, 28, 28)) == expected
     work = parallel.work_per_sample(lenet99(), (1, 28, 28))
-    assert parallel.split_parts(64, 2, expected) == 1      # 2 x 32 lenet images: too little
-    assert parallel.split_parts(128, 2, expected) == 2
-    assert parallel.split_parts(32, 2, work) == 2          # lenet99 carries 9x the work
+    assert parallel.count_parts(64, 2, expected) == 1      # 2 x 32 lenet images: too little
+    assert parallel.count_parts(128, 2, expected) == 2
+    assert parallel.count_parts(32, 2, work) == 2          # lenet99 carries 9x the work
 
 
 def test_split_batches_splits_only_batches_with_enough_work_on_threads(monkeypatch):

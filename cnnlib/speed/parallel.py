@@ -24,7 +24,7 @@ import numpy as np
 from .parts import part_bounds, part_gradients, replica
 from .threads import num_threads
 
-__all__ = ["forward_split", "parts_for", "split_parts", "train_step_threads", "work_per_sample"]
+__all__ = ["count_parts", "forward_split", "parts_for", "train_step_threads", "work_per_sample"]
 
 MIN_PART = 16          # smaller parts lose more to Python overhead than a core gains
 # Each layer's Python work (checks, reshapes, starting numpy calls) runs one thread at a time
@@ -44,8 +44,8 @@ def _pool(workers):
     return _pools[workers]
 
 
-def split_parts(n, parts=None, work=None, min_work=MIN_PART_WORK):
-    """How many parts a batch of n samples is split into: at most `parts` (default:
+def count_parts(n, parts=None, work=None, min_work=MIN_PART_WORK):
+    """How many parts a batch of n samples is cut into: at most `parts` (default:
     cnnlib.speed.threads.num_threads()), each at least MIN_PART samples and, if `work` (the
     multiply-adds of one sample, work_per_sample) is given, at least min_work
     multiply-adds; 1 means no split."""
@@ -70,9 +70,9 @@ def work_per_sample(net, sample_shape):
 
 
 def parts_for(net, x, min_work=MIN_PART_WORK):
-    """split_parts for batch x through net on cnnlib.speed.threads.num_threads() threads, with the
-    work rule (each part at least min_work multiply-adds). 1 also when x does not fit the
-    net: the unsplit path then reports why."""
+    """count_parts for batch x through net on cnnlib.speed.threads.num_threads() threads,
+    with the work rule (each part at least min_work multiply-adds). 1 also when x does not
+    fit the net: the unsplit path then reports why."""
     parts = num_threads()
     if parts == 1 or len(x) < 2 * MIN_PART:
         return 1
@@ -80,7 +80,7 @@ def parts_for(net, x, min_work=MIN_PART_WORK):
         work = work_per_sample(net, np.shape(x)[1:])
     except (ValueError, TypeError, IndexError):
         return 1
-    return split_parts(len(x), parts, work, min_work)
+    return count_parts(len(x), parts, work, min_work)
 
 
 def run_parts(fn, chunks):
@@ -102,7 +102,7 @@ def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
     batch of 1000 do not (the speed-up: benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
     README, "Cores and threads").
     """
-    parts = parts_for(net, x) if parts is None else split_parts(len(x), parts)
+    parts = parts_for(net, x) if parts is None else count_parts(len(x), parts)
     if parts == 1 and len(x) <= chunk:
         return net.forward(x)
     twins = [replica(net) for _ in range(parts)]
@@ -116,11 +116,11 @@ def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
 
 def train_step_threads(net, xb, yb, optimizer, parts=None):
     """cnnlib.train.train_step with the batch split across threads (at most `parts` parts,
-    split_parts). Returns (loss, logits); a NaN or infinite loss is returned without
+    count_parts). Returns (loss, logits); a NaN or infinite loss is returned without
     updating, as in train_step.
     """
     n = len(xb)
-    parts = split_parts(n, parts)
+    parts = count_parts(n, parts)
     twins = [replica(net) for _ in range(parts)]
 
     def part(k, b):
