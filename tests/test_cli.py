@@ -194,3 +194,13 @@ def test_ctrl_c_during_a_split_training_stops_its_worker(monkeypatch):
     assert "nothing saved (no --save)" in err
     time.sleep(0.5)
     assert [pid for pid in workers if running(pid)] == [], "worker processes left running"
+
+
+def test_the_old_command_line_name_says_what_to_run():
+    # train.py imports nothing from the command line (no import circle), but its old name
+    # still answers with the new one
+    done = subprocess.run([sys.executable, "-m", "cnnlib.train", "--epochs", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == ("python -m cnnlib.train was the command line's old name; "
+                                   "run python -m cnnlib with the same options.")
