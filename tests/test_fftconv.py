@@ -138,3 +138,21 @@ BUILD = [
 @pytest.mark.parametrize("build, exc, words", BUILD)
 def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
     check_raises(build, exc, *words)
+
+
+def test_weights_saved_with_either_convolution_load_into_both(tmp_path):
+    # FFTConv2D holds Conv2D's weights: lenet99's file (its architecture names FFTConv2D)
+    # loads into lenet with the same shapes, and the other way round
+    fft_net, plain = lenet99(seed=1), lenet(seed=2, channels=(16, 32), kernel=5, hidden=128)
+    fft_net.save(tmp_path / "fft.npz")
+    plain.load(tmp_path / "fft.npz")
+    for a, b in zip(fft_net.named_params().values(), plain.named_params().values()):
+        assert np.array_equal(a, b)
+    plain.layers[3].params["W"] += 1
+    plain.save(tmp_path / "plain.npz")
+    assert "FFTConv2D(16, 32, 5, pad=2)" in fft_net.architecture()
+    fft_net.load(tmp_path / "plain.npz")
+    assert np.array_equal(fft_net.layers[3].params["W"], plain.layers[3].params["W"])
+    other = lenet(channels=(16, 32), kernel=3, hidden=128)     # 3x3: another architecture
+    with pytest.raises(ValueError, match="saved architecture"):
+        other.load(tmp_path / "fft.npz")
