@@ -16,13 +16,14 @@ Prints the machine, the libraries and their thread counts and the load average, 
     --quick),
   * the load average again, so an idle run can be told from a busy one.
 torch is optional: without it the torch columns are left out. cnnlib's threads are set
-with cnnlib.threads.set_threads (BLAS stays at 1 thread; training batches are split on worker
+with cnnlib.speed.threads.set_threads (BLAS stays at 1 thread; training batches are split on worker
 processes where they can be forked, CNNLIB_SPLIT=threads for threads), torch's with
 torch.set_num_threads.
 Full MNIST comes from --data-dir, else $CNNLIB_MNIST_DIR, else ../shared/data/mnist.
 """
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
@@ -55,13 +56,15 @@ from cnnlib.layers import Flatten
 from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential
 from cnnlib.optim import SGD, Adam
-from cnnlib.parallel import (MIN_PART_WORK, MIN_PART_WORK_PROCESSES, _bounds, replica,
-                             run_parts, split_parts, work_per_sample)
+from cnnlib.speed.parallel import (MIN_PART_WORK, MIN_PART_WORK_PROCESSES, run_parts,
+                                   count_parts, work_per_sample)
+from cnnlib.speed.parts import part_bounds, part_gradients, replica
 from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop,
                          maxpool_fast, maxpool_loop)
 from cnnlib.recipes import get_recipe, train_recipe
-from cnnlib.threads import set_threads, split_with
-from cnnlib.workers import close_team, team_for
+from cnnlib.speed.steps import split_batches
+from cnnlib.speed.threads import set_threads, split_with
+from cnnlib.speed.workers import close_team, team_for
 from cnnlib.train import evaluate, fit, train_step
 
 
@@ -189,7 +192,8 @@ def torch_lenet(torch, seed=0):
 
 class CnnlibTrainer:
     """Trains cnnlib's lenet chunk by chunk: the fit loop's work (batching by a shuffled
-    index, forward, loss, backward, Adam step) without progress bar or bookkeeping."""
+    index, forward, loss, backward, Adam step, each batch split across the cores as fit
+    splits it) without progress bar or bookkeeping. close() stops its worker processes."""
 
     name = "cnnlib"
 
@@ -197,13 +201,20 @@ class CnnlibTrainer:
         self.net = lenet(seed=seed)
         self.opt = Adam(self.net, lr=1e-3)
         self.x, self.y, self.batch_size = x, y, batch_size
+        # fit's step for its whole life (fit opens it per epoch): workers are not forked anew
+        # for every chunk, and the split follows set_threads between chunks
+        self._split = contextlib.ExitStack()
+        self.step = self._split.enter_context(split_batches(self.net, train_step))
 
     def train(self, idx):
         """One step per batch_size slice of idx; returns the number of samples seen."""
         for start in range(0, len(idx), self.batch_size):
             b = idx[start:start + self.batch_size]
-            train_step(self.net, self.x[b], self.y[b], self.opt)
+            self.step(self.net, self.x[b], self.y[b], self.opt)
         return len(idx)
+
+    def close(self):
+        self._split.close()
 
     def predict(self, x, batch_size=1000):
         return self.net.predict(x, batch_size)
@@ -282,31 +293,42 @@ def compare_training(trainers, x, y, x_test, y_test, epochs=1, chunk=6400, seed=
     return res
 
 
+class TimedLayer:
+    """A layer's stand-in that writes how long its forward and backward take into
+    times[0, i] and times[1, i] (seconds)."""
+
+    def __init__(self, layer, times, i):
+        self.layer, self.times, self.i = layer, times, i
+
+    def forward(self, x):
+        t0 = time.perf_counter()
+        out = self.layer.forward(x)
+        self.times[0, self.i] = time.perf_counter() - t0
+        return out
+
+    def backward(self, dout):
+        t0 = time.perf_counter()
+        dx = self.layer.backward(dout)
+        self.times[1, self.i] = time.perf_counter() - t0
+        return dx
+
+
 def layer_profile(net, xb, yb, parts, repeats=20):
     """Median forward and backward ms per layer of one training step (no optimizer step)
     with the batch split into `parts` parts, the other parts run as training runs them
     (worker processes or threads, split_with); the times are those of part 0, which this
     thread runs, i.e. what the step waits for. Returns [(layer description, fwd ms, bwd ms)]."""
     processes = split_with() == "processes"
-    parts = split_parts(len(xb), parts)
-    bounds = _bounds(len(xb), parts)
+    parts = count_parts(len(xb), parts)
+    bounds = part_bounds(len(xb), parts)
     n_layers = len(net.layers)
     times = np.zeros((repeats, 2, n_layers))
 
     def part(k, b, r):
         twin = replica(net)
-        h = xb[b[0]:b[1]]
-        for i, layer in enumerate(twin.layers):
-            t0 = time.perf_counter()
-            h = layer.forward(h)
-            if k == 0:
-                times[r, 0, i] = time.perf_counter() - t0
-        d = softmax_cross_entropy(h, yb[b[0]:b[1]])[1]
-        for i in range(n_layers - 1, -1, -1):
-            t0 = time.perf_counter()
-            d = twin.layers[i].backward(d)
-            if k == 0:
-                times[r, 1, i] = time.perf_counter() - t0
+        if k == 0:
+            twin.layers = [TimedLayer(layer, times[r], i) for i, layer in enumerate(twin.layers)]
+        part_gradients(twin, xb[b[0]:b[1]], yb[b[0]:b[1]], (b[1] - b[0]) / len(xb))
 
     for r in range(repeats):
         if processes and parts > 1:
@@ -425,6 +447,7 @@ def main(args):
         trainers.append(TorchTrainer(torch, x_train, y_train))
     res = compare_training(trainers, x_train, y_train, x_test, y_test, epochs=epochs,
                            thread_counts=counts, torch=torch)
+    trainers[0].close()
     med = {name: {k: float(np.median(v)) for k, v in r.items() if k != "acc"}
            for name, r in res.items()}
     for kind, what in (("train", "training, bs 64, Adam"), ("infer", "inference, bs 1000")):
@@ -471,7 +494,7 @@ def main(args):
         print(f"\nPer-layer times of one cnnlib {title} training step, batch {bs}, float32 (ms, "
               f"median; with N threads each thread runs {bs}/N images, the times are thread 0's;")
         least = MIN_PART_WORK_PROCESSES if split_with() == "processes" else MIN_PART_WORK
-        print(f"training splits this batch into {split_parts(bs, counts[-1], work, least)} "
+        print(f"training splits this batch into {count_parts(bs, counts[-1], work, least)} "
               f"part(s) on {split_with()} at {counts[-1]} threads: {work * bs / 1e6:.0f} million "
               f"multiply-adds, at least {least / 1e6:.0f} million per part):\n")
         profiles = {n: layer_profile(net, xb, yb, n) for n in counts}

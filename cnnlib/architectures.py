@@ -5,7 +5,8 @@
     lenet      two convolutions + a hidden dense layer     (notebook 10)
     lenet99    a wider lenet that reaches 99% on MNIST     (notebook 11)
 
-Each is a Sequential (cnnlib.model) of layers from conv, pool and layers.
+Each is a Sequential (cnnlib.model) of layers from conv, pool and layers; lenet99's
+second convolution is cnnlib.speed.fftconv's FFTConv2D.
 
 Introduced in notebooks/04_forward_pass.ipynb.
 """
@@ -17,6 +18,10 @@ from .conv import Conv2D
 from .layers import Flatten, Linear, ReLU
 from .model import Sequential
 from .pool import MaxPool2D
+from .speed.fftconv import FFTConv2D
+
+__all__ = ["ARCHITECTURES", "lenet", "lenet99", "make_net", "one_conv_net", "output_layer",
+           "two_conv_net"]
 
 
 def output_layer(in_features, out_features, seed, dtype, scale=0.1):
@@ -56,23 +61,20 @@ def one_conv_net(seed=0, dtype=np.float32):
     ])
 
 
-def lenet(seed=0, dtype=np.float32, channels=(8, 16), kernel=3, hidden=64,
-          impl=("fast", "fast")):
+def lenet(seed=0, dtype=np.float32, channels=(8, 16), kernel=3, hidden=64):
     """A small LeNet-style network (with the defaults about 52k parameters):
     Conv 8@3x3 pad 1 -> ReLU -> MaxPool -> Conv 16@3x3 pad 1 -> ReLU -> MaxPool ->
     Flatten -> Linear 784 -> 64 -> ReLU -> Linear 64 -> 10.
     channels, kernel (odd; "same" padding) and hidden size it; each 28x28 image leaves
-    the two pools as channels[1] maps of 7x7. impl: how each convolution computes
-    (Conv2D's impl); the numbers are the same up to rounding.
+    the two pools as channels[1] maps of 7x7.
     He init for layers followed by ReLU, small Glorot (output_layer) for the last.
     Introduced in notebooks/10_deeper_cnn.ipynb.
     """
     (c1, c2), pad, s = channels, kernel // 2, _layer_seeds(seed, 4)
     return Sequential([
-        Conv2D(1, c1, kernel, pad=pad, seed=s[0], dtype=dtype, need_dx=False, impl=impl[0]),
-        ReLU(),
+        Conv2D(1, c1, kernel, pad=pad, seed=s[0], dtype=dtype, need_dx=False), ReLU(),
         MaxPool2D(2),
-        Conv2D(c1, c2, kernel, pad=pad, seed=s[1], dtype=dtype, impl=impl[1]), ReLU(),
+        Conv2D(c1, c2, kernel, pad=pad, seed=s[1], dtype=dtype), ReLU(),
         MaxPool2D(2),
         Flatten(),
         Linear(7 * 7 * c2, hidden, seed=s[2], dtype=dtype), ReLU(),
@@ -98,15 +100,24 @@ def two_conv_net(seed=0, dtype=np.float32):
 def lenet99(seed=0, dtype=np.float32):
     """A bigger LeNet-style network that reaches 99% on MNIST (about 215k parameters):
     Conv 16@5x5 pad 2 -> ReLU -> MaxPool -> Conv 32@5x5 pad 2 -> ReLU -> MaxPool ->
-    Flatten -> Linear 1568 -> 128 -> ReLU -> Linear 128 -> 10.
+    Flatten -> Linear 1568 -> 128 -> ReLU -> Linear 128 -> 10: lenet with
+    channels=(16, 32), kernel=5, hidden=128 (and its initial weights for the same seed).
     The pretrained weights in resources/lenet_mnist.npz (scripts/train_pretrained.py) are for
     this net; notebook 11 inspects them.
-    The second convolution (16 -> 32 channels, 5x5) is computed through the Fourier
-    transform (impl="fft", cnnlib.fftconv): the same numbers up to rounding, and on the
-    2-core test machine its forward and backward passes about 2.5x faster than im2col
-    (benchmarks/RESULTS.md, version 0.5).
+    The second convolution is an FFTConv2D (cnnlib.speed.fftconv): Conv2D's weights and
+    numbers (up to rounding), computed through the Fourier transform, which is faster for
+    this layer (benchmarks/RESULTS.md, version 0.5).
     """
-    return lenet(seed, dtype, channels=(16, 32), kernel=5, hidden=128, impl=("fast", "fft"))
+    s = _layer_seeds(seed, 4)
+    return Sequential([
+        Conv2D(1, 16, 5, pad=2, seed=s[0], dtype=dtype, need_dx=False), ReLU(),
+        MaxPool2D(2),
+        FFTConv2D(16, 32, 5, pad=2, seed=s[1], dtype=dtype), ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+        Linear(7 * 7 * 32, 128, seed=s[2], dtype=dtype), ReLU(),
+        output_layer(128, 10, s[3], dtype),
+    ])
 
 
 ARCHITECTURES = {"one_conv": one_conv_net, "two_conv": two_conv_net, "lenet": lenet,

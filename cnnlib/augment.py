@@ -12,6 +12,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .checks import check_images, check_int
 
+__all__ = ["random_shifts", "transform_digit"]
+
 
 def transform_digit(image, shift=(0, 0), angle=0.0, interpolation="bilinear"):
     """Rotate a raw digit (H, W) by `angle` degrees counter-clockwise about its centre, then

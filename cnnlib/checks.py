@@ -8,6 +8,10 @@ import os
 
 import numpy as np
 
+__all__ = ["check_conv_args", "check_dout", "check_float", "check_float_dtype",
+           "check_images", "check_int", "check_labels", "check_memory", "check_real",
+           "check_seed", "check_shape", "memory_limit", "output_size", "SMALL_ARRAY"]
+
 
 def check_images(x, name="x"):
     """Check that `x` is a floating-point batch of images of shape (N, C, H, W)."""

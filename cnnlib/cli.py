@@ -1,4 +1,4 @@
-"""The command line: python -m cnnlib (or its alias python -m cnnlib.train).
+"""The command line: python -m cnnlib.
 
     python -m cnnlib --arch lenet --epochs 2        # see --help for every option
     python -m cnnlib --recipe lenet99 --data full   # a named recipe (cnnlib.recipes)
@@ -19,7 +19,7 @@ from .metrics import classification_report
 from .model import check_weights_path
 from .optim import OPTIMIZERS
 from .recipes import RECIPES, Recipe, get_recipe, train_recipe
-from .threads import apply_policy, num_threads
+from .speed.threads import apply_policy, num_threads
 from .train import ChanceLevelWarning, evaluate
 
 
@@ -53,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv=None):
-    """Command-line options of python -m cnnlib.train (argparse errors for bad values).
+    """Command-line options of python -m cnnlib (argparse errors for bad values).
     """
     p = _Parser(
         prog="python -m cnnlib",
@@ -101,7 +101,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """python -m cnnlib.train: load data, build, train, print the test accuracy.
+    """python -m cnnlib: load data, build, train, print the test accuracy.
 
     Every failure ends with one line on stderr and a non-zero exit status (no traceback;
     set CNNLIB_TRACEBACK=1 to see one): 2 for bad options, 1 for other errors, 130 for

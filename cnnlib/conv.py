@@ -7,8 +7,10 @@ offset (u, v) inside the kernel:
 out[n, f, i, j] = b[f] + sum over c, u, v of  w[f, c, u, v] * xpad[n, c, i*s + u, j*s + v]
 Hout = (H + 2p - k) // s + 1, and the same for Wout.
 
-The loop versions read like that formula; the fast versions do the same sums as
-one matrix product over im2col rows. Tests check that the two agree.
+The loop versions read like that formula; the im2col versions do the same sums as one
+matrix product over im2col rows, exactly as notebook 09 derives it; the fast versions (what
+Conv2D runs) are the same products with the rows in the image-last order (i, j, n), which
+is faster. Tests check that all three agree.
 
 Introduced in notebooks/01_convolution.ipynb; the backward pass is derived in
 notebooks/07_backprop_convolution.ipynb.
@@ -16,11 +18,14 @@ notebooks/07_backprop_convolution.ipynb.
 
 import numpy as np
 
-# check_conv_args lives in checks (fftconv uses it too); homework imports it from here
+# check_conv_args lives in checks (cnnlib.speed.fftconv uses it too); homework imports it
+# from here
 from .checks import check_conv_args, check_dout, check_int, output_size  # noqa: F401
-from .fftconv import check_stride, conv2d_backward_fft, conv2d_fft
-from .im2col import col2im_batch_last, im2col_batch_last, pad_images
+from .im2col import col2im, col2im_batch_last, im2col, im2col_batch_last, pad_images
 from .layers import Layer, init_weights
+
+__all__ = ["Conv2D", "conv2d_backward_fast", "conv2d_backward_im2col", "conv2d_backward_loop",
+           "conv2d_fast", "conv2d_im2col", "conv2d_loop"]
 
 
 def conv2d_loop(x, w, b, stride=1, pad=0):
@@ -71,17 +76,46 @@ def conv2d_backward_loop(dout, x, w, stride=1, pad=0):
     return dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], dw, db
 
 
+def conv2d_im2col(x, w, b, stride=1, pad=0):
+    """conv2d as one matrix product: out_rows = cols @ w_rows.T + b.
+
+    cols = im2col(x): one row per output pixel, in the order (n, i, j); w_rows = w as an
+    (F, C*k*k) matrix. The (N*Hout*Wout, F) result, reshaped to (N, Hout, Wout, F), has its
+    filter axis moved forward. Same inputs and output as conv2d_loop.
+    """
+    ho, wo = check_conv_args(x, w, b, stride, pad)
+    n_filt, _, kh, kw = w.shape
+    cols = im2col(x, kh, kw, stride, pad)                     # (N*Ho*Wo, C*KH*KW)
+    out_rows = cols @ w.reshape(n_filt, -1).T + b             # (N*Ho*Wo, F)
+    return out_rows.reshape(x.shape[0], ho, wo, n_filt).transpose(0, 3, 1, 2)
+
+
+def conv2d_backward_im2col(dout, x, w, stride=1, pad=0):
+    """Gradients of conv2d_im2col, those of a linear layer on the window rows:
+    dw_rows = g_rows.T @ cols, db = the column sums of g_rows, dx = col2im(g_rows @ w_rows),
+    where g_rows is dout as an (N*Hout*Wout, F) matrix (rows (n, i, j), as cols).
+    Returns (dx, dw, db) with the shapes of x, w and (F,).
+    """
+    n_filt, _, kh, kw = w.shape
+    cols = im2col(x, kh, kw, stride, pad)                     # (N*Ho*Wo, C*KH*KW)
+    g_rows = dout.transpose(0, 2, 3, 1).reshape(-1, n_filt)   # (N*Ho*Wo, F)
+    dw = (g_rows.T @ cols).reshape(w.shape)
+    db = g_rows.sum(axis=0)
+    dx = col2im(g_rows @ w.reshape(n_filt, -1), x.shape, kh, kw, stride, pad)
+    return dx, dw, db
+
+
 def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
-    """Vectorised conv2d: im2col rows times the filters as a matrix, plus bias.
+    """conv2d_im2col arranged for speed; what Conv2D runs. Same inputs and output as
+    conv2d_loop. With return_cols=True also returns the im2col matrix so a backward pass
+    can reuse it.
 
-    Same inputs and output as conv2d_loop. With return_cols=True also returns the
-    im2col matrix so a backward pass can reuse it.
-
-    Speed: the windows are unfolded by im2col_batch_last (the im2col rows in the order
-    (i, j, n)), and the product is computed as w_rows @ cols.T, shape (F, Hout*Wout*N),
-    because cols.T is the contiguous one. The result is returned as an (N, F, Hout, Wout) view of that
-    (F, Hout, Wout, N) block: same numbers, no copy. Element-wise layers and pooling keep
-    that memory layout, and conv2d_backward_fast reads it back without a copy.
+    Two changes from conv2d_im2col, same numbers: the windows are unfolded by
+    im2col_batch_last (the im2col rows in the order (i, j, n), the image index last), and
+    the product is computed transposed, w_rows @ cols.T, shape (F, Hout*Wout*N), because
+    cols.T is the contiguous one. The result is returned as an (N, F, Hout, Wout) view of
+    that (F, Hout, Wout, N) block, without a copy. Element-wise layers and pooling keep that
+    memory layout, and conv2d_backward_fast reads it back without a copy.
     """
     ho, wo = check_conv_args(x, w, b, stride, pad)
     n_filt, _, kh, kw = w.shape
@@ -93,19 +127,20 @@ def conv2d_fast(x, w, b, stride=1, pad=0, return_cols=False):
 
 
 def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
-    """Vectorised gradients of conv2d. Returns (dx, dw, db); dx is None if not need_dx.
+    """conv2d_backward_im2col arranged for speed, as conv2d_fast is; what Conv2D runs.
+    Returns (dx, dw, db); dx is None if not need_dx.
 
-    dw = dout_rows.T @ cols (correlation of input and upstream gradient);
-    dx = col2im(dout_rows @ w_rows) (a full convolution with the filters turned by 180°),
-    where dout_rows is dout as an (Hout*Wout*N, F) matrix (rows in conv2d_fast's order) and
-    w_rows is w as (F, C*k*k). cols: conv2d_fast's im2col matrix, if kept.
+    dw = g_rows.T @ cols (correlation of input and upstream gradient);
+    dx = col2im(g_rows @ w_rows) (a full convolution with the filters turned by 180°),
+    where g_rows is dout as an (Hout*Wout*N, F) matrix (rows in conv2d_fast's order (i, j, n))
+    and w_rows is w as (F, C*k*k). cols: conv2d_fast's im2col matrix, if kept.
     """
     n_filt, _, kh, kw = w.shape
     if cols is None:
         cols = im2col_batch_last(x, kh, kw, stride, pad)
     drows_t = dout.transpose(1, 2, 3, 0).reshape(n_filt, -1)   # (F, Ho*Wo*N)
     # dw = drows_t @ cols, computed as (cols.T @ drows_t.T).T: the same sums, but OpenBLAS runs
-    # this shape (long rows of cols.T, few columns) about 1.5x faster
+    # this shape (long rows of cols.T, few columns) faster (benchmarks/RESULTS.md, version 0.4)
     dw = (cols.T @ drows_t.T).T.reshape(w.shape)
     db = drows_t.sum(axis=1)
     if not need_dx:
@@ -117,23 +152,19 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
 class Conv2D(Layer):
     """Convolution layer with filters W (F, C, k, k), k = kernel_size, and biases b (F,).
 
-    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching),
-    impl="fft" the Fourier transform (cnnlib.fftconv; stride 1; faster than im2col for
-    large kernels on many channels, such as lenet99's second convolution).
+    impl="fast" uses im2col, impl="loop" the explicit loops (slow, for teaching).
     need_dx=False skips the input gradient (useful for a network's first layer).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0,
                  impl="fast", init="he", seed=0, dtype=np.float32, need_dx=True):
         super().__init__()
-        if impl not in ("fast", "loop", "fft"):
-            raise ValueError(f"impl must be 'fast', 'loop' or 'fft'; got {impl!r}.")
+        if impl not in ("fast", "loop"):
+            raise ValueError(f"impl must be 'fast' or 'loop'; got {impl!r}.")
         for value, name in ((in_channels, "in_channels"), (out_channels, "out_channels"),
                             (kernel_size, "kernel_size"), (stride, "stride")):
             check_int(value, name, 1)
         check_int(pad, "pad", 0)
-        if impl == "fft":
-            check_stride(stride)
         k = kernel_size
         fan_in = in_channels * k * k
         self.params = {"W": init_weights((out_channels, in_channels, k, k), fan_in,
@@ -147,9 +178,6 @@ class Conv2D(Layer):
         self.x = x
         if self.impl == "loop":
             return conv2d_loop(x, w, b, self.stride, self.pad)
-        if self.impl == "fft":
-            out, self.spectra = conv2d_fft(x, w, b, self.stride, self.pad, return_spectra=True)
-            return out
         out, self.cols = conv2d_fast(x, w, b, self.stride, self.pad, return_cols=True)
         return out
 
@@ -158,9 +186,6 @@ class Conv2D(Layer):
         dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
         if self.impl == "loop":
             dx, dw, db = conv2d_backward_loop(dout, self.x, w, self.stride, self.pad)
-        elif self.impl == "fft":
-            dx, dw, db = conv2d_backward_fft(dout, self.x, w, self.stride, self.pad,
-                                             self.spectra, self.need_dx)
         else:
             dx, dw, db = conv2d_backward_fast(dout, self.x, w, self.stride, self.pad,
                                               self.cols, self.need_dx)
@@ -178,8 +203,9 @@ class Conv2D(Layer):
                 output_size(input_shape[3], kw, stride, pad))
 
     def __repr__(self):
-        """The call that builds this layer, defaults left out: Conv2D(1, 8, 3, pad=1)."""
+        """The call that builds this layer, defaults left out: Conv2D(1, 8, 3, pad=1)
+        (FFTConv2D(...) for that subclass)."""
         n_filt, n_ch, k = self.params["W"].shape[:3]
         extra = "".join(f", {name}={value}" for name, value, default in
                         [("stride", self.stride, 1), ("pad", self.pad, 0)] if value != default)
-        return f"Conv2D({n_ch}, {n_filt}, {k}{extra})"
+        return f"{type(self).__name__}({n_ch}, {n_filt}, {k}{extra})"

@@ -12,6 +12,9 @@ import numpy as np
 
 from .losses import softmax_cross_entropy
 
+__all__ = ["check_gradients", "check_layer", "initial_loss", "numerical_gradient",
+           "rel_error"]
+
 
 def numerical_gradient(f, x, h=1e-5, indices=None):
     """Gradient of the scalar function f() with respect to array x, which f reads.

@@ -7,6 +7,9 @@ Introduced in notebooks/09_vectorization.ipynb.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+__all__ = ["col2im", "col2im_batch_last", "im2col", "im2col_batch_last", "pad_images",
+           "windows"]
+
 
 def pad_images(x, pad, batch_last=False):
     """Zero-pad the two spatial axes of x (N, C, H, W) by `pad` pixels on each side.
@@ -43,7 +46,8 @@ def im2col(x, kh, kw, stride=1, pad=0):
     which matches w.reshape(F, C * kh * kw).
 
     Speed: the copy is made in the order (C, kh, kw, N, Hout, Wout), so numpy moves whole
-    image rows at a time instead of kw-pixel pieces (about 5x faster), and the result is
+    image rows at a time instead of kw-pixel pieces (faster: benchmarks/RESULTS.md, version
+    0.2, "What made the fast path fast"), and the result is
     its transpose, a free view. cols.T is therefore contiguous, ready for a matrix product.
     """
     win = windows(pad_images(x, pad), kh, kw, stride)    # (N, C, Ho, Wo, kh, kw)
@@ -64,10 +68,10 @@ def col2im(dcols, x_shape, kh, kw, stride=1, pad=0):
     d = dcols.T.reshape(c, kh, kw, n, ho, wo)     # a view when dcols came from im2col's layout
     # dx is built channel by channel: (C, N, H, W) in memory, seen as (N, C, H, W).
     dxp = np.zeros((c, n, h + 2 * pad, w + 2 * pad), dtype=dcols.dtype).transpose(1, 0, 2, 3)
-    for i in range(kh):          # kh * kw vectorised adds, one per kernel position
-        for j in range(kw):
-            dxp[:, :, i:i + stride * ho:stride, j:j + stride * wo:stride] += \
-                d[:, i, j].transpose(1, 0, 2, 3)
+    for u in range(kh):          # kh * kw vectorised adds, one per kernel offset (u, v)
+        for v in range(kw):
+            dxp[:, :, u:u + stride * ho:stride, v:v + stride * wo:stride] += \
+                d[:, u, v].transpose(1, 0, 2, 3)
     return dxp[:, :, pad:pad + h, pad:pad + w]
 
 
@@ -75,7 +79,8 @@ def col2im(dcols, x_shape, kh, kw, stride=1, pad=0):
 # image index last. The input is first copied into a (C, H, W, N) memory layout, so every
 # piece the copies move is Wout * N numbers long instead of Wout, and the convolution's
 # output, (F, Hout, Wout, N) in memory, flows through ReLU and pooling in that layout
-# (about 1.3x faster for a whole LeNet training step than the (n, i, j) order).
+# (a whole LeNet training step is faster than with the (n, i, j) order: benchmarks/RESULTS.md,
+# version 0.4).
 
 def im2col_batch_last(x, kh, kw, stride=1, pad=0):
     """im2col(x, ...) with its rows reordered from (n, i, j) to (i, j, n); same shape."""
@@ -92,7 +97,7 @@ def col2im_batch_last(dcols, x_shape, kh, kw, stride=1, pad=0):
     wo = (w + 2 * pad - kw) // stride + 1
     d = dcols.T.reshape(c, kh, kw, ho, wo, n)
     dxp = np.zeros((c, h + 2 * pad, w + 2 * pad, n), dtype=dcols.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, i:i + stride * ho:stride, j:j + stride * wo:stride] += d[:, i, j]
+    for u in range(kh):
+        for v in range(kw):
+            dxp[:, u:u + stride * ho:stride, v:v + stride * wo:stride] += d[:, u, v]
     return dxp[:, pad:pad + h, pad:pad + w].transpose(3, 0, 1, 2)

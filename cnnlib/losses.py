@@ -12,6 +12,8 @@ import numpy as np
 
 from .checks import check_float, check_labels
 
+__all__ = ["log_softmax", "softmax", "softmax_cross_entropy", "softmax_naive"]
+
 
 def softmax_naive(z):
     """exp(z) / sum(exp(z)) without the shift: overflows for large scores (a demo of the bug)."""

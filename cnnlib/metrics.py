@@ -7,6 +7,8 @@ import numpy as np
 
 from .checks import check_labels
 
+__all__ = ["accuracy", "classification_report", "confusion_matrix", "precision_recall_f1"]
+
 
 def _pair(y_true, y_pred):
     y_true, y_pred = check_labels(y_true, name="y_true"), check_labels(y_pred, name="y_pred")

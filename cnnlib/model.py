@@ -24,6 +24,9 @@ from .files import (WeightsFileError, check_weights_path, read_weights,  # noqa:
 from .layers import Flatten, Linear, ReLU
 from .losses import softmax
 from .pool import AvgPool2D, MaxPool2D
+from .speed.parallel import forward_split
+
+__all__ = ["ARCH_KEY", "Sequential", "WeightsFileError"]
 
 ARCH_KEY = "__architecture__"
 
@@ -49,6 +52,14 @@ def _redescribe(text):
         return text
 
 
+def _weights_layout(description):
+    """A layer description with FFTConv2D read as Conv2D: the two hold the same weights and
+    compute the same function (cnnlib.speed.fftconv), so files saved from either load into
+    both."""
+    return "Conv2D(" + description[len("FFTConv2D("):] \
+        if description.startswith("FFTConv2D(") else description
+
+
 class Sequential:
     """A chain of layers that all follow the layer contract (params, grads, forward, backward).
 
@@ -63,15 +74,9 @@ class Sequential:
         return self.forward(x)
 
     def forward(self, x):
-        x = first = np.asarray(x)
-        for i, layer in enumerate(self.layers):
-            try:
+        with SizeHint(self, x):      # an error about the image size says which size fits
+            for layer in self.layers:
                 x = layer.forward(x)
-            except ValueError as err:       # say which image size would have fitted
-                hint = _size_hint(self, first) if i > 0 else None
-                if hint is None:
-                    raise
-                raise ValueError(f"layer {i} ({layer!r}): {err} {hint}") from None
         return x
 
     def backward(self, dout):
@@ -97,8 +102,7 @@ class Sequential:
 
     def predict_proba(self, x, batch_size=1000):
         """Class probabilities (N, K) = softmax(forward(x)), batch_size images at a time
-        (each batch split across threads, cnnlib.parallel)."""
-        from .parallel import forward_split     # parallel builds on this module
+        (each batch split across threads, cnnlib.speed.parallel)."""
         x = np.asarray(x)
         if len(x) == 0:                     # no batches to concatenate: still (0, K)
             return softmax(self.forward(x))
@@ -200,7 +204,8 @@ class Sequential:
             raise ValueError(f"{path}: missing array(s) {missing} expected by this model.")
         if extra:
             raise ValueError(f"{path}: extra array(s) {extra} that this model does not have.")
-        if arch is not None and [_redescribe(a) for a in arch] != self.architecture():
+        if arch is not None and [_weights_layout(_redescribe(a)) for a in arch] != \
+                [_weights_layout(a) for a in self.architecture()]:
             raise ValueError(f"{path}: saved architecture {list(arch)} differs from this "
                              f"model's {self.architecture()}.")
         for name, p in params.items():
@@ -220,6 +225,43 @@ class Sequential:
         for name, p in params.items():
             p[...] = saved[name]
         return self
+
+
+class SizeHint:
+    """A block that adds to a ValueError raised inside it, when the images x (N, C, H, W) fed
+    to net have the wrong size, which layer refused them and which size would have fitted:
+    "layer 7 (Linear(784, 64)): ... This network expects images of 28x28 pixels ...".
+
+    An error of the first layer is left as it is (that layer's own message is about the
+    input it was given), and so is one that is not about the size.
+    """
+
+    def __init__(self, net, x):
+        self.net, self.x = net, x
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, trace):
+        if kind is None or not issubclass(kind, ValueError):
+            return False
+        x = np.asarray(self.x)
+        i = _refusing_layer(self.net, x.shape)
+        hint = _size_hint(self.net, x) if i else None
+        if hint is None:
+            return False
+        raise ValueError(f"layer {i} ({self.net.layers[i]!r}): {err} {hint}") from None
+
+
+def _refusing_layer(net, shape):
+    """The index of the first layer whose output_shape refuses what reaches it from an input
+    of `shape`, or None."""
+    try:
+        for i, layer in enumerate(net.layers):
+            shape = layer.output_shape(shape)
+    except ValueError:
+        return i
+    return None
 
 
 def _size_hint(net, x):

@@ -17,6 +17,8 @@ import numpy as np
 
 from .checks import check_real
 
+__all__ = ["Adam", "Momentum", "Optimizer", "OPTIMIZERS", "SGD"]
+
 
 class Optimizer:
     """Shared loop: for every parameter p with gradient g, call self.update(name, p, g).

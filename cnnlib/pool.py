@@ -21,6 +21,10 @@ from .checks import check_dout, check_images, check_int, output_size
 from .im2col import windows
 from .layers import Layer
 
+__all__ = ["AvgPool2D", "avgpool_backward_fast", "avgpool_backward_loop", "avgpool_fast",
+           "avgpool_loop", "check_pool_args", "MaxPool2D", "maxpool_backward_fast",
+           "maxpool_backward_loop", "maxpool_fast", "maxpool_loop", "pool_output_shape"]
+
 
 def pool_output_shape(input_shape, kernel_size, stride):
     """Shape after pooling an (N, C, H, W) input: (N, C, Hout, Wout), where
@@ -83,7 +87,8 @@ def maxpool_fast(x, kernel_size=2, stride=2, return_argmax=False):
     Works offset by offset: x[:, :, u::s, v::s] (cropped to Hout x Wout) holds entry (u, v)
     of every window at once (u, v are called p, q in the loop below). A position takes over only where it is strictly
     larger, so on a tie the first position in row-major order wins, as with np.argmax.
-    (Plain arithmetic on whole arrays throughout: masked assignments are ~10x slower.)
+    (Plain arithmetic on whole arrays throughout: masked assignments are much slower,
+    benchmarks/RESULTS.md, version 0.2.)
     """
     size = kernel_size
     ho, wo = check_pool_args(x, size, stride)

@@ -10,11 +10,11 @@ benchmarks/bench.py all read their recipe from here, so the three cannot drift a
 "lenet99" is the recipe of the shipped weights (resources/lenet_mnist.npz, version 0.4),
 chosen on a validation split: the candidates in CANDIDATES were trained on the first 55,000
 training images and scored on the last 5,000 (scripts/select_recipe.py), and the best one was
-retrained on all 60,000 and scored once on the test set: 99.32%. "lenet99_validated" is
-another name for it (it named the validation winner before it became the shipped recipe).
-Scores in benchmarks/RESULTS.md.
+retrained on all 60,000 and scored once on the test set: 99.32%. Scores in
+benchmarks/RESULTS.md.
 
-Behind the pretrained weights that notebooks/11_what_it_learned.ipynb inspects.
+No notebook uses this module (the README's "Train from the command line" shows it); it is
+behind the pretrained weights that notebook 11 inspects.
 """
 
 import time
@@ -30,7 +30,7 @@ class Recipe:
     arch: a name in cnnlib.architectures.ARCHITECTURES; lr is multiplied by lr_decay after
     every epoch; shift > 0 moves every training image by a random -shift..shift pixels each
     time it is used (cnnlib.augment.random_shifts); seed seeds weights, shuffling and shifts.
-    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
+    Not part of a notebook; behind the weights notebook 11 inspects.
     """
 
     arch: str = "lenet99"
@@ -80,7 +80,6 @@ CANDIDATES = {
 
 RECIPES = {
     "lenet99": CANDIDATES["f_16ep_bs128_lr2e-3_decay0.85"],   # best on validation; shipped
-    "lenet99_validated": CANDIDATES["f_16ep_bs128_lr2e-3_decay0.85"],   # the same recipe
     "lenet": Recipe(arch="lenet", epochs=3),
 }
 
@@ -88,7 +87,7 @@ RECIPES = {
 def get_recipe(name):
     """The recipe called `name` (a key of RECIPES); ValueError naming the choices otherwise.
 
-    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
+    Not part of a notebook; behind the weights notebook 11 inspects.
     """
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
@@ -103,7 +102,7 @@ def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=Fals
     (after the learning-rate decay). net: a network built as make_net(recipe.arch,
     seed=recipe.seed) to train in place (default: build it here; the CLI passes its own so
     it can save the last finished epoch on Ctrl-C). Returns (net, history, training seconds).
-    Behind the weights notebooks/11_what_it_learned.ipynb inspects.
+    Not part of a notebook; behind the weights notebook 11 inspects.
     """
     from .architectures import make_net
     from .augment import random_shifts

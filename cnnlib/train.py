@@ -3,7 +3,7 @@
     history = fit(net, x, y, epochs=3, batch_size=64, optimizer=Adam(net, 1e-3))
     loss, acc = evaluate(net, x_test, y_test)
 
-The command line (python -m cnnlib, or its alias python -m cnnlib.train) is in cnnlib.cli.
+The command line (python -m cnnlib) is in cnnlib.cli.
 
 Introduced in notebooks/08_training.ipynb.
 """
@@ -22,8 +22,10 @@ from .diagnose import (EXPLODE_FACTOR, ChanceLevelWarning, check_optimizer,  # n
 from .losses import softmax_cross_entropy
 from .model import Sequential
 from .optim import Adam
-from .parallel import forward_split
-from .workers import train_step_parts, training_parts, workers_for
+from .speed.parallel import forward_split
+from .speed.steps import split_batches
+
+__all__ = ["ChanceLevelWarning", "TrainingDiverged", "evaluate", "fit", "train_step"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -85,13 +87,8 @@ def train_step(net, xb, yb, optimizer):
 
     Returns (loss, logits). A NaN or infinite loss is returned without updating.
 
-    A Sequential net's batch is split across the cores (cnnlib.workers) when every part
-    carries enough work (training_parts); the result is the same up to float rounding.
-
     Introduced in notebooks/08_training.ipynb.
     """
-    if isinstance(net, Sequential) and training_parts(net, xb) > 1:
-        return train_step_parts(net, xb, yb, optimizer)
     logits = net.forward(xb)
     loss, dlogits = softmax_cross_entropy(logits, yb)
     if math.isfinite(loss):
@@ -117,6 +114,8 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     ln K)); NumPy's overflow warnings are silenced. Warns ChanceLevelWarning when a run
     of at least CHANCE_MIN_STEPS steps ends no better than guessing. Refuses an optimizer
     built for another network (check_optimizer) and weights that are already NaN.
+    On a machine with several cores each step may split its batch across them
+    (split_batches, cnnlib.speed.steps): the same numbers up to float rounding.
 
     Introduced in notebooks/08_training.ipynb.
     """
@@ -147,14 +146,14 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     for epoch in range(1, epochs + 1):
         start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
         batches = minibatches(x, y, batch_size, shuffle=True, seed=seed + epoch - 1)
-        # workers_for(net): the batch split's worker processes stop when the epoch ends
+        # step: train_step, or the same step with each batch split across the cores
         with tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
                   disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"), \
-                workers_for(net):
+                split_batches(net, train_step) as step:
             for b, (xb, yb) in enumerate(bar, 1):
                 if augment is not None:
                     xb = augment(xb)
-                loss, logits = train_step(net, xb, yb, optimizer)
+                loss, logits = step(net, xb, yb, optimizer)
                 if first_loss is None:
                     first_loss = max(float(loss), math.log(logits.shape[1]))
                 if not math.isfinite(loss) or loss > EXPLODE_FACTOR * first_loss:
@@ -183,8 +182,6 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     return history
 
 
-
-
-if __name__ == "__main__":      # python -m cnnlib.train: the same as python -m cnnlib
-    from .cli import main
-    main()
+if __name__ == "__main__":      # no import of the command line here: it builds on this module
+    raise SystemExit("python -m cnnlib.train was the command line's old name; run "
+                     "python -m cnnlib with the same options.")

@@ -9,7 +9,7 @@ For each level k of --at-once, all notebooks are executed (nbclient, a fresh ker
 in a copy in memory: nothing is written back) by k worker processes, so k kernels run at
 once. Each notebook's wall time is measured, and its kernel's peak resident memory is read
 at the end from the kernel itself (resource.getrusage, ru_maxrss), with that of the largest
-worker process a split training forked (cnnlib.workers.worker_peak_memory): its peak
+worker process a split training forked (cnnlib.speed.workers.worker_peak_memory): its peak
 resident memory, which counts the pages it still shares with the kernel (fork), and its
 private memory, what it adds to the kernel's. The load average is
 printed before and after every level: on a busy machine the times measure the machine too.
@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PEAK_CODE = ("import resource as _r, cnnlib.workers as _w\n"
+PEAK_CODE = ("import resource as _r, cnnlib.speed.workers as _w\n"
              "print('PEAK_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
              " *(int(v * 1024) for v in _w.worker_peak_memory()))")
 
@@ -43,11 +43,11 @@ def run_notebook(path, timeout=180):
     import nbformat
     from nbclient import NotebookClient
 
-    from cnnlib.site import unix_socket_kernel
+    from cnnlib.course.site import unix_socket_kernel
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CODE))
-    with unix_socket_kernel() as km:          # not TCP ports: see cnnlib.site
+    with unix_socket_kernel() as km:          # not TCP ports: see cnnlib.course.site
         client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(Path(path).parent)}})
         start = time.perf_counter()

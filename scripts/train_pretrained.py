@@ -34,7 +34,7 @@ def parse_args(argv=None):
 
 
 from cnnlib.recipes import get_recipe, train_recipe  # noqa: E402  (the installed package)
-from cnnlib.threads import set_threads  # noqa: E402
+from cnnlib.speed.threads import set_threads  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "resources" / "lenet_mnist.npz"

@@ -1,15 +1,19 @@
-"""Shared test setup: draw figures off-screen with Agg.
+"""Shared test setup: draw figures off-screen with Agg, when matplotlib is installed.
 
 matplotlib.use() rather than setting $MPLBACKEND: an environment variable would be
 inherited by the Jupyter kernels nbval starts in the same pytest run and stop their
-figures from showing inline.
+figures from showing inline. Imported in a hook, not at the top: the engine's tests run
+without matplotlib (tests/test_architecture_rules.py checks it).
 """
-import matplotlib
-
-matplotlib.use("Agg")
+import pytest
 
 
-import pytest  # noqa: E402
+def pytest_configure(config):
+    try:
+        import matplotlib
+    except ImportError:               # no pictures installed: the engine's tests still run
+        return
+    matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +21,7 @@ def built_site(tmp_path_factory):
     """The preview site built once per test run: (folder, {notebook name: executed notebook})."""
     import copy
 
-    from cnnlib import site
+    from cnnlib.course import site
     executed = {}
     out = site.build(tmp_path_factory.mktemp("site"), timeout=180, log=lambda *a: None,
                      on_executed=lambda path, nb: executed.__setitem__(path.name, copy.deepcopy(nb)))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlib.augment import random_shifts, transform_digit
+from bad_input_support import X4, check_raises
 
 
 def pattern():
@@ -103,3 +104,17 @@ def test_random_shifts_is_repeatable_and_keeps_channels_together():
 def test_random_shifts_zero_is_identity():
     xb = np.random.default_rng(2).normal(size=(4, 1, 6, 6))
     np.testing.assert_array_equal(random_shifts(xb, np.random.default_rng(0), shift=0), xb)
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+FORWARD = [
+    pytest.param(lambda: random_shifts(X4, np.random.default_rng(0), -1), ValueError,
+                 ["shift", ">= 0"], id="shift-1"),
+    pytest.param(lambda: random_shifts(X4, np.random.default_rng(0), 28), ValueError,
+                 ["out of sight", "shift=2"], id="shift28"),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", FORWARD)
+def test_bad_forward_input_says_what_to_do(call, exc, words):
+    check_raises(call, exc, *words)

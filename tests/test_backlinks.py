@@ -75,6 +75,22 @@ def test_each_backlink_names_a_notebook_whose_code_uses_the_name():
     assert not fixed, f"fixed since (remove them from PENDING in this test): {fixed}"
 
 
+def test_every_notebook_a_docstring_names_uses_the_name():
+    # not only "Introduced in": "Behind the weights notebooks/11_...ipynb inspects" reads as
+    # a back-link too, so any notebook a docstring names must use the documented name
+    named = {(file, name, nb) for file, name, doc in documented()
+             for nb in ANY_NOTEBOOK.findall(doc)}
+    unused = sorted(item for item in named
+                    if (NOTEBOOKS / item[2]).is_file() and not mentions(code_of(item[2]), item[1]))
+    assert not unused, f"docstrings name notebooks whose code never uses the name: {unused}"
+
+
+def test_a_notebook_named_in_any_form_is_checked():
+    doc = "Behind the weights notebooks/11_what_it_learned.ipynb inspects."
+    assert ANY_NOTEBOOK.findall(doc) == ["11_what_it_learned.ipynb"]
+    assert not mentions(code_of("11_what_it_learned.ipynb"), "train_recipe")
+
+
 @pytest.mark.parametrize("name, code, expected", [
     ("fit", "history = fit(net, x, y)", True), ("fit", "net.fit_many()", False),
     ("cnnlib.conv", "from cnnlib.conv import Conv2D", True),

@@ -1,5 +1,7 @@
-"""Tests for cnnlib.conv and cnnlib.im2col: hand-computed outputs, loop vs fast
+"""Tests for cnnlib.conv and cnnlib.im2col: hand-computed outputs, loop vs im2col vs fast
 agreement on random shapes, im2col/col2im adjointness, gradient checks, bad input."""
+
+from functools import partial
 
 import numpy as np
 import pytest
@@ -7,12 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlib.checks import output_size
-from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
-                         conv2d_loop)
-from cnnlib.gradcheck import check_layer
+from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_im2col,
+                         conv2d_backward_loop, conv2d_fast, conv2d_im2col, conv2d_loop)
+from cnnlib.gradcheck import check_layer, numerical_gradient, rel_error
 from cnnlib.im2col import col2im, col2im_batch_last, im2col, im2col_batch_last
+from cnnlib.speed.fftconv import FFTConv2D
+from bad_input_support import X4, check_raises
 
-CONV_FUNCS = [conv2d_loop, conv2d_fast]
+CONV_FUNCS = [conv2d_loop, conv2d_im2col, conv2d_fast]
 
 
 # ---------------------------------------------------------------- hand-computed cases
@@ -76,7 +80,7 @@ def test_backward_by_hand_single_pixel_output():
     x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     w = np.array([[[[0.5, -1.0], [2.0, 0.0]]]])
     dout = np.full((1, 1, 1, 1), 3.0)
-    for backward in (conv2d_backward_loop, conv2d_backward_fast):
+    for backward in (conv2d_backward_loop, conv2d_backward_im2col, conv2d_backward_fast):
         dx, dw, db = backward(dout, x, w)
         np.testing.assert_array_equal(dx, 3 * w)
         np.testing.assert_array_equal(dw, 3 * x)
@@ -99,13 +103,15 @@ def conv_case(draw):
 
 @settings(max_examples=100, deadline=None)
 @given(conv_case())
-def test_conv_loop_and_fast_agree(case):
+@pytest.mark.parametrize("forward, backward", [(conv2d_im2col, conv2d_backward_im2col),
+                                               (conv2d_fast, conv2d_backward_fast)])
+def test_conv_loop_and_vectorised_agree(forward, backward, case):
     x_shape, w_shape, stride, pad, seed = case
     rng = np.random.default_rng(seed)
     x, w = rng.normal(size=x_shape), rng.normal(size=w_shape)
     b = rng.normal(size=w_shape[0])
     out_loop = conv2d_loop(x, w, b, stride, pad)
-    out_fast = conv2d_fast(x, w, b, stride, pad)
+    out_fast = forward(x, w, b, stride, pad)
     ho = (x_shape[2] + 2 * pad - w_shape[2]) // stride + 1
     wo = (x_shape[3] + 2 * pad - w_shape[3]) // stride + 1
     assert out_fast.shape == out_loop.shape == (x_shape[0], w_shape[0], ho, wo)
@@ -113,7 +119,7 @@ def test_conv_loop_and_fast_agree(case):
 
     dout = rng.normal(size=out_loop.shape)
     grads_loop = conv2d_backward_loop(dout, x, w, stride, pad)
-    grads_fast = conv2d_backward_fast(dout, x, w, stride, pad)
+    grads_fast = backward(dout, x, w, stride, pad)
     for name, g_loop, g_fast, like in zip("dx dw db".split(), grads_loop, grads_fast,
                                           (x, w, b)):
         assert g_fast.shape == g_loop.shape == like.shape, name
@@ -196,13 +202,28 @@ CONV_CASES = [  # (N, C, H, W, F, K, stride, pad)
                          [(impl,) + case for impl in ("fast", "loop") for case in CONV_CASES]
                          + [("fft",) + case for case in CONV_CASES if case[6] == 1])
 def test_conv_layer_gradcheck(impl, n, c, h, w, f, k, stride, pad):
-    layer = Conv2D(c, f, k, stride=stride, pad=pad, impl=impl, seed=3, dtype=np.float64)
+    # impl "fft": the speed wing's FFTConv2D, a Conv2D computed through the Fourier transform
+    kind = FFTConv2D if impl == "fft" else partial(Conv2D, impl=impl)
+    layer = kind(c, f, k, stride=stride, pad=pad, seed=3, dtype=np.float64)
     rng = np.random.default_rng(n + 10 * c + 100 * k)
     layer.params["b"][:] = rng.normal(size=f)
     errors = check_layer(layer, rng.normal(size=(n, c, h, w)))
     assert set(errors) == {"x", "W", "b"}
     for name, err in errors.items():
         assert err < 1e-6, (name, err)
+
+
+@pytest.mark.parametrize("n, c, h, w, f, k, stride, pad", CONV_CASES)
+def test_im2col_conv_backward_gradcheck(n, c, h, w, f, k, stride, pad):
+    # notebook 09's matrix-product backward against centred differences of
+    # L = sum(conv2d_im2col(x, w, b) * g), so that dL/dout = g
+    rng = np.random.default_rng(n + 10 * c + 100 * k)
+    x, wt, b = rng.normal(size=(n, c, h, w)), rng.normal(size=(f, c, k, k)), rng.normal(size=f)
+    g = rng.normal(size=conv2d_im2col(x, wt, b, stride, pad).shape)
+    dx, dw, db = conv2d_backward_im2col(g, x, wt, stride, pad)
+    for name, arr, grad in (("x", x, dx), ("w", wt, dw), ("b", b, db)):
+        num = numerical_gradient(lambda: np.sum(conv2d_im2col(x, wt, b, stride, pad) * g), arr)
+        assert rel_error(grad, num) < 1e-8, name
 
 
 # ---------------------------------------------------------------- layer behaviour
@@ -287,3 +308,45 @@ def test_missing_bias_is_a_clear_value_error():
     for conv in (conv2d_loop, conv2d_fast):
         with pytest.raises(ValueError, match=r"np\.zeros\(2\)"):
             conv(x, w, None)
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+BUILD = [
+    pytest.param(lambda: Conv2D(1, 4, 0), ValueError, ["kernel_size", ">= 1", "got 0"], id="k0"),
+    pytest.param(lambda: Conv2D(1, 4, -3), ValueError, ["kernel_size", ">= 1"], id="k-3"),
+    pytest.param(lambda: Conv2D(1, 4, 2.5), ValueError, ["kernel_size", "integer"], id="k2.5"),
+    pytest.param(lambda: Conv2D(1, 4, 3, stride=0), ValueError, ["stride", ">= 1"], id="stride0"),
+    pytest.param(lambda: Conv2D(1, 4, 3, pad=-1), ValueError, ["pad", ">= 0"], id="pad-1"),
+    pytest.param(lambda: Conv2D(0, 4, 3), ValueError, ["in_channels", ">= 1"], id="cin0"),
+    pytest.param(lambda: Conv2D(1, 0, 3), ValueError, ["out_channels", ">= 1"], id="cout0"),
+    pytest.param(lambda: Conv2D(1, 4, 3, impl="gpu"), ValueError, ["'fast' or 'loop'"],
+                 id="impl"),
+    pytest.param(lambda: Conv2D(1, 2, 3, dtype=np.uint8), ValueError, ["floating-point"],
+                 id="int-conv"),
+    pytest.param(lambda: Conv2D(1, 2, 3, seed=-5), ValueError, ["seed", ">= 0"], id="seed-conv"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
+
+
+MILLION = np.broadcast_to(np.zeros((1, 1, 28, 28), np.float32), (10**6, 1, 28, 28))
+
+
+FORWARD = [
+    pytest.param(lambda: Conv2D(1, 1, 3, pad=100000).forward(np.zeros((1, 1, 28, 28),
+                                                                        np.float32)),
+                 MemoryError, ["GiB", "padded input"], id="pad-100000"),
+    # im2col: 10**6 * 28 * 28 rows of 5 * 5 float32 = 73 GiB
+    pytest.param(lambda: Conv2D(1, 8, 5, pad=2).forward(MILLION), MemoryError,
+                 ["GiB", "im2col", "smaller batch"], id="million-images"),
+    pytest.param(lambda: conv2d_fast(X4, np.zeros((2, 1, 0, 0), np.float32), np.zeros(2)),
+                 ValueError, ["every size >= 1"], id="empty-kernel"),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", FORWARD)
+def test_bad_forward_input_says_what_to_do(call, exc, words):
+    check_raises(call, exc, *words)

@@ -12,6 +12,8 @@ from cnnlib.data import download
 from cnnlib.data.download import DownloadError, cache_dir, ensure_files, fetch
 from cnnlib.data.idx import IDXError, read_pair
 from idx_files import write_idx
+import time
+from bad_input_support import check_raises, dead_pid, leftovers, time_limit  # noqa: F401 (time_limit: autouse)
 
 NAME = "train-labels-idx1-ubyte.gz"
 LABELS = np.arange(10, dtype=np.uint8)
@@ -116,3 +118,86 @@ def test_mirror_constants():
     for table in (download.MNIST_SHA256, download.FASHION_MNIST_SHA256):
         assert sorted(table) == sorted(download.FILES)
         assert all(len(h) == 64 and int(h, 16) >= 0 for h in table.values())
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+def test_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNLIB_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert cache_dir("mnist") == tmp_path / ".cache" / "cnnlib" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "abs"))
+    assert cache_dir("mnist") == tmp_path / "abs" / "cnnlib" / "mnist"
+
+
+BODY = gzip.compress(RAW, mtime=0)
+SHA = RAW_SHA
+
+
+def good(h):
+    h.send_response(200)
+    h.send_header("Content-Length", str(len(BODY)))
+    h.end_headers()
+    h.wfile.write(BODY)
+
+
+def trickle(h):
+    """A mirror that sends one byte every 0.1 s: each read succeeds, the file never ends."""
+    h.send_response(200)
+    h.send_header("Content-Length", str(len(BODY) * 1000))
+    h.end_headers()
+    try:
+        for _ in range(600):
+            h.wfile.write(b"\x1f")
+            h.wfile.flush()
+            time.sleep(0.1)
+    except OSError:
+        pass
+
+
+def endless(h):
+    h.send_response(200)
+    h.end_headers()
+    try:
+        for _ in range(200):
+            h.wfile.write(bytes(1 << 16))
+    except OSError:
+        pass
+
+
+def test_trickling_mirror_hits_the_deadline_then_the_next_mirror_is_used(servers, tmp_path):
+    slow, fast = servers(trickle), servers(good)
+    start = time.monotonic()
+    path = fetch(NAME, tmp_path, [slow, fast], SHA, timeout=0.5, progress=False, deadline=1)
+    assert time.monotonic() - start < 5
+    assert gzip.decompress(path.read_bytes()) == RAW
+    assert leftovers(tmp_path) == []
+
+
+def test_trickling_mirror_alone_fails_with_the_deadline_named(servers, tmp_path):
+    slow = servers(trickle)
+    check_raises(lambda: fetch(NAME, tmp_path, [slow], SHA, timeout=0.5, progress=False,
+                               deadline=1), DownloadError, "too slow", "1 s deadline",
+                 "by hand")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_sending_too_much_is_cut_off(servers, tmp_path):
+    check_raises(lambda: fetch(NAME, tmp_path, [servers(endless)], SHA, timeout=2,
+                               progress=False), DownloadError, "more than")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leftover_of_a_killed_download_is_cleaned(servers, tmp_path):
+    stale = tmp_path / f".{NAME}.{dead_pid()}.0123abcd.part"
+    stale.write_bytes(b"half")
+    fetch(NAME, tmp_path, [servers(good)], SHA, timeout=2, progress=False)
+    assert not stale.exists()
+
+
+def test_closed_port_mirror_is_reported(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    check_raises(lambda: fetch(NAME, tmp_path, [f"http://127.0.0.1:{port}/"], SHA, timeout=2,
+                               progress=False), DownloadError, "could not download", "by hand")

@@ -1,16 +1,17 @@
-"""Tests for cnnlib.fftconv: the Fourier-transform convolution against the loop version on
+"""Tests for cnnlib.speed.fftconv: the Fourier-transform convolution against the loop version on
 random shapes, its transforms against np.fft, memory layout, and the layer and network that
-use it. Its float64 gradient checks are test_conv.py's, with impl="fft"."""
+use it. FFTConv2D's float64 gradient checks are test_conv.py's (its impl="fft" cases)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlib.architectures import lenet99
+from cnnlib.architectures import lenet, lenet99
 from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, conv2d_fast,
                          conv2d_loop)
-from cnnlib.fftconv import conv2d_backward_fft, conv2d_fft, images, spectrum
+from cnnlib.speed.fftconv import FFTConv2D, conv2d_backward_fft, conv2d_fft, images, spectrum
+from bad_input_support import check_raises
 
 
 @st.composite
@@ -90,8 +91,8 @@ def test_outputs_keep_the_batch_axis_last_in_memory():
 def test_need_dx_false_skips_dx_but_keeps_parameter_gradients():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2, 2, 5, 5))
-    full = Conv2D(2, 3, 3, pad=1, impl="fft", dtype=np.float64)
-    part = Conv2D(2, 3, 3, pad=1, impl="fft", dtype=np.float64, need_dx=False)
+    full = FFTConv2D(2, 3, 3, pad=1, dtype=np.float64)
+    part = FFTConv2D(2, 3, 3, pad=1, dtype=np.float64, need_dx=False)
     dout = rng.normal(size=full.forward(x).shape)
     part.forward(x)
     assert full.backward(dout) is not None and part.backward(dout) is None
@@ -101,9 +102,11 @@ def test_need_dx_false_skips_dx_but_keeps_parameter_gradients():
 
 def test_lenet99_uses_fft_for_its_second_convolution_and_computes_the_same_scores():
     net, rng = lenet99(), np.random.default_rng(4)
-    assert [layer.impl for layer in net.layers if isinstance(layer, Conv2D)] == ["fast", "fft"]
-    reference = lenet99()
-    reference.layers[3].impl = "fast"
+    assert [type(layer) for layer in net.layers if isinstance(layer, Conv2D)] == \
+        [Conv2D, FFTConv2D]
+    reference = lenet(channels=(16, 32), kernel=5, hidden=128)       # im2col throughout
+    for mine, theirs in zip(net.named_params().values(), reference.named_params().values()):
+        assert np.array_equal(mine, theirs)                         # the same initial weights
     x = rng.uniform(-0.5, 0.5, size=(16, 1, 28, 28)).astype(np.float32)
     scores, ref = net.forward(x), reference.forward(x)
     assert np.abs(scores - ref).max() < 1e-5 * np.abs(ref).max()
@@ -117,7 +120,39 @@ def test_lenet99_uses_fft_for_its_second_convolution_and_computes_the_same_score
 
 def test_fft_refuses_a_stride_other_than_one():
     x, w = np.zeros((1, 1, 6, 6)), np.zeros((1, 1, 3, 3))
-    with pytest.raises(ValueError, match="stride 1.*impl='fast'"):
+    with pytest.raises(ValueError, match="stride 1.*Use Conv2D"):
         conv2d_fft(x, w, np.zeros(1), stride=2)
+    with pytest.raises(ValueError, match="FFTConv2D.*stride 1"):
+        FFTConv2D(1, 1, 3, stride=2)
     with pytest.raises(ValueError, match="stride 1"):
         conv2d_backward_fft(np.zeros((1, 1, 2, 2)), x, w, stride=2)
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+BUILD = [
+    pytest.param(lambda: FFTConv2D(1, 4, 3, stride=2), ValueError,
+                 ["FFTConv2D) needs stride 1", "stride=2", "Use Conv2D"], id="fft-stride2"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
+
+
+def test_weights_saved_with_either_convolution_load_into_both(tmp_path):
+    # FFTConv2D holds Conv2D's weights: lenet99's file (its architecture names FFTConv2D)
+    # loads into lenet with the same shapes, and the other way round
+    fft_net, plain = lenet99(seed=1), lenet(seed=2, channels=(16, 32), kernel=5, hidden=128)
+    fft_net.save(tmp_path / "fft.npz")
+    plain.load(tmp_path / "fft.npz")
+    for a, b in zip(fft_net.named_params().values(), plain.named_params().values()):
+        assert np.array_equal(a, b)
+    plain.layers[3].params["W"] += 1
+    plain.save(tmp_path / "plain.npz")
+    assert "FFTConv2D(16, 32, 5, pad=2)" in fft_net.architecture()
+    fft_net.load(tmp_path / "plain.npz")
+    assert np.array_equal(fft_net.layers[3].params["W"], plain.layers[3].params["W"])
+    other = lenet(channels=(16, 32), kernel=3, hidden=128)     # 3x3: another architecture
+    with pytest.raises(ValueError, match="saved architecture"):
+        other.load(tmp_path / "fft.npz")

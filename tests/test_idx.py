@@ -6,6 +6,11 @@ import pytest
 
 from cnnlib.data.idx import IDXError, parse_idx, read_idx, read_pair
 from idx_files import write_idx
+import os
+from cnnlib.data import download, load_mnist
+from cnnlib.data.download import check_file
+from cnnlib.data.idx import read_bytes
+from bad_input_support import check_raises, time_limit  # noqa: F401 (time_limit: autouse)
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
@@ -98,3 +103,57 @@ def test_corrupt_gzip(tmp_path):
 def test_write_idx_rejects_non_uint8(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         write_idx(tmp_path / "x", np.zeros((2, 2), np.float32))
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+TEN_LABELS = np.arange(10, dtype=np.uint8)
+RAW = b"\x00\x00\x08\x01" + (10).to_bytes(4, "big") + TEN_LABELS.tobytes()
+NAME = "train-labels-idx1-ubyte.gz"
+
+
+def test_named_pipe_instead_of_an_idx_file_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "labels")
+    check_raises(lambda: read_idx(tmp_path / "labels"), IDXError, "named pipe",
+                 "regular IDX file")
+
+
+def test_named_pipe_in_the_mnist_folder_is_refused(tmp_path):
+    for name in download.FILES:
+        os.mkfifo(tmp_path / name)
+    check_raises(lambda: load_mnist("full", tmp_path), IDXError, "named pipe")
+
+
+def test_folder_instead_of_an_idx_file(tmp_path):
+    check_raises(lambda: read_idx(tmp_path), IDXError, "a folder")
+
+
+def test_gzip_bomb_is_stopped_while_decompressing(tmp_path):
+    # 10 labels promised, then 64 MB of zeros: the gzip is small, its content is not
+    bomb = tmp_path / "bomb.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as f:
+        f.write(RAW)
+        zeros = bytes(1 << 20)
+        for _ in range(64):
+            f.write(zeros)
+    assert bomb.stat().st_size < 1 << 20
+    check_raises(lambda: read_idx(bomb), IDXError, "at most 18 bytes", "stopped reading")
+
+
+def test_gzip_beyond_the_expected_mnist_size_is_stopped(tmp_path):
+    path = tmp_path / NAME
+    path.write_bytes(gzip.compress(bytes(100_000), compresslevel=1))   # no IDX header
+    check_raises(lambda: check_file(path, "0" * 64, download.SIZES[NAME]), IDXError,
+                 "at most 60,008 bytes")
+
+
+def test_idx_header_promising_terabytes_is_refused_at_once(tmp_path):
+    path = tmp_path / "huge.gz"
+    header = b"\x00\x00\x08\x03" + np.array([10**6, 10**4, 10**4], ">u4").tobytes()
+    path.write_bytes(gzip.compress(header + bytes(100)))
+    check_raises(lambda: read_idx(path), IDXError, "fits in memory")
+
+
+def test_truncated_gzip_is_named(tmp_path):
+    path = write_idx(tmp_path / "l.gz", TEN_LABELS)
+    path.write_bytes(path.read_bytes()[:-6])
+    check_raises(lambda: read_bytes(path), IDXError, "gzip", "delete it")

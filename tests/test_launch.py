@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlib import launch
+from cnnlib.course import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,7 +31,7 @@ def first_code_cell(path):
 def test_every_notebook_starts_with_the_setup_cell(path):
     cell = first_code_cell(path)
     assert "".join(cell["source"]) == launch.setup_cell_source(), \
-        f"{path.name}: first code cell is not the setup cell; run python -m cnnlib.launch"
+        f"{path.name}: first code cell is not the setup cell; run python -m cnnlib.course.launch"
     assert launch.SETUP_TAG in cell["metadata"].get("tags", [])
 
 
@@ -87,13 +87,18 @@ def test_setup_cell_installs_from_a_clone_and_resources_are_found(tmp_path):
     # Run from another folder: the installed copy, not the clone, must serve the data.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    probe = ("import cnnlib, cnnlib.data as d\n"
+    # The installed package trains and loads the weights (the speed wing ships with it) and
+    # has the homework checks, but not the maintainers' course tooling (README, "Install").
+    probe = ("import importlib.util, cnnlib, cnnlib.data as d, cnnlib.homework\n"
+             "from cnnlib.architectures import lenet99\n"
              "(x, y), (xt, yt) = d.load_mnist()\n"
-             "print(cnnlib.__file__, d.SAMPLE_PATH, d.PRETRAINED_PATH.is_file(), len(x), len(xt))")
+             "lenet99().load(d.PRETRAINED_PATH)\n"
+             "print(cnnlib.__file__, d.SAMPLE_PATH, d.PRETRAINED_PATH.is_file(), len(x), len(xt),\n"
+             "      importlib.util.find_spec('cnnlib.course') is None)")
     out = subprocess.run([str(python), "-c", probe], cwd=elsewhere, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    module, sample, weights, n_train, n_test = out.stdout.split()
+    module, sample, weights, n_train, n_test, no_tooling = out.stdout.split()
     assert "site-packages" in module and str(tmp_path / "venv") in module
     assert re.search(r"site-packages/cnnlib/resources/mnist_sample\.npz$", sample)
-    assert (weights, n_train, n_test) == ("True", "6000", "1000")
+    assert (weights, n_train, n_test, no_tooling) == ("True", "6000", "1000", "True")

@@ -8,6 +8,7 @@ from cnnlib.conv import Conv2D
 from cnnlib.gradcheck import check_layer
 from cnnlib.layers import Flatten, Layer, Linear, ReLU, init_weights
 from cnnlib.pool import AvgPool2D, MaxPool2D
+from bad_input_support import X4, check_raises
 
 
 # ---------------------------------------------------------------- hand-computed cases
@@ -229,3 +230,95 @@ def test_linear_rejects_wrong_width_and_integers():
 def test_relu_rejects_integers():
     with pytest.raises(ValueError, match="int64"):
         ReLU().forward(np.array([[1, -2]], dtype=np.int64))
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+LAYERS = {
+    "ReLU": (lambda: ReLU(), X4),
+    "Flatten": (lambda: Flatten(), X4),
+    "Linear": (lambda: Linear(784, 10), X4.reshape(2, -1)),
+    "Conv2D": (lambda: Conv2D(1, 4, 3), X4),
+    "Conv2D-loop": (lambda: Conv2D(1, 2, 3, impl="loop"), X4[:1, :, :6, :6]),
+    "MaxPool2D": (lambda: MaxPool2D(2), X4),
+    "MaxPool2D-loop": (lambda: MaxPool2D(2, impl="loop"), X4[:, :, :6, :6]),
+    "AvgPool2D": (lambda: AvgPool2D(2), X4),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_backward_before_forward_says_run_forward_first(name):
+    layer = LAYERS[name][0]()
+    check_raises(lambda: layer.backward(np.ones((2, 3))), RuntimeError,
+                 "before forward", "run forward(x)")
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_dout_of_the_wrong_shape_names_the_expected_shape(name):
+    make, x = LAYERS[name]
+    layer = make()
+    out = layer.forward(x)
+    wrong = np.ones(out.shape[:-1] + (out.shape[-1] + 1,), dtype=out.dtype)
+    check_raises(lambda: layer.backward(wrong), ValueError, "dout must have the shape",
+                 str(out.shape))
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_python_lists_give_the_same_answer_as_arrays(name):
+    make, x = LAYERS[name]
+    expected = make().forward(x)
+    layer = make()
+    got = layer.forward(x.tolist())
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)   # lists become float64
+    dx = layer.backward(np.ones_like(got).tolist())
+    assert dx is None or np.shape(dx) == x.shape
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_empty_batch_gives_an_empty_output(name):
+    make, x = LAYERS[name]
+    layer = make()
+    full = make().forward(x)
+    out = layer.forward(x[:0])
+    assert out.shape == (0,) + full.shape[1:]
+    dx = layer.backward(out)
+    assert dx is None or dx.shape == x[:0].shape
+
+
+BUILD = [
+    pytest.param(lambda: Linear(0, 10), ValueError, ["in_features", ">= 1"], id="lin0"),
+    pytest.param(lambda: Linear(10, -1), ValueError, ["out_features", ">= 1"], id="lin-1"),
+    pytest.param(lambda: Linear(10, 10, init="zeros"), ValueError, ["'he' or 'glorot'"],
+                 id="init"),
+    pytest.param(lambda: Linear(10**6, 10**5), MemoryError, ["GiB", "memory", "(1000000, 100000)"],
+                 id="linear-too-big"),
+    pytest.param(lambda: Linear(4, 2, dtype=np.int64), ValueError,
+                 ["floating-point", "int64", "cannot learn"], id="int-linear"),
+    pytest.param(lambda: Linear(4, 2, seed=-1), ValueError, ["seed", ">= 0", "-1"],
+                 id="seed-linear"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
+
+
+FORWARD = [
+    pytest.param(lambda: Linear(784, 10).forward(np.zeros((2, 100), np.float32)), ValueError,
+                 ["(any, 784)", "(2, 100)"], id="linear-features"),
+    pytest.param(lambda: Flatten().forward(np.zeros(5, np.float32)), ValueError,
+                 ["(N, ...)"], id="flatten-1d"),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", FORWARD)
+def test_bad_forward_input_says_what_to_do(call, exc, words):
+    check_raises(call, exc, *words)
+
+
+def test_relu_of_minus_infinity_is_zero_and_its_gradient_finite():
+    relu = ReLU()
+    x = np.array([[-np.inf, -1.0, 0.0, 2.0, np.inf]])
+    np.testing.assert_array_equal(relu.forward(x), [[0, 0, 0, 2, np.inf]])
+    dx = relu.backward(np.array([[np.inf, 1.0, 1.0, 1.0, 1.0]]))
+    np.testing.assert_array_equal(dx, [[0, 0, 0, 1, 1]])

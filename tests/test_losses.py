@@ -6,6 +6,7 @@ import pytest
 
 from cnnlib.gradcheck import numerical_gradient, rel_error
 from cnnlib.losses import log_softmax, softmax, softmax_cross_entropy, softmax_naive
+from bad_input_support import check_raises
 
 
 # ---------------------------------------------------------------- softmax
@@ -141,3 +142,30 @@ def test_bad_input_raises_value_error(logits, y, fragment):
 def test_bad_labels_message_names_the_expected_shape():
     with pytest.raises(ValueError, match=r"shape \(3,\)"):
         softmax_cross_entropy(LOGITS, np.array([0, 1]))
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+LOSS = [
+    pytest.param(np.zeros((0, 10)), np.zeros(0, int), ValueError, ["empty batch"], id="N0"),
+    pytest.param(np.zeros((3, 0)), np.zeros(3, int), ValueError, ["no classes", "Linear(..., 10)"],
+                 id="K0"),
+    pytest.param(np.zeros((2, 10)), np.array([3, 10]), ValueError, ["0..9", "10"], id="label10"),
+    pytest.param(np.zeros((2, 10)), np.array([3.0, 1.0]), ValueError, ["integer labels"],
+                 id="float-labels"),
+    pytest.param(np.zeros((2, 10)), np.array([3, 1, 2]), ValueError, ["shape (2,)"],
+                 id="length"),
+    pytest.param(np.zeros(10), np.array([3]), ValueError, ["(N, K)"], id="1d-logits"),
+    pytest.param(np.zeros((2, 10), int), np.array([3, 1]), ValueError, ["floating-point"],
+                 id="int-logits"),
+]
+
+
+@pytest.mark.parametrize("logits, y, exc, words", LOSS)
+def test_bad_loss_input(logits, y, exc, words):
+    check_raises(lambda: softmax_cross_entropy(logits, y), exc, *words)
+
+
+def test_loss_accepts_lists():
+    # uniform scores over 4 classes: loss = ln 4
+    loss, _ = softmax_cross_entropy([[0.0, 0.0, 0.0, 0.0]], [2])
+    assert loss == pytest.approx(np.log(4))

@@ -14,6 +14,7 @@ from cnnlib.architectures import lenet, make_net, two_conv_net, one_conv_net
 from cnnlib.optim import Adam
 from cnnlib.pool import MaxPool2D
 from cnnlib.train import fit
+from bad_input_support import check_raises
 
 BUILDERS = [one_conv_net, lenet, two_conv_net]
 
@@ -314,3 +315,51 @@ def test_an_error_on_images_of_the_right_size_gets_no_size_hint():
     with pytest.raises(ValueError) as err:
         net.forward(np.zeros((3, 1, 28, 28), np.float32))
     assert "three is a crowd" in str(err.value) and "expects images" not in str(err.value)
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+def test_empty_batch_through_a_network_and_predict():
+    net = lenet()
+    empty = np.zeros((0, 1, 28, 28), np.float32)
+    assert net.forward(empty).shape == (0, 10)
+    assert net.predict_proba(empty).shape == (0, 10)
+    assert net.predict(empty).shape == (0,)
+
+
+BUILD = [
+    pytest.param(lambda: lenet().astype(np.int64), ValueError, ["floating-point"],
+                 id="astype-int"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
+
+
+FORWARD = [
+    pytest.param(lambda: lenet().forward(np.zeros((2, 1, 32, 32), np.float32)), ValueError,
+                 ["expects images of 28x28", "got 32x32", "crop or resize"], id="32x32-lenet"),
+    pytest.param(lambda: two_conv_net().forward(np.zeros((2, 1, 20, 20), np.float32)),
+                 ValueError, ["expects images of 28x28", "got 20x20"], id="20x20-two_conv"),
+    pytest.param(lambda: one_conv_net().forward(np.zeros((1, 1, 64, 64), np.float32)),
+                 ValueError, ["expects images of 28x28"], id="64x64-one_conv"),
+    pytest.param(lambda: lenet().forward(np.zeros((2, 3, 28, 28), np.float32)), ValueError,
+                 ["3 channels", "expect 1"], id="rgb"),
+    pytest.param(lambda: lenet().forward(np.zeros((2, 28, 28), np.float32)), ValueError,
+                 ["x[:, None]"], id="3d-batch"),
+    pytest.param(lambda: lenet().forward(np.zeros((28, 28), np.float32)), ValueError,
+                 ["img[None, None]"], id="one-image"),
+    pytest.param(lambda: lenet().forward(np.zeros((2, 1, 28, 28), np.uint8)), ValueError,
+                 ["floating-point", "to_float"], id="uint8"),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", FORWARD)
+def test_bad_forward_input_says_what_to_do(call, exc, words):
+    check_raises(call, exc, *words)
+
+
+def test_network_backward_before_forward():
+    check_raises(lambda: lenet().backward(np.ones((2, 10), np.float32)), RuntimeError,
+                 "before forward")

@@ -5,6 +5,9 @@ import numpy as np
 import pytest
 
 from cnnlib.optim import SGD, Adam, Momentum
+from cnnlib.layers import Flatten, Linear
+from cnnlib.model import Sequential
+from bad_input_support import check_raises
 
 
 class FakeNet:
@@ -113,3 +116,48 @@ def test_bad_settings_and_missing_gradients():
         Adam(net, weight_decay=-1)
     with pytest.raises(ValueError, match="call net.backward"):
         SGD(net, lr=0.1).step()
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+def small_net(dtype=np.float32):
+    return Sequential([Flatten(), Linear(4, 3, dtype=dtype)])
+
+
+OPTIM = [
+    pytest.param(lambda n: SGD(n, 0), ["lr must be > 0", "got 0"], id="lr0"),
+    pytest.param(lambda n: SGD(n, -0.1), ["lr must be > 0"], id="lr-neg"),
+    pytest.param(lambda n: SGD(n, float("inf")), ["lr must be > 0", "finite", "inf"], id="lr-inf"),
+    pytest.param(lambda n: SGD(n, float("nan")), ["lr must be > 0", "nan"], id="lr-nan"),
+    pytest.param(lambda n: SGD(n, "0.1"), ["lr must be", "'0.1'"], id="lr-str"),
+    pytest.param(lambda n: SGD(n, True), ["lr must be"], id="lr-bool"),
+    pytest.param(lambda n: SGD(n, 0.1, weight_decay=-1), ["weight_decay", ">= 0"], id="wd-neg"),
+    pytest.param(lambda n: Adam(n, weight_decay=float("nan")), ["weight_decay"], id="wd-nan"),
+    pytest.param(lambda n: Momentum(n, 0.1, momentum=1), ["momentum", "< 1"], id="mom1"),
+    pytest.param(lambda n: Momentum(n, 0.1, momentum=float("nan")), ["momentum", "nan"],
+                 id="mom-nan"),
+    pytest.param(lambda n: Momentum(n, 0.1, momentum=-0.1), ["momentum", ">= 0"], id="mom-neg"),
+    pytest.param(lambda n: Momentum(n, 0.1, momentum=1.5), ["momentum", "< 1"], id="mom1.5"),
+    pytest.param(lambda n: Adam(n, beta1=1), ["beta1", "< 1"], id="beta1=1"),
+    pytest.param(lambda n: Adam(n, beta2=1.0), ["beta2", "< 1"], id="beta2=1"),
+    pytest.param(lambda n: Adam(n, beta1=-0.1), ["beta1", ">= 0"], id="beta1-neg"),
+    pytest.param(lambda n: Adam(n, eps=0), ["eps", "> 0"], id="eps0"),
+    pytest.param(lambda n: Adam(n, eps=-1e-8), ["eps", "> 0"], id="eps-neg"),
+    pytest.param(lambda n: Adam(n, eps=float("nan")), ["eps"], id="eps-nan"),
+    pytest.param(lambda n: Adam(small_net(np.float16)), ["eps=1e-08 is 0", "float16",
+                                                          "eps=1e-4", "float32"],
+                 id="float16-eps"),
+]
+
+
+@pytest.mark.parametrize("build, words", OPTIM)
+def test_bad_optimizer_setting_is_refused_when_built(build, words):
+    check_raises(lambda: build(small_net()), ValueError, *words)
+
+
+def test_optimizer_without_a_network():
+    check_raises(lambda: Adam(0.01), TypeError, "network to train", "Adam(net")
+
+
+def test_float16_adam_with_a_representable_eps_is_accepted():
+    opt = Adam(small_net(np.float16), eps=1e-4)
+    assert opt.eps == 1e-4

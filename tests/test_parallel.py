@@ -1,4 +1,5 @@
-"""The batch split across threads (cnnlib.parallel) and the threading policy (cnnlib.threads).
+"""The batch split across threads (cnnlib.speed.parallel, the seam cnnlib.speed.steps) and the
+threading policy (cnnlib.speed.threads).
 
 The split path is a new way to compute the same gradients, so it gets its own float64
 numerical gradient check and is compared with the single-thread path."""
@@ -10,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from cnnlib import parallel, threads
+from cnnlib.speed import parallel, parts, steps, threads
 from cnnlib.architectures import lenet, lenet99
 from cnnlib.conv import Conv2D
 from cnnlib.gradcheck import numerical_gradient, rel_error
@@ -23,17 +24,17 @@ from cnnlib.train import train_step
 from split_support import Recorder, batch
 
 
-def test_split_parts_keeps_parts_large_enough():
-    assert parallel.split_parts(64, 2) == 2
-    assert parallel.split_parts(64, 8) == 4          # 64 // MIN_PART = 4
-    assert parallel.split_parts(20, 2) == 1          # two parts of 10 are too small
-    assert parallel.split_parts(1, 4) == 1
-    assert parallel._bounds(10, 3) == [(0, 3), (3, 6), (6, 10)]
+def test_count_parts_keeps_parts_large_enough():
+    assert parallel.count_parts(64, 2) == 2
+    assert parallel.count_parts(64, 8) == 4          # 64 // MIN_PART = 4
+    assert parallel.count_parts(20, 2) == 1          # two parts of 10 are too small
+    assert parallel.count_parts(1, 4) == 1
+    assert parts.part_bounds(10, 3) == [(0, 3), (3, 6), (6, 10)]
 
 
 def test_replica_shares_parameters_but_not_caches():
     net = lenet(dtype=np.float64)
-    twin = parallel.replica(net)
+    twin = parts.replica(net)
     assert twin.layers[0].params["W"] is net.layers[0].params["W"]
     twin.forward(batch(2)[0])
     assert not hasattr(net.layers[0], "x")
@@ -54,7 +55,7 @@ def test_split_gradients_pass_a_float64_numerical_check(parts, monkeypatch):
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(7, 1, 8, 8)), rng.integers(0, 3, 7)
     rec = Recorder(net)
-    loss, logits = parallel.train_step_split(net, x, y, rec, parts=parts)
+    loss, logits = parallel.train_step_threads(net, x, y, rec, parts=parts)
     assert logits.shape == (7, 3)
     assert loss == pytest.approx(softmax_cross_entropy(net.forward(x), y)[0], rel=1e-12)
 
@@ -69,7 +70,7 @@ def test_split_step_agrees_with_the_single_thread_step():
     net_a, net_b = lenet(seed=3, dtype=np.float64), lenet(seed=3, dtype=np.float64)
     x, y = batch(64, seed=4)
     rec_a, rec_b = Recorder(net_a), Recorder(net_b)
-    parallel.train_step_split(net_a, x, y, rec_a, parts=2)
+    parallel.train_step_threads(net_a, x, y, rec_a, parts=2)
     logits = net_b.forward(x)
     net_b.backward(softmax_cross_entropy(logits, y)[1])
     rec_b.step()
@@ -84,7 +85,7 @@ def test_split_training_repeats_exactly_and_updates_weights():
         net = lenet(seed=0)
         opt = Adam(net)
         for _ in range(3):
-            parallel.train_step_split(net, x, y, opt, parts=2)
+            parallel.train_step_threads(net, x, y, opt, parts=2)
         weights.append(net.layers[0].params["W"].copy())
     np.testing.assert_array_equal(weights[0], weights[1])
     assert not np.array_equal(weights[0], lenet(seed=0).layers[0].params["W"])
@@ -114,38 +115,44 @@ def test_work_per_sample_counts_the_multiply_adds():
     expected = 8 * 9 * 28 * 28 + 16 * 8 * 9 * 14 * 14 + 784 * 64 + 64 * 10
     assert parallel.work_per_sample(lenet(), (1, 28, 28)) == expected
     work = parallel.work_per_sample(lenet99(), (1, 28, 28))
-    assert parallel.split_parts(64, 2, expected) == 1      # 2 x 32 lenet images: too little
-    assert parallel.split_parts(128, 2, expected) == 2
-    assert parallel.split_parts(32, 2, work) == 2          # lenet99 carries 9x the work
+    assert parallel.count_parts(64, 2, expected) == 1      # 2 x 32 lenet images: too little
+    assert parallel.count_parts(128, 2, expected) == 2
+    assert parallel.count_parts(32, 2, work) == 2          # lenet99 carries 9x the work
 
 
-def test_train_step_splits_only_batches_with_enough_work_on_threads(monkeypatch):
-    from cnnlib import workers
+def test_split_batches_splits_only_batches_with_enough_work_on_threads(monkeypatch):
     monkeypatch.setenv("CNNLIB_SPLIT", "threads")
     calls = []
-    split = workers.train_step_split
-    monkeypatch.setattr(workers, "train_step_split",
+    split = parallel.train_step_threads
+    monkeypatch.setattr(steps, "train_step_threads",
                         lambda *a: calls.append(len(a[1])) or split(*a))
     previous = threads.set_threads(2)
     try:
         net = lenet(seed=0, dtype=np.float64)
-        for n in (64, 128):
-            x, y = batch(n, seed=7)
-            loss, logits = train_step(net, x, y, Recorder(net))
-            assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
+        with steps.split_batches(net, train_step) as step:
+            for n in (64, 128):
+                x, y = batch(n, seed=7)
+                loss, logits = step(net, x, y, Recorder(net))
+                assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
         assert calls == [128]
     finally:
         threads.set_threads(previous[0])
 
 
-def test_a_batch_that_does_not_fit_the_net_gets_the_usual_error_with_threads():
+def test_split_batches_hands_back_train_step_for_a_net_that_is_not_a_sequential():
+    with steps.split_batches([Linear(2, 2)], train_step) as step:
+        assert step is train_step
+
+
+def test_a_batch_that_does_not_fit_the_net_gets_the_usual_error_with_threads(monkeypatch):
+    monkeypatch.setenv("CNNLIB_SPLIT", "threads")
     previous = threads.set_threads(2)
     try:
         net = lenet(seed=0, dtype=np.float64)
         x, y = batch(128, seed=7)
-        with pytest.raises(ValueError) as split_error:
-            train_step(net, x[:, :, :20, :20], y, Recorder(net))
-        threads.set_threads(1)
+        with pytest.raises(ValueError) as split_error, \
+                steps.split_batches(net, train_step) as step:
+            step(net, x[:, :, :20, :20], y, Recorder(net))
         with pytest.raises(ValueError) as plain_error:
             train_step(net, x[:, :, :20, :20], y, Recorder(net))
         assert str(split_error.value) == str(plain_error.value)
@@ -158,7 +165,7 @@ def test_a_non_finite_loss_leaves_the_weights_alone():
     x, y = batch(32)
     x[0, 0, 0, 0] = np.nan
     rec = Recorder(net)
-    loss, _ = parallel.train_step_split(net, x, y, rec, parts=2)
+    loss, _ = parallel.train_step_threads(net, x, y, rec, parts=2)
     assert not np.isfinite(loss) and rec.grads is None
 
 

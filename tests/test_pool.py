@@ -10,6 +10,7 @@ from cnnlib.gradcheck import check_layer
 from cnnlib.pool import (AvgPool2D, MaxPool2D, avgpool_backward_fast, avgpool_backward_loop,
                          avgpool_fast, avgpool_loop, maxpool_backward_fast, maxpool_backward_loop,
                          maxpool_fast, maxpool_loop)
+from bad_input_support import X4, check_raises
 
 MAX_FORWARD = [maxpool_loop, maxpool_fast]
 MAX_BACKWARD = [maxpool_backward_loop, maxpool_backward_fast]
@@ -251,3 +252,28 @@ def test_kernel_size_keyword_matches_conv():
                                   MaxPool2D(kernel_size=3).forward(x))
     np.testing.assert_array_equal(avgpool_loop(x, kernel_size=3, stride=3),
                                   AvgPool2D(kernel_size=3, impl="loop").forward(x))
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+BUILD = [
+    pytest.param(lambda: MaxPool2D(0), ValueError, ["size", ">= 1"], id="pool0"),
+    pytest.param(lambda: MaxPool2D(2, stride=0), ValueError, ["stride", ">= 1"],
+                 id="poolstride0"),
+    pytest.param(lambda: AvgPool2D(-2), ValueError, ["size", ">= 1"], id="avg-2"),
+]
+
+
+@pytest.mark.parametrize("build, exc, words", BUILD)
+def test_bad_layer_or_network_is_refused_when_built(build, exc, words):
+    check_raises(build, exc, *words)
+
+
+FORWARD = [
+    pytest.param(lambda: MaxPool2D(40).forward(X4), ValueError, ["pooling window", "larger"],
+                 id="pool-too-big"),
+]
+
+
+@pytest.mark.parametrize("call, exc, words", FORWARD)
+def test_bad_forward_input_says_what_to_do(call, exc, words):
+    check_raises(call, exc, *words)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlib import site
+from cnnlib.course import site
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -110,7 +110,7 @@ def test_links_between_notebooks_and_to_the_repository():
 
 @pytest.mark.skipif(os.name != "posix", reason="Unix sockets only")
 def test_unix_socket_kernel_uses_its_own_folder_and_removes_it():
-    from cnnlib.site import unix_socket_kernel
+    from cnnlib.course.site import unix_socket_kernel
     with unix_socket_kernel() as km:
         folder = Path(km.ip).parent
         assert km.transport == "ipc" and folder.is_dir()

@@ -14,6 +14,10 @@ from cnnlib.metrics import accuracy
 from cnnlib.architectures import lenet, one_conv_net
 from cnnlib.optim import SGD, Adam
 from cnnlib.train import TrainingDiverged, evaluate, fit
+import warnings
+from cnnlib.optim import Momentum
+from cnnlib.train import ChanceLevelWarning
+from bad_input_support import check_raises
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +142,7 @@ def test_adam_default_learns(sample):
 # ---------------------------------------------------------------- command line
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "cnnlib.train", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cnnlib", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -211,3 +215,167 @@ def test_cli_recipe_fills_the_options_and_explicit_ones_win():
     assert (plain.arch, plain.epochs, plain.batch_size, plain.augment) == ("lenet", 5, 32, 0)
     out = run_cli("--recipe", "nonsense")
     assert out.returncode == 2 and "invalid choice: 'nonsense'" in out.stderr
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+(XS, YS), _ = load_mnist()
+
+
+XS = to_float(XS[:320, None])
+
+
+YS = YS[:320]
+
+
+def test_optimizer_of_another_network_is_refused():
+    old = lenet()
+    opt = Adam(old)
+    new = lenet()                         # the notebook cell that builds the net, re-run
+    before = {k: v.copy() for k, v in old.named_params().items()}
+    check_raises(lambda: fit(new, XS, YS, epochs=1, optimizer=opt, progress=False), ValueError,
+                 "built for another network", "re-run", "Adam(net")
+    for k, v in old.named_params().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+FIT = [
+    pytest.param(dict(optimizer=Adam), TypeError, ["object", "Adam(net, lr=1e-3)"],
+                 id="optimizer-class"),
+    pytest.param(dict(optimizer="adam"), TypeError, ["step()"], id="optimizer-str"),
+    pytest.param(dict(seed=-1), ValueError, ["seed", ">= 0"], id="seed-1"),
+    pytest.param(dict(epochs=-1), ValueError, ["epochs", ">= 0"], id="epochs-1"),
+    pytest.param(dict(batch_size=0), ValueError, ["batch_size", ">= 1"], id="batch0"),
+    pytest.param(dict(batch_size=2.5), ValueError, ["batch_size", "integer"], id="batch2.5"),
+    pytest.param(dict(augment="yes"), TypeError, ["augment", "function"], id="augment-str"),
+    pytest.param(dict(callback=3), TypeError, ["callback", "function"], id="callback-int"),
+    pytest.param(dict(callback_every=2), ValueError, ["needs a callback"], id="every"),
+    pytest.param(dict(x_val=XS[:4]), ValueError, ["both x_val and y_val"], id="x_val-only"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, words", FIT)
+def test_bad_fit_argument(kwargs, exc, words):
+    check_raises(lambda: fit(one_conv_net(), XS[:8], YS[:8], progress=False, **kwargs),
+                 exc, *words)
+
+
+def with_nan(x, index=3):
+    x = x.copy()
+    x[index, 0, 5, 5] = np.nan
+    return x
+
+
+DATA = [
+    pytest.param(lambda: (with_nan(XS), YS), ValueError, ["NaN or infinite", "image 3",
+                                                           "np.isfinite"], id="nan-pixel"),
+    pytest.param(lambda: (XS * np.float32(np.inf), YS), ValueError, ["NaN or infinite"],
+                 id="inf-images"),
+    pytest.param(lambda: (XS, YS[:-1]), ValueError, ["320 images", "319"], id="length"),
+    pytest.param(lambda: (XS, YS.astype(float)), ValueError, ["integer labels"],
+                 id="float-labels"),
+    pytest.param(lambda: (XS[:0], YS[:0]), ValueError, ["no images"], id="empty"),
+    pytest.param(lambda: ((XS * 255).astype(np.uint8), YS), ValueError, ["to_float"],
+                 id="raw-pixels"),
+    pytest.param(lambda: (XS[:, 0], YS), ValueError, ["x[:, None]"], id="3d"),
+]
+
+
+@pytest.mark.parametrize("make, exc, words", DATA)
+def test_bad_training_data_is_refused_before_training(make, exc, words):
+    x, y = make()
+    check_raises(lambda: fit(one_conv_net(), x, y, progress=False), exc, *words)
+
+
+@pytest.mark.parametrize("make, exc, words", DATA)
+def test_bad_evaluation_data_is_refused(make, exc, words):
+    x, y = make()
+    check_raises(lambda: evaluate(one_conv_net(), x, y), exc, *words)
+
+
+def test_bad_validation_data_names_x_val():
+    check_raises(lambda: fit(one_conv_net(), XS, YS, x_val=with_nan(XS), y_val=YS,
+                             progress=False), ValueError, "x_val", "NaN")
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0, 1.5, None])
+def test_evaluate_batch_size_is_checked(batch_size):
+    check_raises(lambda: evaluate(one_conv_net(), XS[:8], YS[:8], batch_size=batch_size),
+                 ValueError, "batch_size", ">= 1")
+
+
+DIVERGE = [
+    pytest.param(lambda n: Adam(n, lr=10), ["exploding", "lr=10 is probably too large",
+                                            "try lr=1", "fresh net"], id="adam-lr10"),
+    pytest.param(lambda n: Momentum(n, lr=5), ["exploding", "lr=5", "try lr=0.5"],
+                 id="momentum-lr5"),
+    pytest.param(lambda n: SGD(n, lr=1e4), ["lr=10000", "try lr=1000"], id="sgd-lr1e4"),
+]
+
+
+@pytest.mark.parametrize("build, words", DIVERGE)
+def test_exploding_loss_is_stopped_with_the_step_size_named(build, words):
+    net = lenet()
+    with np.errstate(all="ignore"):
+        err = check_raises(lambda: fit(net, XS, YS, epochs=2, batch_size=32,
+                                       optimizer=build(net), progress=False),
+                           TrainingDiverged, *words)
+    assert "inf" not in str(err).split("try")[1]
+
+
+def test_nan_made_by_augment_is_named_as_the_input():
+    def poison(xb):
+        return with_nan(xb, 0)
+    check_raises(lambda: fit(one_conv_net(), XS, YS, progress=False, augment=poison),
+                 TrainingDiverged, "input batch holds", "augment")
+
+
+def test_settings_changed_after_building_are_named_not_the_lr():
+    net = one_conv_net()
+    opt = Momentum(net, 0.01)
+    opt.momentum = float("nan")
+    check_raises(lambda: fit(net, XS, YS, optimizer=opt, progress=False), ValueError,
+                 "momentum", "nan")
+    opt = SGD(net, 0.01)
+    opt.lr = float("inf")                 # e.g. a learning-rate schedule gone wrong
+    check_raises(lambda: fit(net, XS, YS, optimizer=opt, progress=False), ValueError,
+                 "lr must be > 0", "inf")
+
+
+def test_float16_network_with_default_adam_names_eps():
+    check_raises(lambda: fit(one_conv_net(dtype=np.float16), XS, YS, progress=False),
+                 ValueError, "eps", "float16")
+
+
+def test_float16_overflow_is_named_not_the_lr():
+    net = one_conv_net(dtype=np.float16)
+    with np.errstate(all="ignore"):
+        check_raises(lambda: fit(net, XS, YS, optimizer=SGD(net, 1e3), progress=False),
+                     TrainingDiverged, "float16", "65504", "float32")
+
+
+def test_python_lists_train_and_predict():
+    net = one_conv_net()
+    h = fit(net, XS[:16].tolist(), YS[:16].tolist(), epochs=1, batch_size=8, progress=False)
+    assert len(h["batch_loss"]) == 2
+    np.testing.assert_array_equal(net.predict(XS[:4].tolist()), net.predict(XS[:4]))
+
+
+def test_weights_already_nan_are_named():
+    net = one_conv_net()
+    net.layers[-1].params["W"][0, 0] = np.nan
+    check_raises(lambda: fit(net, XS, YS, progress=False), ValueError, "already hold NaN",
+                 "fresh net")
+
+
+def test_run_ending_at_chance_level_is_reported():
+    x = np.zeros((800, 1, 28, 28), np.float32)          # blank images: nothing to learn
+    y = np.arange(800) % 10
+    with pytest.warns(ChanceLevelWarning, match="chance level.*learned nothing"):
+        fit(one_conv_net(), x, y, epochs=1, batch_size=8, progress=False)
+
+
+def test_short_or_learning_run_is_not_reported_as_chance():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ChanceLevelWarning)
+        h = fit(lenet(), XS, YS, epochs=1, batch_size=32, progress=False)
+    assert len(h["batch_loss"]) == 10

@@ -1,4 +1,4 @@
-"""The batch split on worker processes (cnnlib.workers): the same numbers as the thread
+"""The batch split on worker processes (cnnlib.speed.workers): the same numbers as the thread
 split, a float64 gradient check of its own, errors and interruptions that leave nothing
 behind, and the policy that chooses it."""
 
@@ -7,7 +7,7 @@ import multiprocessing
 import numpy as np
 import pytest
 
-from cnnlib import parallel, threads, workers
+from cnnlib.speed import parallel, steps, threads, workers
 from cnnlib.architectures import lenet, lenet99, one_conv_net
 from cnnlib.gradcheck import numerical_gradient, rel_error
 from cnnlib.layers import Layer
@@ -56,7 +56,7 @@ def test_workers_compute_exactly_what_the_thread_split_computes(build, n, dtype)
     x, y = batch(4 * n, seed=5, dtype=dtype)
     for i in range(4):
         xb, yb = x[i * n:(i + 1) * n], y[i * n:(i + 1) * n]
-        loss_a, logits_a = parallel.train_step_split(a, xb, yb, opt_a, parts=2)
+        loss_a, logits_a = parallel.train_step_threads(a, xb, yb, opt_a, parts=2)
         loss_b, logits_b = workers.team_for(b, xb, 2).train_step(xb, yb, opt_b)
         assert loss_a == loss_b
         np.testing.assert_array_equal(logits_a, logits_b)
@@ -120,19 +120,28 @@ def test_an_interrupted_step_stops_the_workers():
     assert team.procs == [] and not any(p.is_alive() for p in procs)
 
 
-def test_train_step_uses_workers_for_batches_with_enough_work(monkeypatch, two_cores):
+def test_split_batches_uses_workers_for_batches_with_enough_work(monkeypatch, two_cores):
     monkeypatch.setenv("CNNLIB_SPLIT", "processes")
     calls = []
     team_for = workers.team_for
-    monkeypatch.setattr(workers, "team_for", lambda net, xb, parts: calls.append(len(xb))
+    monkeypatch.setattr(steps, "team_for", lambda net, xb, parts: calls.append(len(xb))
                         or team_for(net, xb, parts))
     net = one_conv_net(seed=0, dtype=np.float64)           # 62,192 multiply-adds per image
-    for n in (24, 64, 128):       # under 2 * MIN_PART; parts of 2.0 and 4.0 million
-        x, y = batch(n, seed=9)
-        loss, logits = train_step(net, x, y, Recorder(net))
-        assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
-    assert calls == [128]
-    workers.close_team(net)
+    with steps.split_batches(net, train_step) as step:
+        for n in (24, 64, 128):       # under 2 * MIN_PART; parts of 2.0 and 4.0 million
+            x, y = batch(n, seed=9)
+            loss, logits = step(net, x, y, Recorder(net))
+            assert loss == pytest.approx(softmax_cross_entropy(logits, y)[0], rel=1e-12)
+        assert calls == [128] and len(multiprocessing.active_children()) == 1
+    assert multiprocessing.active_children() == []         # the block stopped the worker
+
+
+def test_train_step_itself_never_splits(monkeypatch, two_cores):
+    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+    net = one_conv_net(seed=0, dtype=np.float64)
+    x, y = batch(128, seed=9)
+    train_step(net, x, y, Recorder(net))
+    assert multiprocessing.active_children() == []
 
 
 def test_fit_leaves_no_worker_running(monkeypatch, two_cores):

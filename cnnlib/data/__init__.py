@@ -16,6 +16,9 @@ from . import download
 from ..checks import check_int, check_labels
 from .idx import read_pair
 
+__all__ = ["arrays_sha256", "load_fashion_mnist", "load_mnist", "minibatches", "MNIST_MEAN",
+           "MNIST_STD", "one_hot", "PRETRAINED_PATH", "resource_path", "SAMPLE_PATH", "SOURCES",
+           "standardize", "to_float"]
 
 
 def resource_path(name):

@@ -20,6 +20,11 @@ from tqdm.auto import tqdm
 from ..files import remove_stale, temp_file
 from .idx import IDXError, parse_idx, read_bytes
 
+__all__ = ["cache_dir", "check_file", "DATASETS", "DEADLINE", "DownloadError",
+           "ensure_files", "FASHION_MNIST_MIRRORS", "FASHION_MNIST_SHA256",
+           "FASHION_MNIST_SYSTEM_DIR", "fetch", "FILES", "MNIST_MIRRORS", "MNIST_SHA256",
+           "SIZES", "USER_AGENT"]
+
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 

@@ -68,11 +68,14 @@ STUDENT_WORDING = [
      "that overlapping windows add up."),
     ("train_step", "08", "Here is the step as `cnnlib` does it: four lines, one per move.",
      "In the exercise below you write the step yourself: four lines, one per move."),
-    ("im2col", "09", "Here is the real code. `windows` builds the windows as a *view* (next "
-     "section); `im2col` rearranges them into the matrix. (The docstring explains",
-     "Here is the real code of `windows`, which builds the windows as a *view* (next section), and "
-     "of `conv2d_fast`; `im2col`, which rearranges them into the matrix, is yours to write in the "
-     "exercise below. (Its docstring explains"),
+    ("im2col", "09", "Here is the code: `windows` builds the windows as a *view* (next section), "
+     "`im2col` rearranges them into the matrix (its docstring explains a speed detail: the copy is "
+     "written transposed, so that `cols.T` is the contiguous array), and `conv2d_im2col` is the "
+     "formula above, line by line.",
+     "Here is the code of `windows`, which builds the windows as a *view* (next section), and of "
+     "`conv2d_im2col`, the formula above line by line. `im2col`, which rearranges the windows into "
+     "the matrix, is yours to write in the exercise below (its docstring explains a speed detail: "
+     "the copy is written transposed, so that `cols.T` is the contiguous array)."),
     ("adam", "10", "The shared loop (weight decay is an option we do not use here), then each `update`:",
      "The shared loop (weight decay is an option we do not use here), then the `update` of `SGD` "
      "and of `Momentum` (its body hidden: it is an exercise of notebook 08); `Adam.update` is "

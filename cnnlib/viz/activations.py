@@ -13,6 +13,9 @@ from ..losses import softmax
 from .base import DIVERGING, figure, say, scale_pixels, show_digit
 from .probabilities import probability_bars
 
+__all__ = ["network_layers", "one_digit", "plot_activations", "to_input",
+           "trace_activations"]
+
 
 def network_layers(net):
     """The list of layers of a Sequential (its .layers) or of a plain list of layers."""

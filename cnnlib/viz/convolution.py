@@ -15,6 +15,9 @@ from ..checks import output_size
 from ..conv import conv2d_fast
 from .base import DIVERGING, annotate, footnote, say, scale_pixels, subplots, symmetric_limit
 
+__all__ = ["as_image", "conv_problem", "feature_map", "KERNEL_PRESETS", "MAX_PIXELS",
+           "plot_convolution", "plot_feature_maps"]
+
 MAX_PIXELS = 250_000  # larger feature maps are refused (they only come from absurd padding)
 
 KERNEL_PRESETS = {

@@ -11,6 +11,8 @@ import numpy as np
 from ..checks import check_labels
 from .base import say, show_digit, subplots
 
+__all__ = ["browse_digit", "plot_class_balance", "plot_digit_values", "show_digits"]
+
 
 def _images(images):
     """Accept (N, H, W) or (N, 1, H, W) -> (N, H, W); anything else is a ValueError."""

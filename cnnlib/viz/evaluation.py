@@ -15,6 +15,9 @@ import numpy as np
 
 from .base import MESSAGE_COLOR, axes_or_new, note
 
+__all__ = ["block_means", "normalize_rows", "plot_confusion_matrix",
+           "plot_optimizer_comparison", "short_count"]
+
 
 def short_count(n):
     """A count in at most ~4 characters so it fits in a cell: 987, 12k, 3.4M, 1.2G.

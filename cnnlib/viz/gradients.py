@@ -18,6 +18,8 @@ from ..conv import conv2d_backward_loop, conv2d_loop
 from ..pool import maxpool_backward_loop, maxpool_loop
 from .base import DIVERGING, MESSAGE_COLOR, annotate, message_figure, subplots, symmetric_limit
 
+__all__ = ["heatmap", "outline", "plot_conv_touch", "plot_pool_routing", "WINDOW"]
+
 WINDOW = "orange"     # the window / patch being explained; stands out on red and on blue
 
 

@@ -12,6 +12,8 @@ from ..checks import output_size
 from ..pool import avgpool_fast, maxpool_fast
 from .base import DIVERGING, annotate, footnote, say, subplots, symmetric_limit
 
+__all__ = ["plot_pooling", "pool_problem"]
+
 
 def pool_problem(shape, size, stride, mode="max"):
     """Check pooling settings for a map of `shape` (H, W); returns (out_shape, message)

@@ -13,6 +13,9 @@ import numpy as np
 from ..losses import log_softmax
 from .base import MESSAGE_COLOR, say, subplots
 
+__all__ = ["check_logits_label", "plot_probabilities", "probability_bars",
+           "tempered_log_probs"]
+
 
 def check_logits_label(logits, label):
     """Return logits as a float64 vector (K,) and label as an int in 0..K-1, or raise ValueError."""

@@ -14,6 +14,8 @@ from .activations import to_input
 from .base import figure, footnote, say, show_digit
 from .probabilities import probability_bars
 
+__all__ = ["plot_transform_accuracy", "plot_transform_effect", "transform_accuracy"]
+
 
 def plot_transform_effect(net, image, label=None, shift=(0, 0), angle=0.0):
     """Original digit and its shifted/rotated copy, each with the network's probabilities.

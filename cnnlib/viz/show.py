@@ -8,6 +8,8 @@ Introduced in notebooks/00_mnist.ipynb.
 import inspect
 import os
 
+__all__ = ["show_source", "source_text"]
+
 
 def source_text(obj):
     """Return the source code of a function, class or method as a string.

@@ -22,6 +22,11 @@ from .activations import to_input, trace_activations
 from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
 from .probabilities import probability_bars
 
+__all__ = ["conv_map_layers", "first_conv_weights", "layer_outputs", "load_trained",
+           "mosaic", "most_confident_mistakes", "plot_confidence_histogram", "plot_filters",
+           "plot_layer_maps", "plot_most_wrong", "predict_view",
+           "to_input"]    # from viz.activations; notebook 11 imports it from here
+
 
 def load_trained(path):
     """Build the architecture saved in an .npz written by Sequential.save and load it.

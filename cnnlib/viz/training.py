@@ -23,6 +23,9 @@ from ..optim import SGD
 from ..train import fit
 from .base import MESSAGE_COLOR, axes_or_new, figure, note, subplots
 
+__all__ = ["CURVES", "finite_points", "history_problems", "plot_history", "plot_speedup",
+           "TrainingDashboard"]
+
 CURVES = (("loss", "train", "C0"), ("val_loss", "validation", "C1"),
           ("acc", "train", "C0"), ("val_acc", "validation", "C1"))
 

@@ -29,6 +29,10 @@ from .robustness import plot_transform_effect
 from .trained import most_confident_mistakes, predict_view
 from .training import TrainingDashboard
 
+__all__ = ["activation_explorer", "conv_touch_explorer", "digit_browser", "digit_explorer",
+           "FigureWidget", "kernel_editor", "pool_routing_explorer", "pooling_explorer",
+           "softmax_explorer", "training_dashboard", "transform_explorer"]
+
 
 class FigureWidget(W.VBox):
     """Rows of controls above a picture of fixed height that draw(**values) fills.

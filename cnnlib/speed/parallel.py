@@ -1,42 +1,38 @@
 """Use every core: split a mini-batch into equal parts and run each part through its own
 replica of the network on its own thread.
 
-    loss, logits = train_step_split(net, xb, yb, optimizer, parts=2)
+    loss, logits = train_step_threads(net, xb, yb, optimizer, parts=2)
     scores = forward_split(net, x, parts=2)
 
 Why threads work here: NumPy releases Python's global lock inside matrix products, copies
 and element-wise loops, which is where a CNN's time goes. Why whole replicas rather than
 splitting each operation: one hand-off per step instead of one per operation, and BLAS
-stays single-threaded (cnnlib.threads), so no thread spins waiting for a busy core.
+stays single-threaded (cnnlib.speed.threads), so no thread spins waiting for a busy core.
 
-A replica shares the parameter arrays with the net (copy.copy of each layer) but keeps its
-own forward caches. The loss of the whole batch is the mean over all samples, so part k's
-upstream gradient is scaled by len(part k) / N and the parts' parameter gradients add up
-(in a fixed order, so a run repeats exactly) to the gradient of the whole batch.
+A replica (cnnlib.speed.parts) shares the parameter arrays with the net but keeps its own
+forward caches; each part runs parts.part_gradients, and the parts' parameter gradients add
+up (in a fixed order, so a run repeats exactly) to the gradient of the whole batch.
 
 No notebook introduces this module: the README section "Cores and threads" explains it.
 """
 
-import copy
 import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .losses import softmax_cross_entropy
+from .parts import part_bounds, part_gradients, replica
 from .threads import num_threads
+
+__all__ = ["count_parts", "forward_split", "parts_for", "train_step_threads", "work_per_sample"]
 
 MIN_PART = 16          # smaller parts lose more to Python overhead than a core gains
 # Each layer's Python work (checks, reshapes, starting numpy calls) runs one thread at a time
-# (Python's global lock), so a part must also carry enough arithmetic: measured on the 2-core
-# test machine, lenet's training step got 5% slower split into parts of 32 images (11 million
-# multiply-adds each) and 15% faster with parts of 64 (21 million); lenet99 gained from parts
-# of 16 images (48 million).
+# (Python's global lock), so a part must also carry enough arithmetic, in multiply-adds;
+# the thresholds come from measurements on the 2-core test machine (benchmarks/RESULTS.md:
+# version 0.4 for threads, 0.5 for worker processes, which share no lock, only a hand-off
+# per step, and so pay with less work per part).
 MIN_PART_WORK = 20_000_000
-# Worker processes (cnnlib.workers) share no global lock, only a hand-off per step. Two
-# processes against one, same machine: one_conv at batch 128 (parts of 4.0 million) 1.5x,
-# lenet at batch 32 (5.3 million) 1.3x, two_conv at batch 64 (3.8 million) about even,
-# two_conv at batch 32 (1.9 million) 0.9x.
 MIN_PART_WORK_PROCESSES = 3_000_000
 FORWARD_CHUNK = 64     # images a thread sends through the net at a time in forward_split
 _pools = {}
@@ -48,9 +44,9 @@ def _pool(workers):
     return _pools[workers]
 
 
-def split_parts(n, parts=None, work=None, min_work=MIN_PART_WORK):
-    """How many parts a batch of n samples is split into: at most `parts` (default:
-    cnnlib.threads.num_threads()), each at least MIN_PART samples and, if `work` (the
+def count_parts(n, parts=None, work=None, min_work=MIN_PART_WORK):
+    """How many parts a batch of n samples is cut into: at most `parts` (default:
+    cnnlib.speed.threads.num_threads()), each at least MIN_PART samples and, if `work` (the
     multiply-adds of one sample, work_per_sample) is given, at least min_work
     multiply-adds; 1 means no split."""
     parts = num_threads() if parts is None else parts
@@ -74,9 +70,9 @@ def work_per_sample(net, sample_shape):
 
 
 def parts_for(net, x, min_work=MIN_PART_WORK):
-    """split_parts for batch x through net on cnnlib.threads.num_threads() threads, with the
-    work rule (each part at least min_work multiply-adds). 1 also when x does not fit the
-    net: the unsplit path then reports why."""
+    """count_parts for batch x through net on cnnlib.speed.threads.num_threads() threads,
+    with the work rule (each part at least min_work multiply-adds). 1 also when x does not
+    fit the net: the unsplit path then reports why."""
     parts = num_threads()
     if parts == 1 or len(x) < 2 * MIN_PART:
         return 1
@@ -84,14 +80,7 @@ def parts_for(net, x, min_work=MIN_PART_WORK):
         work = work_per_sample(net, np.shape(x)[1:])
     except (ValueError, TypeError, IndexError):
         return 1
-    return split_parts(len(x), parts, work, min_work)
-
-
-def replica(net):
-    """A Sequential whose layers share net's parameter arrays but cache their own inputs."""
-    twin = copy.copy(net)
-    twin.layers = [copy.copy(layer) for layer in net.layers]
-    return twin
+    return count_parts(len(x), parts, work, min_work)
 
 
 def run_parts(fn, chunks):
@@ -104,22 +93,16 @@ def run_parts(fn, chunks):
     return [first] + [f.result() for f in futures]
 
 
-def _bounds(n, parts):
-    edges = [n * k // parts for k in range(parts + 1)]
-    return list(zip(edges[:-1], edges[1:]))
-
-
 def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
     """net.forward(x) computed part by part on threads, each part `chunk` images at a time;
     same scores (N, K) up to rounding. The net's own forward caches are left alone unless
     x is a single chunk on one thread (then this is net.forward(x)).
 
     Why chunks: the intermediate arrays of 64 images stay in a core's cache, those of a
-    batch of 1000 do not; on the 2-core test machine inference ran about twice as fast in
-    chunks of 64 (benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
+    batch of 1000 do not (the speed-up: benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
     README, "Cores and threads").
     """
-    parts = parts_for(net, x) if parts is None else split_parts(len(x), parts)
+    parts = parts_for(net, x) if parts is None else count_parts(len(x), parts)
     if parts == 1 and len(x) <= chunk:
         return net.forward(x)
     twins = [replica(net) for _ in range(parts)]
@@ -128,29 +111,22 @@ def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
         outs = [twins[k].forward(x[i:min(i + chunk, b[1])]) for i in range(b[0], b[1], chunk)]
         return np.concatenate(outs)
 
-    return np.concatenate(run_parts(part, _bounds(len(x), parts)))
+    return np.concatenate(run_parts(part, part_bounds(len(x), parts)))
 
 
-def train_step_split(net, xb, yb, optimizer, parts=None):
-    """cnnlib.train.train_step with the batch split across threads. Returns (loss, logits);
-    a NaN or infinite loss is returned without updating, as in train_step.
-
-    Not part of a notebook (see the README, "Cores and threads").
+def train_step_threads(net, xb, yb, optimizer, parts=None):
+    """cnnlib.train.train_step with the batch split across threads (at most `parts` parts,
+    count_parts). Returns (loss, logits); a NaN or infinite loss is returned without
+    updating, as in train_step.
     """
     n = len(xb)
-    parts = split_parts(n, parts)
+    parts = count_parts(n, parts)
     twins = [replica(net) for _ in range(parts)]
 
     def part(k, b):
-        logits = twins[k].forward(xb[b[0]:b[1]])
-        loss, dlogits = softmax_cross_entropy(logits, yb[b[0]:b[1]])
-        share = (b[1] - b[0]) / n
-        if math.isfinite(loss):
-            dlogits *= dlogits.dtype.type(share)
-            twins[k].backward(dlogits)
-        return loss * share, logits
+        return part_gradients(twins[k], xb[b[0]:b[1]], yb[b[0]:b[1]], (b[1] - b[0]) / n)
 
-    results = run_parts(part, _bounds(n, parts))
+    results = run_parts(part, part_bounds(n, parts))
     loss = sum(r[0] for r in results)
     if math.isfinite(loss):
         for i, layer in enumerate(net.layers):

@@ -1,6 +1,6 @@
 """Preview site: every notebook executed on the bundled sample and rendered to static HTML.
 
-    python -m cnnlib.site build [--out site] [--timeout 600]
+    python -m cnnlib.course.site build [--out site] [--timeout 600]
 
 gives site/index.html (the course map, notebooks/README.md) and one page per notebook
 with all its figures. A widget cannot run in a static page, so each widget shows the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .launch import BRANCH, REPOSITORY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\s)([^$\n]+?)(?<![\s\\])\$", re.S)
@@ -230,7 +230,7 @@ def build(out=None, notebooks=None, timeout=600, log=print, on_executed=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.site", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.course.site", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute the notebooks and write the static site")
     b.add_argument("--out", default=str(ROOT / "site"), help="folder for the site (default: site/)")

@@ -5,9 +5,9 @@ The policy, applied when cnnlib is imported (so no notebook cell has to do anyth
   * cnnlib's own threads: the number of CPUs this process may run on
     (os.sched_getaffinity, which a container or `taskset` restricts), or the teacher's
     override CNNLIB_THREADS=N. Every large mini-batch is split into that many parts:
-    a training batch on worker processes forked for each epoch (cnnlib.workers, Linux;
+    a training batch on worker processes forked for each epoch (cnnlib.speed.workers, Linux;
     CNNLIB_SPLIT=threads keeps it in this process), inference on threads
-    (cnnlib.parallel). Idle workers and threads sleep, so a busy machine loses nothing
+    (cnnlib.speed.parallel). Idle workers and threads sleep, so a busy machine loses nothing
     to them.
   * BLAS (numpy's matrix products): 1 thread, set with threadpoolctl. OpenBLAS threads
     busy-wait for work between calls; on a server where many kernels share few cores they
@@ -64,9 +64,9 @@ def num_threads():
 
 
 def split_with():
-    """How a training batch is split across cores: "processes" (cnnlib.workers; the
+    """How a training batch is split across cores: "processes" (cnnlib.speed.workers; the
     default where worker processes can be forked, i.e. on Linux) or "threads"
-    (cnnlib.parallel; elsewhere, or chosen with CNNLIB_SPLIT=threads).
+    (cnnlib.speed.parallel; elsewhere, or chosen with CNNLIB_SPLIT=threads).
 
     Not part of a notebook (see the README, "Cores and threads").
     """
@@ -127,9 +127,8 @@ def keep_freed_memory(mmap_threshold=32 * 2**20, trim_threshold=128 * 2**20):
     threads in one process every unmap also interrupts the other core. Blocks up to
     mmap_threshold (32 MiB, as high as glibc's own adaptive threshold ever goes) now come
     from the heap, and up to trim_threshold of free heap memory is kept for the next step.
-    On the 2-core test machine this cut the page faults of a slice of the 99% network's
-    training at 2 threads from about 340,000 to 8,000 and made it about 40% faster
-    (benchmarks/RESULTS.md, version 0.4). The cost: a process keeps up to 128 MiB of freed
+    benchmarks/RESULTS.md (version 0.4) has the page faults and the speed with and without
+    it. The cost: a process keeps up to 128 MiB of freed
     memory instead of returning it, which its peak memory already includes.
     """
     try:

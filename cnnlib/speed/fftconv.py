@@ -1,6 +1,8 @@
 """Convolution through the Fourier transform: the same numbers as conv2d_fast (up to
 rounding), with far fewer multiplications when the kernel is large.
 
+    layer = FFTConv2D(16, 32, 5, pad=2)    # Conv2D's weights and results, computed this way
+
 The convolution theorem: the Fourier transform turns a correlation of two images into a
 product, frequency by frequency. So each image and each filter is transformed once, then
 for every frequency the channel sums are one small complex matrix product
@@ -21,14 +23,20 @@ Stride 1 only. Backward: dx = the full convolution of dout with the filters, dw 
 correlation of the padded input with dout; both are products of transforms too.
 Tests check these against the loop versions and a numerical gradient check.
 
-Not part of a notebook; benchmarks/RESULTS.md (version 0.5) says why and how fast.
+FFTConv2D is a Conv2D (same parameters, initial values, shapes and saved weights) whose
+forward and backward run these functions; cnnlib.architectures.lenet99 uses it for its
+second convolution. Not part of a notebook; benchmarks/RESULTS.md (version 0.5) says why
+and how fast.
 """
 
 from functools import lru_cache
 
 import numpy as np
 
-from .checks import check_conv_args
+from ..checks import check_conv_args, check_dout
+from ..conv import Conv2D
+
+__all__ = ["FFTConv2D", "conv2d_backward_fft", "conv2d_fft"]
 
 
 def _complex(dtype):
@@ -97,8 +105,8 @@ def images(z, grid, shape, offset=(0, 0)):
 
 def check_stride(stride):
     if stride != 1:
-        raise ValueError(f"impl='fft' needs stride 1 (the Fourier-transform convolution); "
-                         f"got stride={stride!r}. Use impl='fast' for other strides.")
+        raise ValueError(f"the Fourier-transform convolution (FFTConv2D) needs stride 1; "
+                         f"got stride={stride!r}. Use Conv2D for other strides.")
 
 
 def _maps_last(a):
@@ -155,3 +163,32 @@ def conv2d_backward_fft(dout, x, w, stride=1, pad=0, spectra=None, need_dx=True)
     dw = np.conjugate(ds, out=ds) @ xs.transpose(0, 2, 1)  # (frequencies, F, C); ds is done
     dw = images(dw.reshape(-1, f * c), grid, (kh, kw)).reshape(kh, kw, f, c)
     return dx, np.ascontiguousarray(dw.transpose(2, 3, 0, 1)), db
+
+
+class FFTConv2D(Conv2D):
+    """Conv2D computed through the Fourier transform (stride 1 only): the same parameters,
+    initial values (for the same seed), output and gradients up to rounding, and weights
+    saved from either load into the other (cnnlib.model). Faster than im2col for large
+    kernels on many channels, such as lenet99's second convolution (benchmarks/RESULTS.md).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, pad=0, init="he",
+                 seed=0, dtype=np.float32, need_dx=True):
+        check_stride(stride)
+        super().__init__(in_channels, out_channels, kernel_size, stride, pad, init=init,
+                         seed=seed, dtype=dtype, need_dx=need_dx)
+        self.impl = "fft"       # what Conv2D's impl would say; forward, backward are this class's
+
+    def forward(self, x):
+        x = np.asarray(x)
+        self.x = x
+        out, self.spectra = conv2d_fft(x, self.params["W"], self.params["b"], self.stride,
+                                       self.pad, return_spectra=True)
+        return out
+
+    def backward(self, dout):
+        dout = check_dout(self, dout, lambda: self.output_shape(self.x.shape))
+        dx, dw, db = conv2d_backward_fft(dout, self.x, self.params["W"], self.stride, self.pad,
+                                         self.spectra, self.need_dx)
+        self.grads = {"W": dw, "b": db}
+        return dx if self.need_dx else None

@@ -3,7 +3,7 @@
 REPOSITORY is the one place that names the public repository; the README's Binder badge,
 the course map's Colab badges and every notebook's first cell are made from it, and
 tests/test_launch.py checks they still agree (after changing it, run
-`python -m cnnlib.launch` to rewrite the notebooks' first cells and print the badges).
+`python -m cnnlib.course.launch` to rewrite the notebooks' first cells and print the badges).
 
 The setup cell does nothing (and prints nothing) where cnnlib can be imported, as after
 the README's install; on Colab it clones the repository and pip-installs it.
@@ -73,7 +73,7 @@ def write_setup_cells(notebooks):
 
 
 def main(argv=None):
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     changed = write_setup_cells(sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")))
     print(f"setup cell rewritten in {len(changed)} notebook(s)")
     print("Binder:", binder_url())

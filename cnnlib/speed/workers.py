@@ -1,14 +1,14 @@
-"""The batch split on worker processes: the same arithmetic as cnnlib.parallel's threads,
+"""The batch split on worker processes: the same arithmetic as cnnlib.speed.parallel's threads,
 without Python's global lock between them.
 
     team = team_for(net, xb, parts=2)         # forks 1 worker, or reuses net's team
     loss, logits = team.train_step(xb, yb, optimizer)
-    close_team(net)                            # cnnlib.train.fit does this after each epoch
+    close_team(net)              # cnnlib.speed.steps.split_batches does this when its block ends
 
 Why processes: in one process, only one thread at a time runs Python code or starts a
 numpy call (the global lock). A small network's step is many short numpy calls, so two
-threads mostly wait for each other: on the 2-core test machine two threads training lenet
-on parts of 32 images together did 1.3x the work of one, two processes 2x.
+threads mostly wait for each other, and two processes do more work than two threads
+(benchmarks/RESULTS.md, version 0.5).
 
 How: the workers are forked copies of this process (Linux; elsewhere cnnlib keeps to
 threads), so they start with the net already built. Before every step this process
@@ -24,7 +24,6 @@ A worker that fails sends its error back, and the step raises it; an interrupted
 No notebook introduces this module: the README section "Cores and threads" explains it.
 """
 
-import contextlib
 import math
 import mmap
 import multiprocessing
@@ -35,10 +34,10 @@ import weakref
 
 import numpy as np
 
-from .losses import softmax_cross_entropy
-from .parallel import (MIN_PART_WORK, MIN_PART_WORK_PROCESSES, _bounds, parts_for, replica,
-                       train_step_split)
-from .threads import can_fork, split_with
+from .parts import part_bounds, part_gradients, replica
+from .threads import can_fork
+
+__all__ = ["WorkerTeam", "close_team", "team_for", "worker_peak_memory"]
 
 
 class _Shared:
@@ -84,17 +83,14 @@ def _serve(net, k, conn, shared, param_names):
             return
         count, share = msg
         try:
-            x, y = shared[f"x{k}"][:count], shared[f"y{k}"][:count]
-            logits = net.forward(x)
-            loss, dlogits = softmax_cross_entropy(logits, y)
+            loss, logits = part_gradients(net, shared[f"x{k}"][:count], shared[f"y{k}"][:count],
+                                          share)
             if math.isfinite(loss):
-                dlogits *= dlogits.dtype.type(share)
-                net.backward(dlogits)
                 for name in param_names:
                     layer, key = layers[name], name.split(".")[1]
                     shared[f"g{k}:{name}"][...] = layer.grads[key]
             shared[f"z{k}"][:count] = logits
-            conn.send(("ok", loss * share))
+            conn.send(("ok", loss))
         except BaseException as err:                   # report it; the main process raises
             conn.send(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
 
@@ -107,7 +103,7 @@ class WorkerTeam:
 
     def __init__(self, net, parts, max_batch, sample_shape, dtype, num_classes, out_dtype):
         if not can_fork():
-            raise RuntimeError("worker processes need fork (Linux); use cnnlib.parallel's "
+            raise RuntimeError("worker processes need fork (Linux); use cnnlib.speed.parallel's "
                                "threads instead.")
         self._net, self.parts = weakref.ref(net), parts
         self.max_batch, self.sample_shape, self.dtype = max_batch, tuple(sample_shape), dtype
@@ -160,12 +156,7 @@ class WorkerTeam:
         n, net = len(xb), self._net()
         bounds = self.dispatch(xb, yb)
         a, b = bounds[0]
-        logits = net.forward(xb[a:b])
-        loss, dlogits = softmax_cross_entropy(logits, yb[a:b])
-        loss *= (b - a) / n
-        if math.isfinite(loss):
-            dlogits *= dlogits.dtype.type((b - a) / n)
-            net.backward(dlogits)
+        loss, logits = part_gradients(net, xb[a:b], yb[a:b], (b - a) / n)
         losses, outs = self.collect(bounds)
         loss += sum(losses)
         if math.isfinite(loss):
@@ -185,7 +176,7 @@ class WorkerTeam:
         n, shared = len(xb), self.shared
         for name, p in self._net().named_params().items():
             shared[f"p:{name}"][...] = p
-        bounds = _bounds(n, self.parts)
+        bounds = part_bounds(n, self.parts)
         for k, (a, b) in enumerate(bounds[1:], 1):
             shared[f"x{k}"][:b - a] = xb[a:b]
             shared[f"y{k}"][:b - a] = yb[a:b]
@@ -280,30 +271,3 @@ def close_team(net):
     team = _teams.pop(net, None)
     if team is not None:
         team.close()
-
-
-@contextlib.contextmanager
-def workers_for(net):
-    """A block after which net's worker processes are stopped, however it ends
-    (cnnlib.train.fit runs each epoch in one, so no idle workers hold memory while it
-    validates or after it returns)."""
-    try:
-        yield
-    finally:
-        close_team(net)
-
-
-def training_parts(net, xb):
-    """How many parts cnnlib.train.train_step splits training batch xb into (1: no split):
-    parallel.parts_for with the work rule of the way it splits (split_with)."""
-    processes = split_with() == "processes"
-    return parts_for(net, xb, MIN_PART_WORK_PROCESSES if processes else MIN_PART_WORK)
-
-
-def train_step_parts(net, xb, yb, optimizer):
-    """cnnlib.train.train_step with the batch split into training_parts(net, xb) parts, on
-    worker processes or threads (split_with). Returns (loss, logits)."""
-    parts = training_parts(net, xb)
-    if split_with() == "processes":
-        return team_for(net, xb, parts).train_step(xb, yb, optimizer)
-    return train_step_split(net, xb, yb, optimizer, parts)

@@ -1,0 +1,52 @@
+"""The seam between the training loop and the speed-ups: one mini-batch split across cores.
+
+    with split_batches(net, train_step) as step:       # cnnlib.train.fit, once per epoch
+        loss, logits = step(net, xb, yb, optimizer)    # train_step's call and result
+
+`step` is train_step itself when splitting does not pay (one core, a small batch, a net
+that is not a Sequential), and otherwise the same step with the batch cut into parts that
+run at the same time: on worker processes (cnnlib.speed.workers, Linux) or on threads
+(cnnlib.speed.parallel; elsewhere, or CNNLIB_SPLIT=threads). Worker processes started in
+the block stop when it ends, however it ends.
+
+Both ways run every part through cnnlib.speed.parts.part_gradients and add the parts'
+gradients in a fixed order (so a run repeats exactly): the same numbers as train_step up
+to float rounding.
+
+No notebook introduces this module: the README section "Cores and threads" explains it.
+"""
+
+import contextlib
+
+from ..model import Sequential
+from .parallel import MIN_PART_WORK, MIN_PART_WORK_PROCESSES, parts_for, train_step_threads
+from .threads import split_with
+from .workers import close_team, team_for
+
+__all__ = ["split_batches"]
+
+
+@contextlib.contextmanager
+def split_batches(net, train_step):
+    """A block whose value is a step function with train_step's call and result,
+    step(net, xb, yb, optimizer) -> (loss, logits), that splits each batch of the Sequential
+    net across the cores when every part carries enough work (parallel.parts_for), and is
+    train_step otherwise. The worker processes it starts stop when the block ends."""
+    if not isinstance(net, Sequential):
+        yield train_step
+        return
+    processes = split_with() == "processes"
+    min_work = MIN_PART_WORK_PROCESSES if processes else MIN_PART_WORK
+
+    def step(net, xb, yb, optimizer):
+        parts = parts_for(net, xb, min_work)
+        if parts == 1:
+            return train_step(net, xb, yb, optimizer)
+        if processes:
+            return team_for(net, xb, parts).train_step(xb, yb, optimizer)
+        return train_step_threads(net, xb, yb, optimizer, parts)
+
+    try:
+        yield step
+    finally:
+        close_team(net)         # nothing to do when no worker was started
