@@ -8,13 +8,17 @@ cnnlib.train.fit and prints the test accuracy.
 """
 
 import argparse
+import hashlib
+import json
 import math
 import os
 import sys
 import warnings
+from pathlib import Path
 
 from .architectures import ARCHITECTURES, make_net
 from .data import load_mnist, to_float
+from .data.download import cache_dir
 from .metrics import classification_report
 from .model import check_weights_path
 from .optim import OPTIMIZERS
@@ -85,9 +89,17 @@ def parse_args(argv=None):
                    help="use only the first N test images")
     p.add_argument("--save", type=_file_name, default=None,
                    help="write the trained weights to this .npz file (checked before training)")
+    p.add_argument("--checkpoint", type=_file_name, default=None, metavar="PATH",
+                   help="write the run's state to PATH after every epoch (default with --data "
+                        "full: a file in the cache, removed when the run ends well)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the checkpoint's last finished epoch; the same command "
+                        "plus --resume ends with the weights an uninterrupted run gives")
     p.add_argument("--report", action="store_true", help="print a per-class report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
+    if args.resume and args.checkpoint is None and args.data != "full":
+        p.error("--resume needs --checkpoint PATH, the file the interrupted run wrote")
     if args.data_dir is not None and args.data != "full":
         p.error("--data-dir only applies to --data full (the sample is bundled); "
                 "add --data full or drop --data-dir")
@@ -142,12 +154,13 @@ def _run(args, state):
                     lr_decay=args.lr_decay, shift=args.augment, epochs=args.epochs,
                     batch_size=args.batch_size)
     net = make_net(args.arch, seed=args.seed)
+    checkpoint, temporary = _checkpoint_path(args, recipe)
     print(f"{args.arch} network:\n{net.summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
           f"{OPTIMIZERS[args.optimizer](net, lr=recipe.lr)}, batch size {args.batch_size}, "
           f"{args.epochs} epoch(s), lr decay {args.lr_decay:g} per epoch, random shifts up to "
           f"{args.augment} px; {num_threads()} thread(s)")
-    state.update(net=net, epoch=0)
+    state.update(net=net, epoch=0, checkpoint=checkpoint)
 
     def end_of_epoch(history):
         # keep the last finished epoch's weights: Ctrl-C in the next one saves these
@@ -157,8 +170,11 @@ def _run(args, state):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChanceLevelWarning)
         _, history, _ = train_recipe(recipe, x_train, y_train, progress=not args.no_progress,
-                                     callback=end_of_epoch, net=net)
+                                     callback=end_of_epoch, net=net, checkpoint=checkpoint,
+                                     resume=args.resume)
     state["done"] = True
+    if temporary:
+        checkpoint.unlink(missing_ok=True)
     per_epoch = zip(history["loss"], history["acc"], history["seconds"])
     for e, (loss, acc, sec) in enumerate(per_epoch, 1):
         print(f"epoch {e}: train loss {loss:.4f}, train accuracy {acc:.2%}, {sec:.1f} s")
@@ -178,8 +194,42 @@ def _run(args, state):
         warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
+def _checkpoint_path(args, recipe):
+    """(path or None, whether it is the default one, removed after a run that ended well).
+
+    Runs on the full data take minutes, so they checkpoint by default, into the cache, in a
+    file named after everything that makes the run what it is."""
+    if args.checkpoint is not None:
+        path = Path(args.checkpoint).expanduser()
+        if args.resume and not path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}; run without --resume "
+                                    "to start (it writes one after every epoch).")
+        print(f"checkpoint after every epoch: {path}")
+        return path, False
+    if args.data != "full":
+        return None, False
+    key = json.dumps([recipe.as_dict(), args.train_size, str(args.data_dir)], sort_keys=True)
+    folder = cache_dir() / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{recipe.arch}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz"
+    if args.resume and not path.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint of this run in {folder}; run without "
+                                "--resume to start.")
+    print(f"checkpoint after every epoch: {path} (if the run stops, repeat the command with "
+          f"--resume)")
+    return path, True
+
+
 def _interrupted(args, state):
     """The one line for Ctrl-C; with --save, saves the last finished epoch's weights."""
+    line = _interrupted_weights(args, state)
+    if state.get("checkpoint") is not None and state.get("epoch") and not state.get("done"):
+        line += (f" The run's state after epoch {state['epoch']} is in {state['checkpoint']}: "
+                 "repeat the command with --resume to go on.")
+    return line
+
+
+def _interrupted_weights(args, state):
     if "net" not in state:
         return "interrupted before training started; nothing saved."
     if state.get("done"):

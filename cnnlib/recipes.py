@@ -95,32 +95,52 @@ def get_recipe(name):
 
 
 def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=False,
-                 callback=None, net=None, **changes):
+                 callback=None, net=None, checkpoint=None, resume=False, **changes):
     """Build recipe.arch and train it on float images x_train (N, C, H, W) with the recipe.
 
     changes override recipe fields (e.g. epochs=1). callback(history) runs after every epoch
     (after the learning-rate decay). net: a network built as make_net(recipe.arch,
     seed=recipe.seed) to train in place (default: build it here; the CLI passes its own so
-    it can save the last finished epoch on Ctrl-C). Returns (net, history, training seconds).
+    it can save the last finished epoch on Ctrl-C). checkpoint: a path where the run's
+    state is written after every epoch (cnnlib.checkpoint); with resume=True the run goes
+    on from that file's last finished epoch, and ends with the same weights, bit for bit,
+    as a run that was never interrupted. Returns (net, history, training seconds); the
+    history covers every epoch, resumed ones included.
     Not part of a notebook; behind the weights notebook 11 inspects.
     """
     from .architectures import make_net
     from .augment import random_shifts
+    from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
     from .optim import OPTIMIZERS
     from .train import fit
 
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=PATH: the file to go on from.")
     recipe = replace(recipe, **changes)
     net = make_net(recipe.arch, seed=recipe.seed) if net is None else net
     opt = OPTIMIZERS[recipe.optimizer](net, lr=recipe.lr)
     rng = np.random.default_rng(recipe.seed)
     augment = (lambda xb: random_shifts(xb, rng, recipe.shift)) if recipe.shift else None
+    done, before = 0, {}
+    data = None if checkpoint is None else data_fingerprint(x_train, y_train)
+    if resume:
+        done, before = load_checkpoint(checkpoint, net, opt, rng if recipe.shift else None,
+                                       recipe, data)
+
+    def whole(history):
+        return {k: before.get(k, []) + v for k, v in history.items()}
 
     def after_epoch(history):
         opt.lr *= recipe.lr_decay
-        return None if callback is None else callback(history)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, net, opt, done + len(history["loss"]), whole(history),
+                            rng if recipe.shift else None, recipe, data)
+        return None if callback is None else callback(whole(history))
 
+    # epoch e of fit shuffles with seed + e - 1, so starting at seed + done repeats the
+    # order the uninterrupted run would have used
     start = time.perf_counter()
-    history = fit(net, x_train, y_train, recipe.epochs, recipe.batch_size, opt, x_val=x_val,
-                  y_val=y_val, seed=recipe.seed, progress=progress, callback=after_epoch,
-                  augment=augment)
-    return net, history, time.perf_counter() - start
+    history = fit(net, x_train, y_train, recipe.epochs - done, recipe.batch_size, opt,
+                  x_val=x_val, y_val=y_val, seed=recipe.seed + done, progress=progress,
+                  callback=after_epoch, augment=augment)
+    return net, whole(history), time.perf_counter() - start

@@ -35,8 +35,9 @@ SPEED = "cnnlib.speed"
 ENGINE_MODULES = {f"cnnlib.{m}" for m in (
     "architectures", "augment", "checks", "conv", "diagnose", "files", "gradcheck", "im2col",
     "layers", "losses", "metrics", "model", "optim", "pool", "train")}
-# what runs the engine: the package, python -m cnnlib, and the recipes the command line takes
-ENTRY_POINTS = {"cnnlib", "cnnlib.__main__", "cnnlib.cli", "cnnlib.recipes"}
+# what runs the engine: the package, python -m cnnlib, the recipes the command line takes and
+# the checkpoints of their runs
+ENTRY_POINTS = {"cnnlib", "cnnlib.__main__", "cnnlib.cli", "cnnlib.recipes", "cnnlib.checkpoint"}
 # the engine modules that may import cnnlib.speed (train: the seam split_batches and
 # forward_split; model: forward_split; architectures: FFTConv2D), and the entry points that
 # apply its threading policy

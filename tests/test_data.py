@@ -190,3 +190,9 @@ def test_minibatches_bad_batch_size(batch_size):
 def test_minibatches_length_mismatch():
     with pytest.raises(ValueError, match="same length"):
         minibatches(np.zeros(4), np.zeros(5), 2)
+
+
+@pytest.mark.parametrize("bad", [123, 1.5, ["a", "b"]])
+def test_full_with_a_directory_that_is_not_a_path_says_so(bad):
+    with pytest.raises(TypeError, match=r"directory must be a folder's path .*got "):
+        load_mnist("full", directory=bad)

@@ -201,3 +201,86 @@ def test_closed_port_mirror_is_reported(tmp_path):
         port = s.getsockname()[1]
     check_raises(lambda: fetch(NAME, tmp_path, [f"http://127.0.0.1:{port}/"], SHA, timeout=2,
                                progress=False), DownloadError, "could not download", "by hand")
+
+
+def trickling(seconds=20, every=0.05):
+    """A handler for servers(): headers for a large file, then one byte every `every` s,
+    for at most `seconds` (bounded, so the test server always stops by itself)."""
+    import time
+
+    def handler_get(request):
+        request.send_response(200)
+        request.send_header("Content-Length", str(10 ** 6))
+        request.end_headers()
+        try:
+            for _ in range(int(seconds / every)):
+                request.wfile.write(b"\x1f")
+                request.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            pass
+    return handler_get
+
+
+def test_a_stalled_mirror_is_left_after_the_stall_window_not_the_deadline(servers, tmp_path):
+    """20 bytes/s is far below min_rate: the stall detector names the rate and the next
+    mirror delivers, long before the (default, 600 s) deadline."""
+    import time
+    slow, good = servers(trickling()), servers({NAME: (200, gzip.compress(RAW))})
+    start = time.monotonic()
+    path = fetch(NAME, tmp_path, [slow, good], RAW_SHA, timeout=5, progress=False,
+                 min_rate=1000, stall_window=1)
+    assert time.monotonic() - start < 8
+    assert gzip.decompress(path.read_bytes()) == RAW
+    assert os.listdir(tmp_path) == [NAME]
+    with pytest.raises(DownloadError, match=r"stalled: \d+ bytes in the last 1 s, below the "
+                                            r"minimum rate of 1000 bytes/s"):
+        fetch(NAME, tmp_path / "alone", [slow], RAW_SHA, timeout=5, progress=False,
+              min_rate=1000, stall_window=1)
+    assert os.listdir(tmp_path / "alone") == []
+
+
+def test_a_slow_but_steady_mirror_is_not_called_stalled(servers, tmp_path):
+    """The same trickle passes when the minimum rate is below it (the check measures, it
+    does not guess): here 2 s of it, then the server ends the response short."""
+    with pytest.raises(DownloadError) as err:
+        fetch(NAME, tmp_path, [servers(trickling(seconds=2))], RAW_SHA, timeout=5,
+              progress=False, min_rate=5, stall_window=0.5)
+    assert "stalled" not in str(err.value)
+
+
+DOWNLOAD_SCRIPT = """
+import sys
+from cnnlib.data.download import fetch
+print("start", flush=True)
+fetch(sys.argv[1], sys.argv[2], [sys.argv[3]], None, timeout=30, progress=False)
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_download_stopped_by_a_signal_leaves_no_part_file(servers, tmp_path, signame):
+    """Kill a download mid-file (a separate Python process, a local trickling server):
+    its temporary .part file is gone as soon as the process has ended, and the process
+    still ends the way the signal says (killed by it, as if nothing had caught it)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    url = servers(trickling(seconds=30))
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-c", DOWNLOAD_SCRIPT, NAME, str(cache), url],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 30
+        while not (cache.is_dir() and any(p.suffix == ".part" for p in cache.iterdir())):
+            assert time.monotonic() < end and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        time.sleep(0.5)   # well inside the transfer: bytes are arriving
+        proc.send_signal(getattr(signal, signame))
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert os.listdir(cache) == []
+    # Python ends an uncaught KeyboardInterrupt by SIGINT too, after its traceback
+    assert proc.returncode == -getattr(signal, signame)
+    assert ("KeyboardInterrupt" in stderr) == (signame == "SIGINT")

@@ -91,6 +91,10 @@ def _full(dataset, directory, fallbacks=()):
     if directory is None:
         directory = next((d for d in fallbacks if d.is_dir()), None)
     if directory is not None:
+        if not isinstance(directory, (str, os.PathLike)):
+            raise TypeError(f"directory must be a folder's path (a str or pathlib.Path), got "
+                            f"{type(directory).__name__} {directory!r}; e.g. "
+                            "load_mnist('full', directory='~/mnist').")
         directory = Path(directory).expanduser().resolve()
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory} (from directory=... or ${env}) is not a "

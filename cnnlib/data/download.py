@@ -10,6 +10,8 @@ Introduced in notebooks/11_what_it_learned.ipynb.
 import hashlib
 import http.client
 import os
+import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -57,6 +59,11 @@ SIZES = {"train-images-idx3-ubyte.gz": 16 + 60000 * 28 * 28,
          "t10k-labels-idx1-ubyte.gz": 8 + 10000}
 # Seconds one file may take to download from one mirror before the next is tried.
 DEADLINE = 600
+# A mirror that delivers less than MIN_RATE bytes per second, averaged over STALL_WINDOW
+# seconds, has stalled: the next mirror is tried long before the deadline. 1 kB/s would
+# take almost three hours for the 9.9 MB training images.
+MIN_RATE = 1024
+STALL_WINDOW = 30
 # Where `apt-get install dataset-fashion-mnist` (Debian/Ubuntu) puts the four files.
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -107,13 +114,18 @@ def check_file(path, sha256=None, max_bytes=None):
                        "delete it and download it again (or point the loader at a good copy).")
 
 
-def _stream(url, dest, timeout, progress, deadline, max_bytes):
-    """Copy url into dest; TimeoutError once `deadline` seconds have passed overall.
+def _stream(url, dest, timeout, progress, deadline, max_bytes, min_rate=MIN_RATE,
+            stall_window=STALL_WINDOW):
+    """Copy url into dest; TimeoutError once `deadline` seconds have passed overall, or when
+    less than min_rate bytes per second arrived during the last stall_window seconds.
 
     timeout alone bounds each socket read, so a server trickling a byte a second never
-    trips it: read1 returns whatever has arrived, and the clock is checked after each piece.
+    trips it: read1 returns whatever has arrived, and the clocks are checked after each piece.
+    The progress bar shows the rate (bytes per second) as it goes.
     """
-    end = time.monotonic() + deadline
+    start = time.monotonic()
+    end = start + deadline
+    window_start, window_got = start, 0
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -127,13 +139,58 @@ def _stream(url, dest, timeout, progress, deadline, max_bytes):
                 if max_bytes is not None and got > max_bytes:
                     raise IDXError(f"the server sent more than {max_bytes:,} bytes; "
                                    "the file cannot be that large")
-                if time.monotonic() > end:
+                now = time.monotonic()
+                if now > end:
                     raise TimeoutError(f"too slow: {got:,} of {total or '?'} bytes after the "
                                        f"{deadline:g} s deadline for one file")
+                if now - window_start >= stall_window:
+                    if got - window_got < min_rate * (now - window_start):
+                        raise TimeoutError(
+                            f"stalled: {got - window_got:,} bytes in the last "
+                            f"{now - window_start:.0f} s, below the minimum rate of "
+                            f"{min_rate:g} bytes/s (settings min_rate={min_rate:g}, "
+                            f"stall_window={stall_window:g})")
+                    window_start, window_got = now, got
+
+
+class _Signalled(BaseException):
+    """Raised inside fetch by SIGTERM/SIGHUP so that its clean-up runs before the process ends."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _CleanUpOnSignals:
+    """While active, SIGTERM and SIGHUP raise _Signalled in the main thread (so `finally`
+    blocks remove temporary files); on exit the previous handlers are back and a caught
+    signal is raised again, so the process ends (or its own handler runs) as it would have.
+    Only the main thread can set handlers: elsewhere this does nothing (remove_stale
+    cleans up after the next start instead)."""
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+    def __enter__(self):
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise _Signalled(signum)
+
+    def __exit__(self, kind, err, tb):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if isinstance(err, _Signalled):
+            signal.raise_signal(err.signum)
+        return False
 
 
 def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True,
-          deadline=DEADLINE):
+          deadline=DEADLINE, min_rate=MIN_RATE, stall_window=STALL_WINDOW):
     """Download filename from the first mirror that gives a correct copy; return its path.
 
     Inputs: filename, directory (created if needed), mirrors (base URLs ending in "/"),
@@ -141,7 +198,9 @@ def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True,
     Each attempt writes a temporary file .NAME.<pid>.<random>.part in directory, checks it,
     then os.replace()s it into place; a failed attempt deletes its temporary file and tries
     the next mirror, as does one that takes longer than deadline seconds (timeout bounds
-    each read). Leftovers of a killed download are removed first.
+    each read) or delivers less than min_rate bytes/s over stall_window seconds. Ctrl-C,
+    SIGTERM and SIGHUP remove the temporary file before the process stops; leftovers of a
+    download killed harder (SIGKILL, power cut) are removed first, at the next call.
     Raises DownloadError listing every mirror and its failure, and where to put the file.
     """
     directory = Path(directory)
@@ -152,30 +211,42 @@ def fetch(filename, directory, mirrors, sha256=None, timeout=30, progress=True,
     failures = []
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
-        fd, tmp = temp_file(target, ".part")
-        try:
-            with os.fdopen(fd, "wb") as dest:
-                # a gzip is barely larger than its content even when nothing compresses
-                _stream(url, dest, timeout, progress, deadline,
-                        None if max_bytes is None else max_bytes + (1 << 20))
-            check_file(tmp, sha256, max_bytes)
-            os.replace(tmp, target)
+        with _CleanUpOnSignals():
+            found = _attempt(url, target, sha256, max_bytes, failures,
+                             (timeout, progress, deadline, min_rate, stall_window))
+        if found:
             return target
-        # URLError covers HTTP errors and refused connections; OSError timeouts and resets;
-        # HTTPException truncated responses; ValueError (IDXError) a wrong file.
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
-            failures.append(f"  {url}: {err}")
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     raise DownloadError(
         f"could not download {filename}; tried:\n" + "\n".join(failures) +
         f"\nDownload the four files by hand and put them in {directory} "
         "(or pass directory=... / set $CNNLIB_MNIST_DIR or $CNNLIB_FASHION_MNIST_DIR).")
 
 
+def _attempt(url, target, sha256, max_bytes, failures, stream_args):
+    """One mirror: download into a temporary file, check, move into place; True on success.
+    A failure is appended to failures; the temporary file never outlives the call."""
+    timeout, progress, deadline, min_rate, stall_window = stream_args
+    fd, tmp = temp_file(target, ".part")
+    try:
+        with os.fdopen(fd, "wb") as dest:
+            # a gzip is barely larger than its content even when nothing compresses
+            _stream(url, dest, timeout, progress, deadline,
+                    None if max_bytes is None else max_bytes + (1 << 20), min_rate, stall_window)
+        check_file(tmp, sha256, max_bytes)
+        os.replace(tmp, target)
+        return True
+    # URLError covers HTTP errors and refused connections; OSError timeouts and resets;
+    # HTTPException truncated responses; ValueError (IDXError) a wrong file.
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
+        failures.append(f"  {url}: {err}")
+        return False
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progress=True,
-                 deadline=DEADLINE):
+                 deadline=DEADLINE, min_rate=MIN_RATE, stall_window=STALL_WINDOW):
     """Make sure all four files are in directory and correct, downloading what is missing.
 
     Inputs: directory, mirrors, checksums {filename: sha256 or None}.
@@ -195,6 +266,7 @@ def ensure_files(directory, mirrors, checksums, download=True, timeout=30, progr
             raise FileNotFoundError(f"{path} is missing; {directory} must hold all four "
                                     f"files: {', '.join(FILES)} (gzip or gunzipped).")
         else:
-            fetch(name, directory, mirrors, checksums.get(name), timeout, progress, deadline)
+            fetch(name, directory, mirrors, checksums.get(name), timeout, progress, deadline,
+                  min_rate, stall_window)
         paths[name] = path
     return paths
