@@ -9,13 +9,30 @@ import os
 import numpy as np
 
 __all__ = ["check_conv_args", "check_dout", "check_float", "check_float_dtype",
-           "check_images", "check_int", "check_labels", "check_memory", "check_real",
+           "check_array", "check_arrays", "check_finite_images", "check_images", "check_int", "check_labels", "check_memory",
+           "check_memory_total", "check_real",
            "check_seed", "check_shape", "memory_limit", "output_size", "SMALL_ARRAY"]
+
+
+def check_array(x, name="x"):
+    """Check that `x` is a NumPy array. The project's one rule for arrays of numbers: a list
+    or tuple is refused with this sentence rather than converted, because a list has no
+    dtype (np.asarray would guess float64 or int64, where the network computes in float32)."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array; got {type(x).__name__}. Convert it "
+                        f"first, e.g. np.asarray({name.split()[0]}, dtype=np.float32).")
+    return x
+
+
+def check_arrays(**arrays):
+    """check_array for each keyword: check_arrays(dout=dout, x=x)."""
+    for name, a in arrays.items():
+        check_array(a, name)
 
 
 def check_images(x, name="x"):
     """Check that `x` is a floating-point batch of images of shape (N, C, H, W)."""
-    x = np.asarray(x)
+    check_array(x, name)
     if x.ndim != 4:
         hint = ""
         if x.ndim == 2:
@@ -28,9 +45,23 @@ def check_images(x, name="x"):
     return x
 
 
+def check_finite_images(x, name="x", then="the network's scores for those images would be NaN"):
+    """Check a batch of images (N, ...) for NaN or infinite values; the error names how many
+    and the first image that holds one, and how to find them all."""
+    check_array(x, name)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argmax(bad.reshape(len(x), -1).any(axis=1)))
+        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite pixel value(s) (the "
+                         f"first in image {first}); {then}. Fix or drop those images, e.g. "
+                         f"keep = np.isfinite({name}).all(axis=(1, 2, 3)).")
+    return x
+
+
 def check_float(x, name="x"):
-    """Check that `x` holds floating-point numbers (not raw uint8 pixels)."""
-    if not np.issubdtype(np.asarray(x).dtype, np.floating):
+    """Check that `x` is a NumPy array of floating-point numbers (not raw uint8 pixels)."""
+    check_array(x, name)
+    if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(
             f"{name} must be a floating-point array (float32 or float64); got dtype "
             f"{np.asarray(x).dtype}. Scale raw pixels first, e.g. cnnlib.data.to_float(x).")
@@ -135,16 +166,31 @@ def memory_limit():
 SMALL_ARRAY = 2**26      # 64 MiB: below this, check_memory does not ask how much is free
 
 
+def _nbytes(shape, dtype):
+    return int(np.prod([int(s) for s in shape], dtype=object)) * np.dtype(dtype).itemsize
+
+
 def check_memory(shape, dtype, what):
     """Refuse an array of `shape` before allocating it when it cannot fit in memory."""
-    need = int(np.prod([int(s) for s in shape], dtype=object)) * np.dtype(dtype).itemsize
-    if need <= SMALL_ARRAY:             # reading /proc/meminfo costs more than such an array
+    check_memory_total([(shape, dtype, what)], what)
+
+
+def check_memory_total(arrays, what):
+    """Refuse, before allocating any of them, the arrays [(shape, dtype, name)] that a
+    function will hold at once when together they cannot fit in the memory available now.
+    The one rule of every vectorised path: the project's MemoryError, saying what would be
+    needed and what to do, never NumPy's half-way through."""
+    sizes = [(_nbytes(shape, dtype), shape, name) for shape, dtype, name in arrays]
+    need = sum(n for n, _, _ in sizes)
+    if need <= SMALL_ARRAY:             # reading /proc/meminfo costs more than such arrays
         return
     have = memory_limit()
     if need > have:
-        raise MemoryError(f"{what} would need an array of shape {tuple(int(s) for s in shape)}: "
-                          f"{need / 2**30:,.1f} GiB, more than the {have / 2**30:,.1f} GiB "
-                          f"of memory available. Use a smaller batch (or layer).")
+        parts = "; ".join(f"{name} {tuple(int(s) for s in shape)} {n / 2**30:,.1f} GiB"
+                          for n, shape, name in sorted(sizes, key=lambda t: -t[0]) if n)
+        raise MemoryError(f"{what} would need {need / 2**30:,.1f} GiB at once ({parts}), more "
+                          f"than the {have / 2**30:,.1f} GiB of memory available. Use a "
+                          f"smaller batch (or layer).")
 
 
 def check_dout(layer, dout, expected):
@@ -159,7 +205,7 @@ def check_dout(layer, dout, expected):
     except AttributeError:
         raise RuntimeError(f"{name}.backward() was called before forward(): run "
                            f"forward(x) on a batch first, backward uses what it keeps.") from None
-    dout = np.asarray(dout)
+    check_array(dout, "dout")
     if dout.shape != shape:
         raise ValueError(f"{name}.backward(dout): dout must have the shape of the last "
                          f"forward output {shape}; got {dout.shape}. Pass the gradient of "
@@ -178,7 +224,7 @@ def check_conv_args(x, w, b, stride, pad):
     if b is None:
         raise ValueError(f"b (bias) must be an array of shape ({f},); got None. "
                          f"For no bias pass np.zeros({f}).")
-    check_shape(b, (f,), "b (bias)")
+    check_shape(check_array(b, "b (bias)"), (f,), "b (bias)")
     if min(w.shape) < 1:
         raise ValueError(f"w (filters) must have shape (F, C, KH, KW) with every size >= 1; "
                          f"got {w.shape}.")
@@ -187,6 +233,7 @@ def check_conv_args(x, w, b, stride, pad):
     wo = output_size(x.shape[3], w.shape[3], stride, pad)
     # refuse before allocating: the padded input and the im2col matrix are the big arrays
     n, c, h, wd = x.shape
-    check_memory((n, c, h + 2 * pad, wd + 2 * pad), x.dtype, "the zero-padded input")
-    check_memory((n * ho * wo, c * w.shape[2] * w.shape[3]), x.dtype, "im2col")
+    check_memory_total([((n, c, h + 2 * pad, wd + 2 * pad), x.dtype, "the zero-padded input"),
+                        ((n * ho * wo, c * w.shape[2] * w.shape[3]), x.dtype, "im2col"),
+                        ((n, f, ho, wo), x.dtype, "the output")], "this convolution")
     return ho, wo

@@ -20,7 +20,7 @@ import numpy as np
 
 # check_conv_args lives in checks (cnnlib.speed.fftconv uses it too); homework imports it
 # from here
-from .checks import check_conv_args, check_dout, check_int, output_size  # noqa: F401
+from .checks import check_arrays, check_conv_args, check_dout, check_int, output_size  # noqa: F401
 from .im2col import col2im, col2im_batch_last, im2col, im2col_batch_last, pad_images
 from .layers import Layer, init_weights
 
@@ -135,6 +135,7 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
     where g_rows is dout as an (Hout*Wout*N, F) matrix (rows in conv2d_fast's order (i, j, n))
     and w_rows is w as (F, C*k*k). cols: conv2d_fast's im2col matrix, if kept.
     """
+    check_arrays(dout=dout, x=x, w=w)
     n_filt, _, kh, kw = w.shape
     if cols is None:
         cols = im2col_batch_last(x, kh, kw, stride, pad)
@@ -174,7 +175,6 @@ class Conv2D(Layer):
 
     def forward(self, x):
         w, b = self.params["W"], self.params["b"]
-        x = np.asarray(x)
         self.x = x
         if self.impl == "loop":
             return conv2d_loop(x, w, b, self.stride, self.pad)

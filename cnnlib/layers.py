@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 
-from .checks import (check_dout, check_float, check_float_dtype, check_int, check_memory,
+from .checks import (check_array, check_dout, check_float, check_float_dtype, check_int, check_memory,
                      check_seed, check_shape)
 
 __all__ = ["Flatten", "init_weights", "Layer", "Linear", "ReLU"]
@@ -70,7 +70,6 @@ class ReLU(Layer):
     """
 
     def forward(self, x):
-        x = np.asarray(x)
         check_float(x)
         self.mask = x > 0
         return np.maximum(x, 0)      # not x * mask: -inf * 0 would be NaN
@@ -90,7 +89,7 @@ class Flatten(Layer):
     """(N, C, H, W) -> (N, C*H*W); backward restores the shape."""
 
     def forward(self, x):
-        x = np.asarray(x)
+        check_array(x)
         if x.ndim < 2:
             raise ValueError(f"Flatten input must have a batch axis and at least one more, "
                              f"(N, ...); got shape {x.shape}.")
@@ -128,7 +127,6 @@ class Linear(Layer):
                        "b": np.zeros(out_features, dtype=dtype)}
 
     def forward(self, x):
-        x = np.asarray(x)
         check_float(x)
         check_shape(x, (None, self.params["W"].shape[0]), "Linear input")
         self.x = x

@@ -23,12 +23,14 @@ def softmax_naive(z):
 
 def softmax(z):
     """Probabilities along the last axis, shifted by the maximum so exp never overflows."""
+    check_float(z, "z")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def log_softmax(z):
     """log(softmax(z)) computed stably: (z - m) - log(sum(exp(z - m)))."""
+    check_float(z, "z")
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -40,7 +42,6 @@ def softmax_cross_entropy(logits, y):
     Returns (loss, dlogits): loss = mean_n -log p[n, y_n], dlogits = (p - onehot(y)) / N.
     Finite for any finite logits, even +-1000.
     """
-    logits = np.asarray(logits)
     check_float(logits, "logits")
     if np.ndim(logits) != 2:
         raise ValueError(f"logits must have shape (N, K); got shape {np.shape(logits)}.")

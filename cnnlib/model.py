@@ -16,7 +16,7 @@ import stat
 
 import numpy as np
 
-from .checks import check_float_dtype
+from .checks import check_finite_images, check_float_dtype, check_images, check_int
 from .conv import Conv2D
 # WeightsFileError and check_weights_path are imported from here by users and the CLI too
 from .files import (WeightsFileError, check_weights_path, read_weights,  # noqa: F401
@@ -103,7 +103,8 @@ class Sequential:
     def predict_proba(self, x, batch_size=1000):
         """Class probabilities (N, K) = softmax(forward(x)), batch_size images at a time
         (each batch split across threads, cnnlib.speed.parallel)."""
-        x = np.asarray(x)
+        check_finite_images(check_images(x))    # one NaN pixel makes all ten scores NaN
+        batch_size = check_int(batch_size, "batch_size", 1)
         if len(x) == 0:                     # no batches to concatenate: still (0, K)
             return softmax(self.forward(x))
         return np.concatenate([softmax(forward_split(self, x[i:i + batch_size]))

@@ -17,7 +17,8 @@ notebooks/06_backprop_pooling.ipynb.
 
 import numpy as np
 
-from .checks import check_dout, check_images, check_int, output_size
+from .checks import (check_arrays, check_dout, check_images, check_int, check_memory_total,
+                     output_size)
 from .im2col import windows
 from .layers import Layer
 
@@ -44,7 +45,12 @@ def pool_output_shape(input_shape, kernel_size, stride):
 def check_pool_args(x, kernel_size, stride):
     """Validate pooling inputs; return the output size (Hout, Wout)."""
     check_images(x, "x")
-    return pool_output_shape(x.shape, kernel_size, stride)[2:]
+    ho, wo = pool_output_shape(x.shape, kernel_size, stride)[2:]
+    n, c = x.shape[:2]
+    # the output, and for the fast version the winners' positions and one comparison mask
+    check_memory_total([((n, c, ho, wo), x.dtype, "the output"),
+                        ((n, c, ho, wo, 2), np.uint8, "the arg-max and a mask")], "this pooling")
+    return ho, wo
 
 
 def maxpool_loop(x, kernel_size=2, stride=2):
@@ -115,6 +121,7 @@ def maxpool_backward_fast(dout, x, kernel_size=2, stride=2, arg=None):
     offset won; the strided slice dx[:, :, u::s, v::s] (s = stride) receives their dout. The
     loop variables p, q below are the offsets u, v of the notebooks. Returns dx like x.
     """
+    check_arrays(dout=dout, x=x)
     size = kernel_size
     if arg is None:
         _, arg = maxpool_fast(x, size, stride, return_argmax=True)
@@ -197,7 +204,6 @@ class MaxPool2D(Layer):
         self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
-        x = np.asarray(x)
         self.x = x
         if self.impl == "loop":
             return maxpool_loop(x, self.kernel_size, self.stride)
@@ -229,7 +235,6 @@ class AvgPool2D(Layer):
         self.stride = kernel_size if stride is None else stride
 
     def forward(self, x):
-        x = np.asarray(x)
         self.x = x
         if self.impl == "loop":
             return avgpool_loop(x, self.kernel_size, self.stride)

@@ -14,7 +14,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checks import check_images, check_int, check_labels, check_seed
+from .checks import check_finite_images, check_images, check_int, check_labels, check_seed
 from .data import minibatches
 # ChanceLevelWarning is imported for users too: from cnnlib.train import ChanceLevelWarning
 from .diagnose import (EXPLODE_FACTOR, ChanceLevelWarning, check_optimizer,  # noqa: F401
@@ -43,12 +43,7 @@ def check_data(x, y, name="x"):
         raise ValueError(f"{name} has {len(x)} images but its labels have {len(y)} entries.")
     if len(x) == 0:
         raise ValueError(f"{name} holds no images (shape {x.shape}).")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        first = int(np.argmax(bad.reshape(len(x), -1).any(axis=1)))
-        raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite pixel value(s) (the "
-                         f"first in image {first}); fix or drop those images before training, "
-                         f"e.g. keep = np.isfinite(x).all(axis=(1, 2, 3)).")
+    check_finite_images(x, name, "training or scoring on them would give NaN")
     return x, y
 
 

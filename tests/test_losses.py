@@ -165,7 +165,12 @@ def test_bad_loss_input(logits, y, exc, words):
     check_raises(lambda: softmax_cross_entropy(logits, y), exc, *words)
 
 
-def test_loss_accepts_lists():
+def test_loss_refuses_lists_in_one_sentence_and_takes_label_lists():
+    """The project's one rule: arrays of numbers must be NumPy arrays (a list has no dtype);
+    labels may be any sequence of integers."""
+    with pytest.raises(TypeError, match=r"^logits must be a NumPy array; got list\. Convert it "
+                                        r"first, e\.g\. np\.asarray\(logits"):
+        softmax_cross_entropy([[0.0, 0.0, 0.0, 0.0]], [2])
     # uniform scores over 4 classes: loss = ln 4
-    loss, _ = softmax_cross_entropy([[0.0, 0.0, 0.0, 0.0]], [2])
+    loss, _ = softmax_cross_entropy(np.zeros((1, 4)), [2])
     assert loss == pytest.approx(np.log(4))

@@ -353,11 +353,14 @@ def test_float16_overflow_is_named_not_the_lr():
                      TrainingDiverged, "float16", "65504", "float32")
 
 
-def test_python_lists_train_and_predict():
+def test_python_lists_of_images_are_refused_in_one_sentence_label_lists_taken():
     net = one_conv_net()
-    h = fit(net, XS[:16].tolist(), YS[:16].tolist(), epochs=1, batch_size=8, progress=False)
+    for call in (lambda: fit(net, XS[:16].tolist(), YS[:16], epochs=1, progress=False),
+                 lambda: net.predict(XS[:4].tolist()),
+                 lambda: evaluate(net, XS[:4].tolist(), YS[:4])):
+        check_raises(call, TypeError, "x must be a NumPy array; got list", "np.asarray(x")
+    h = fit(net, XS[:16], YS[:16].tolist(), epochs=1, batch_size=8, progress=False)
     assert len(h["batch_loss"]) == 2
-    np.testing.assert_array_equal(net.predict(XS[:4].tolist()), net.predict(XS[:4]))
 
 
 def test_weights_already_nan_are_named():
