@@ -311,3 +311,94 @@ def test_10_6_named_confusions_are_the_notebooks():
                                printed).groups()
     stated = re.findall(r"(\d)s taken for\s+(\d)s", answer("10", 6))
     assert [d for pair in stated for d in pair] == list(notebook_pairs)
+
+
+# ---- 11.md: the shipped weights, and the augmentation experiment ----------------------
+
+@pytest.fixture(scope="module")
+def shipped():
+    from cnnlib.data import SAMPLE_PATH
+    from cnnlib.viz.trained import load_trained
+    return load_trained(SAMPLE_PATH.parent / "lenet_mnist.npz")[0]
+
+
+def response_correlation(learned, kernels, images):
+    """|correlation| of the feature maps of each learned kernel with each hand-made one."""
+    x = to_float(images[:, None]).astype(np.float64)
+    maps = [conv2d_fast(x, k[:, None].astype(np.float64), np.zeros(len(k)), pad=k.shape[-1] // 2)
+            for k in (learned, kernels)]
+    a, b = [m.transpose(1, 0, 2, 3).reshape(m.shape[1], -1) for m in maps]
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    return np.abs(a @ b.T / (np.linalg.norm(a, axis=1)[:, None] * np.linalg.norm(b, axis=1)[None]))
+
+
+def test_11_1_blur_sharpen_and_the_unmatched_filters(shipped, mnist):
+    from cnnlib.viz.convolution import KERNEL_PRESETS
+    from cnnlib.viz.trained import first_conv_weights
+    _, (x_test, _) = mnist
+    text = answer("11", 1)
+    blur_filters = [int(f) for f in re.search(r"filters, f(\d+) and f(\d+), respond much like a blur",
+                                              text).groups()]
+    blur_rho = [float(v) for v in re.search(r"\(\|ρ\| ([\d.]+) and ([\d.]+)\)", text).groups()]
+    sharpen_max = float(re.search(r"largest \|ρ\| ([\d.]+)\)", text).group(1))
+    unmatched = [int(f) for f in re.findall(r"f(\d+)", text.split("none of them:")[1].split(".")[0])]
+    diagonals = np.array([[[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],
+                          [[2, 1, 0], [1, 0, -1], [0, -1, -2]]], float)
+    kernels = np.concatenate([np.stack([KERNEL_PRESETS[name] for name in
+                                        ("vertical edge", "horizontal edge")]), diagonals,
+                              np.stack([KERNEL_PRESETS["blur"], KERNEL_PRESETS["sharpen"]])])
+    rho = response_correlation(first_conv_weights(shipped)[:, 0], kernels, x_test[:50])
+    assert list(np.flatnonzero(rho[:, 4] >= 0.8)) == blur_filters
+    assert list(rho[blur_filters, 4].round(2)) == blur_rho
+    assert round(rho[:, 5].max(), 2) == sharpen_max
+    assert list(np.flatnonzero(rho.max(axis=1) < 0.6)) == unmatched
+
+
+def test_11_2_confident_mistakes_survive_a_one_pixel_shift(shipped, mnist):
+    from cnnlib.augment import transform_digit
+    from cnnlib.viz.trained import most_confident_mistakes, to_input
+    _, (x_test, y_test) = mnist
+    text = answer("11", 2)
+    true, read = re.search(r"\(a (\d) read as a (\d)\)", text).groups()
+    n_wrong, kept, shifted = (int(v) for v in re.search(
+        r"over all (\d+) mistakes .*? (\d+) of the (\d+)\s+shifted copies", text, re.S).groups())
+    probs = shipped.predict_proba(to_float(x_test[:, None]))
+    pred = probs.argmax(axis=1)
+    wrong = most_confident_mistakes(probs, y_test)
+    assert len(wrong) == n_wrong and (y_test[wrong[0]], pred[wrong[0]]) == (int(true), int(read))
+    moves = [(1, 0), (-1, 0), (0, 1), (0, -1)]
+    same = np.array([[shipped.predict(to_input(transform_digit(x_test[i], shift=s)[None]))[0] == pred[i]
+                      for s in moves] for i in wrong])
+    assert same[0].all() and same.size == shifted and same.sum() == kept
+
+
+def test_11_4_shift_tolerance_map(shipped, mnist):
+    from cnnlib.augment import transform_digit
+    from cnnlib.viz.trained import to_input
+    _, (x_test, y_test) = mnist
+    stated = percents(answer("11", 4))
+    grid = np.array([[(shipped.predict(to_input(np.stack([transform_digit(im, shift=(dy, dx))
+                                                          for im in x_test[:300]])))
+                       == y_test[:300]).mean() for dx in range(-3, 4)] for dy in range(-3, 4)])
+    assert stated == [round(grid.min(), 3)]
+    assert grid.min() in (grid[0, 0], grid[0, -1], grid[-1, 0], grid[-1, -1])   # in a corner
+
+
+def test_11_5_augmentation_flattens_the_shift_curve(mnist):
+    from cnnlib.augment import random_shifts
+    from cnnlib.viz.robustness import transform_accuracy
+    (x_train, y_train), (x_test, y_test) = mnist
+    plain, augmented = answer("11", 5).split("the augmented one")
+    plain0, plain_m1, plain_p1, plain_m2, plain_p2 = percents(plain)
+    aug0, aug_m2, aug_p2 = percents(augmented)
+    curves = {}
+    for aug in (False, True):
+        net, rng = lenet(seed=0), np.random.default_rng(0)
+        fit(net, to_float(x_train[:, None]), y_train, epochs=2, batch_size=64,
+            optimizer=Adam(net, lr=1e-3), seed=0, progress=False,
+            augment=(lambda xb: random_shifts(xb, rng)) if aug else None)
+        accs, _ = transform_accuracy(net, x_test[:300], y_test[:300], [-2, -1, 0, 1, 2])
+        curves[aug] = [round(a, 3) for a in accs]
+    assert curves[False] == [plain_m2, plain_m1, plain0, plain_p1, plain_p2]
+    assert [curves[True][i] for i in (2, 0, 4)] == [aug0, aug_m2, aug_p2]
+    assert min(curves[True][0], curves[True][4]) > max(curves[False][0], curves[False][4])
