@@ -402,3 +402,17 @@ def test_11_5_augmentation_flattens_the_shift_curve(mnist):
     assert curves[False] == [plain_m2, plain_m1, plain0, plain_p1, plain_p2]
     assert [curves[True][i] for i in (2, 0, 4)] == [aug0, aug_m2, aug_p2]
     assert min(curves[True][0], curves[True][4]) > max(curves[False][0], curves[False][4])
+
+
+def test_10_2_relu_before_or_after_the_pool_trains_identically(mnist):
+    (xr, yr), _ = mnist
+    text = answer("10", 2)
+    assert "bit\nfor bit" in text or "bit for bit" in text
+    x, y = to_float(xr[:2000, None]), yr[:2000]
+    after = two_conv_net(seed=0)                                  # conv, pool, ReLU (ww-rm's order)
+    layers = two_conv_net(seed=0).layers
+    before = Sequential([layers[i] for i in (0, 2, 1, 3, 5, 4, 6, 7)])   # conv, ReLU, pool
+    assert [type(l).__name__ for l in before.layers[:3]] == ["Conv2D", "ReLU", "MaxPool2D"]
+    losses = [fit(net, x, y, epochs=3, batch_size=64, optimizer=Adam(net, lr=1e-3), seed=0,
+                  progress=False)["batch_loss"] for net in (after, before)]
+    assert np.array_equal(losses[0], losses[1])
