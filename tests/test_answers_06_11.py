@@ -416,3 +416,18 @@ def test_10_2_relu_before_or_after_the_pool_trains_identically(mnist):
     losses = [fit(net, x, y, epochs=3, batch_size=64, optimizer=Adam(net, lr=1e-3), seed=0,
                   progress=False)["batch_loss"] for net in (after, before)]
     assert np.array_equal(losses[0], losses[1])
+
+
+def test_06_4_a_near_tie_spoils_the_check_of_a_correct_backward_pass():
+    from cnnlib.gradcheck import numerical_gradient
+    from cnnlib.pool import maxpool_backward_loop, maxpool_loop
+    assert "h = 10^{-5}" in answer("06", 4)
+    g = np.random.default_rng(0).normal(size=(1, 1, 3, 3))
+    errors = []
+    for gap in (1e-7, 1e-2):                      # two entries of the first window, gap apart
+        x = np.random.default_rng(2).normal(size=(1, 1, 6, 6))
+        x[0, 0, 0, 0] = x[0, 0, :2, :2].max() + 1
+        x[0, 0, 0, 1] = x[0, 0, 0, 0] + gap
+        numeric = numerical_gradient(lambda: float(np.sum(maxpool_loop(x) * g)), x, h=1e-5)
+        errors.append(rel_error(maxpool_backward_loop(g, x), numeric))
+    assert errors[0] > 1e-3 and errors[1] < 1e-7, errors
