@@ -52,9 +52,10 @@ def likely_cause(net, xb, optimizer):
 
     Checks the batch xb for non-finite values, the optimizer's settings (they may have
     been changed after it was built), float16's narrow range; only then blames the step
-    size. The hint names no rate to try: a rate 10x smaller can still explode (with SGD
-    at batch 32, every lr from 0.5 to 1000 does, notebook 08), so it says to keep dividing
-    by 10 until the loss stops exploding. net and xb may be None (not checked).
+    size. The hint names no rate to try: a rate 10x smaller can still explode (notebook 08's
+    one_conv_net with SGD at batch 32 explodes at every rate it tries from 0.1 up to 1000,
+    and lr=1e4 was once told to "try lr=1000"), so it says to keep dividing by 10 until the
+    loss stops exploding. net and xb may be None (not checked).
     """
     if xb is not None:
         xb = np.asarray(xb)
