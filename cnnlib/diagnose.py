@@ -52,7 +52,10 @@ def likely_cause(net, xb, optimizer):
 
     Checks the batch xb for non-finite values, the optimizer's settings (they may have
     been changed after it was built), float16's narrow range; only then blames the step
-    size, with a 10x smaller lr to try. net and xb may be None (not checked).
+    size. The hint names no rate to try: a rate 10x smaller can still explode (notebook 08's
+    one_conv_net with SGD at batch 32 explodes at every rate it tries from 0.1 up to 1000,
+    and lr=1e4 was once told to "try lr=1000"), so it says to keep dividing by 10 until the
+    loss stops exploding. net and xb may be None (not checked).
     """
     if xb is not None:
         xb = np.asarray(xb)
@@ -66,9 +69,11 @@ def likely_cause(net, xb, optimizer):
             return f"a setting of {type(optimizer).__name__} is invalid: {err}"
     lr = getattr(optimizer, "lr", None)
     if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0:
-        step = f"lr={lr:g} is probably too large: try lr={lr / 10:g}"
+        step = (f"lr={lr:g} is probably too large: divide it by 10 and retry, again and "
+                f"again, until the loss stops exploding")
     else:
-        step = "the learning rate is probably too large: try one 10x smaller"
+        step = ("the learning rate is probably too large: divide it by 10 and retry, again "
+                "and again, until the loss stops exploding")
     if net is not None and any(p.dtype == np.float16 for p in net.named_params().values()):
         return ("the network is float16, whose largest number is 65504, so activations and "
                 f"gradients overflow easily: build it in float32 (if it fails there too, {step})")

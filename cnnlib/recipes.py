@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+__all__ = ["CANDIDATES", "RECIPES", "Recipe", "get_recipe", "train_recipe"]
+
 
 @dataclass(frozen=True)
 class Recipe:
