@@ -1,6 +1,7 @@
 """Train the network that notebook 11 inspects and save it to resources/lenet_mnist.npz.
 
     python scripts/train_pretrained.py [MNIST_DIR] [--out PATH] [--threads 2] [--recipe NAME]
+                                       [--resume]
 
 The recipe is cnnlib.recipes.RECIPES["lenet99"] (chosen on a validation split, see that
 module); the same run from the command line is `python -m cnnlib --recipe lenet99 --data full`.
@@ -10,6 +11,10 @@ Everything is seeded (weights: seed 0, shuffling: seed 0 + epoch), so a rerun on
 machine with the same thread count and cnnlib version gives the same weights; the script
 prints a SHA-256 of the weight arrays (cnnlib.data.arrays_sha256) to compare, and the
 SHA-256 of the file itself (which also depends on the zip timestamps np.savez writes).
+
+A checkpoint is written after every epoch (in the cache, cnnlib.data.download.cache_dir(), and
+removed when the run ends well): after a crash, the same command with --resume goes on from the
+last finished epoch and ends with the same weights.
 
 Load the result with:  net = cnnlib.architectures.lenet99().load("resources/lenet_mnist.npz")
 Inputs must be scaled like the training data: cnnlib.data.to_float(x) = x/255 - 0.5.
@@ -30,6 +35,8 @@ def parse_args(argv=None):
                    help="parts cnnlib splits each batch into, one per core (default 2)")
     p.add_argument("--recipe", default="lenet99",
                    help="a name in cnnlib.recipes.RECIPES (default lenet99, the shipped weights)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the checkpoint an interrupted run of the same recipe left")
     return p.parse_args(argv)
 
 
@@ -64,9 +71,15 @@ def main(args):
                  or str(REPO.parent / "shared" / "data" / "mnist"))
     (x_train, y_train), (x_test, y_test) = load_mnist("full", directory=directory)
     x_train, x_test = to_float(x_train[:, None]), to_float(x_test[:, None])
+    from cnnlib.data.download import cache_dir
     recipe = get_recipe(args.recipe)
     print(f"{args.recipe}: {recipe.describe()}")
-    net, history, seconds = train(x_train, y_train, progress=True, recipe=recipe)
+    checkpoint = cache_dir() / "checkpoints" / f"train_pretrained-{args.recipe}.npz"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    print(f"checkpoint after every epoch: {checkpoint} (after a crash, add --resume)")
+    net, history, seconds = train(x_train, y_train, progress=True, recipe=recipe,
+                                  checkpoint=checkpoint, resume=args.resume)
+    checkpoint.unlink(missing_ok=True)
     print(net.summary())
     test_loss, test_acc = evaluate(net, x_test, y_test)
     print(f"training time: {seconds:.1f} s on {args.threads} thread(s)")
