@@ -40,7 +40,9 @@ def softmax_cross_entropy(logits, y):
 
     logits: (N, K) scores; y: (N,) integer labels in [0, K).
     Returns (loss, dlogits): loss = mean_n -log p[n, y_n], dlogits = (p - onehot(y)) / N.
-    Finite for any finite logits, even +-1000.
+    Finite for any finite logits, even +-1000. A NaN or infinite logit gives a NaN loss, as
+    NumPy would: train_step then skips the update and fit stops with TrainingDiverged, which
+    names the likely cause (evaluate refuses NaN images before they reach the loss).
     """
     check_float(logits, "logits")
     if np.ndim(logits) != 2:

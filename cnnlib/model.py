@@ -64,7 +64,10 @@ class Sequential:
     """A chain of layers that all follow the layer contract (params, grads, forward, backward).
 
     forward(x) -> output of the last layer; backward(dout) -> dL/dx (None when the first
-    layer was built with need_dx=False). Introduced in notebooks/08_training.ipynb.
+    layer was built with need_dx=False). forward, like every layer, lets NaN through as NumPy
+    does (training relies on a NaN loss to stop with the likely cause); predict and
+    predict_proba refuse images holding NaN, naming the first. Introduced in
+    notebooks/08_training.ipynb.
     """
 
     def __init__(self, layers):
