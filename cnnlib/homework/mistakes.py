@@ -1,0 +1,2 @@
+def diagnose(exercise_id, case, got, expected, problem):
+    return ""
