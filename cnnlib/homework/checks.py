@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import exercises
+from . import exercises, mistakes
 from .cases import make_cases
 from .runners import RUNNERS, numerical_expected
 from .guard import calls_reference, tripwires, CalledReference
@@ -177,23 +177,32 @@ def _check(ex, obj, hidden):
                                f"(hint: {ex.stub_hint}).")
         if error and error.startswith("calls reference"):
             return CheckResult(ex.id, CALLS_REFERENCE, f"{title}: does not pass: it "
-                               f"{error[6:]}. Write the computation yourself with NumPy.")
+                               f"{error[len('calls reference: '):]}. Write the computation yourself with NumPy.")
         if error and error.startswith("modified input"):
             return CheckResult(ex.id, FAILED, f"{title}: FAILED on case '{case['name']}': "
                                f"you changed your input array(s) {error[16:]} in place "
                                "(e.g. x[x < 0] = 0 or x -= ...); the caller still needs "
-                               "them: work on a copy or build a new array.", case["name"])
+                               "them: work on a copy or build a new array." +
+                               _named(ex, case, None, {}, "in place"), case["name"])
+        expected = expected_outputs(ex.id, case)
         if error:
             return CheckResult(ex.id, FAILED, f"{title}: FAILED on case '{case['name']}': "
-                               f"your code raised {error}\n  hint: {case['hint'] or ex.stub_hint}",
-                               case["name"])
-        problem = compare(ex.id, case, outputs, expected_outputs(ex.id, case), n_batch)
+                               f"your code raised {error}" + _named(ex, case, None, expected,
+                                                                    error) +
+                               f"\n  hint: {case['hint'] or ex.stub_hint}", case["name"])
+        problem = compare(ex.id, case, outputs, expected, n_batch)
         if problem:
             hint = case["hint"] or ex.stub_hint
             return CheckResult(ex.id, FAILED, f"{title}: FAILED on case '{case['name']}':\n"
-                               f"  {problem}\n  hint: {hint}", case["name"])
+                               f"  {problem}" + _named(ex, case, outputs, expected, problem) +
+                               f"\n  hint: {hint}", case["name"])
     return CheckResult(ex.id, PASSED, f"{title}: passed all {len(cases)} "
                        f"{'public and hidden' if hidden else 'public'} cases.")
+
+
+def _named(ex, case, outputs, expected, problem):
+    said = mistakes.diagnose(ex.id, case, outputs, expected, problem)
+    return f"\n  the usual mistake this looks like: {said}" if said else ""
 
 
 def check_hidden(exercise_id):

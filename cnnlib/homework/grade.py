@@ -330,6 +330,15 @@ def _score(ex, cases, step, control, p, limits):
             why = f"the answer crashed the grading process (exit code {step['returncode']})"
         return 0, _join(isolate, why), detail
     detail["cell_errors"] = meta.get("cells", {})
+    score, reason, more = judge(ex, meta, outs, isolate)
+    detail.update(more)
+    return score, reason, detail
+
+
+def judge(ex, meta, outs, isolate=""):
+    """(score, reason, detail) from a grading process's errors (meta) and raw outputs
+    ({"<case>/<name>": array}), compared with cnnlib's answers computed here."""
+    detail = {}
     errors = meta.get("errors") or []
     for i, (case, expected) in enumerate(zip(*cases_and_expected(ex.id))):
         error = errors[i] if i < len(errors) else (errors[0] if errors else "no result")
@@ -355,7 +364,7 @@ def _score(ex, cases, step, control, p, limits):
             return 0, _join(f"case '{case['name']}': {problem.splitlines()[0]}",
                             named and f"likely: {named}"), detail
     detail.pop("case", None)
-    return 1, f"passed {len(cases)} cases", detail
+    return 1, f"passed {len(cases_and_expected(ex.id)[0])} cases", detail
 
 
 def _same(a, b):
