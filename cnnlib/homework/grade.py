@@ -167,6 +167,7 @@ def exercises_of(path, nb):
 
 
 _EXPECTED, _EXPECTED_LOCK = {}, threading.Lock()
+_LIVE, _LIVE_LOCK = set(), threading.Lock()     # pids of the supervisors now running
 
 
 def cases_and_expected(exercise_id):
@@ -225,6 +226,10 @@ def grade_one(path, limits, execute=True, users=None):
                "JUPYTER_RUNTIME_DIR": str(work / ".jupyter"), "PYTHONDONTWRITEBYTECODE": "1",
                "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "PYTHONPATH": str(tmp / "run"),
                "JUPYTER_PLATFORM_DIRS": "1"}
+        from ..data import download
+        for spec in download.DATASETS.values():     # where the teacher keeps full MNIST
+            if os.environ.get(spec["env"]):
+                env[spec["env"]] = os.environ[spec["env"]]
         steps, cases_of = [], {}
         if execute:
             steps.append({"name": "run", "argv": [sys.executable, "-B", "-m",
@@ -257,19 +262,30 @@ def grade_one(path, limits, execute=True, users=None):
                           "cpu_seconds": int(limits.grade_timeout),
                           "max_out": 64 * 1024 * 1024})
         expose = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable),
-                  str(tmp)] + [str(d) for d in site_dirs()]
+                  str(tmp)] + [str(d) for d in site_dirs()] + \
+            [env[s["env"]] for s in download.DATASETS.values() if s["env"] in env]
         job = {"cwd": str(work), "env": env, "uid": uid, "out_dir": str(control),
                "steps": steps, "expose": expose}
         timeout = sum(s["timeout"] for s in steps) + 120
         try:
-            done = subprocess.run([sys.executable, "-B", "-m", "cnnlib.homework.supervise"],
-                                  input=json.dumps(job).encode(), capture_output=True,
-                                  timeout=timeout, cwd=str(control),
-                                  env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-            report = json.loads(done.stdout.decode())
+            sup = subprocess.Popen([sys.executable, "-B", "-m", "cnnlib.homework.supervise"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, cwd=str(control),
+                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+            with _LIVE_LOCK:
+                _LIVE.add(sup.pid)
+            try:
+                stdout, stderr = sup.communicate(json.dumps(job).encode(), timeout=timeout)
+            finally:
+                if sup.poll() is None:
+                    sup.kill()
+                    sup.wait()
+                with _LIVE_LOCK:
+                    _LIVE.discard(sup.pid)
+            report = json.loads(stdout.decode())
         except (subprocess.TimeoutExpired, ValueError) as err:
-            why = done.stderr.decode(errors="replace")[-2000:] if isinstance(err, ValueError) \
-                else type(err).__name__
+            why = (f"exit code {sup.returncode}: " + stderr.decode(errors="replace")[-2000:]
+                   if isinstance(err, ValueError) else type(err).__name__)
             raise GradingStopped(f"the supervisor of {path} failed ({why}); "
                                  "no score of this run can be trusted") from None
         if report["survivors"] or any(s["survivors"] for s in report["steps"]):
@@ -344,6 +360,7 @@ def judge(ex, meta, outs, isolate=""):
         error = errors[i] if i < len(errors) else (errors[0] if errors else "no result")
         detail["case"] = case["name"]
         if error == "not implemented":
+            detail.pop("case")
             return 0, "not implemented", detail
         got = {k.split("/", 1)[1]: v for k, v in outs.items() if k.split("/", 1)[0] == str(i)}
         if error:
@@ -428,7 +445,8 @@ def _kill_strays(known):
     """Kill children of this process that are not ours: processes of a submission whose
     supervisor was killed, re-parented here because this process is a subreaper."""
     import signal
-    ours = {t.pid for t in _live_popens()}
+    with _LIVE_LOCK:
+        ours = set(_LIVE)
     for pid in set(_children()) - set(known) - ours:
         for p in supervise.descendants(pid) + [pid]:
             try:
@@ -439,10 +457,6 @@ def _kill_strays(known):
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-
-
-def _live_popens():
-    return list(getattr(subprocess, "_active", None) or [])
 
 
 def write_csv(results, csv_path):
@@ -463,7 +477,7 @@ def write_csv(results, csv_path):
 def report_text(res):
     """The Markdown report a teacher can hand back to one student."""
     total = sum(s for s, _ in res["scores"].values())
-    lines = [f"# {Path(res['submission']).name}", "",
+    lines = [f"# {res['submission']}", "",
              f"**Score: {total} of {len(res['scores'])}**", "",
              f"How far the notebook ran: {res['run']}", "",
              "| exercise | score | why |", "| --- | --- | --- |"]
@@ -479,8 +493,10 @@ def report_text(res):
         if d.get("mistake"):
             lines.append(f"- the usual mistake this looks like: {d['mistake']}")
         if d.get("answer_cell") is not None:
-            lines.append(f"- graded the answer in cell {d['answer_cell']}, with cells "
-                         f"{', '.join(map(str, d.get('cells_run', [])))} run first")
+            first = [str(c) for c in d.get("cells_run", []) if c != d["answer_cell"]]
+            lines.append(f"- the answer is cell {d['answer_cell']}"
+                         + (f"; cells {', '.join(first)} ran with it (imports, helpers)"
+                            if first else ""))
         for cell, err in sorted((d.get("cell_errors") or {}).items(), key=lambda c: int(c[0])):
             lines.append(f"- cell {cell} raised {err}")
         for why in (d.get("unresolved") or {}).values():

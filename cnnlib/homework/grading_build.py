@@ -77,6 +77,10 @@ def make_build(dest, exercise_ids, package=PACKAGE):
     ids = sorted(set(exercise_ids))
     target = Path(dest) / "cnnlib"
     shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    resources = Path(package).parent / "resources"      # the bundled MNIST sample, weights
+    if resources.is_dir():
+        shutil.copytree(resources, Path(dest) / "resources")
+        read_only(Path(dest) / "resources")
     for module, quals in removed(ids).items():
         path = Path(dest, *module.split(".")).with_suffix(".py")
         if not path.exists():
