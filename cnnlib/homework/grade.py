@@ -69,6 +69,21 @@ def site_dirs():
     return list(dict.fromkeys(dirs + extra))
 
 
+def solution_copies():
+    """Folders holding a copy of cnnlib's solutions (or the model answers) that the grading
+    hides from submissions: the checkout this grader runs from, every checkout an editable
+    install maps cnnlib to, and cnnlib installed into a site-packages folder."""
+    out = [PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").exists() else PACKAGE]
+    for d in site_dirs():
+        if (d / "cnnlib").is_dir():
+            out.append(d / "cnnlib")
+        for finder in d.glob("__editable__*cnnlib*finder.py"):
+            for path in re.findall(r"'cnnlib': '([^']+)'", finder.read_text(errors="replace")):
+                p = Path(path)
+                out.append(p.parent if (p.parent / "pyproject.toml").exists() else p)
+    return list(dict.fromkeys(out))
+
+
 def watched_dirs():
     return list(dict.fromkeys([PACKAGE] + site_dirs()))
 
@@ -260,12 +275,15 @@ def grade_one(path, limits, execute=True, users=None):
                           "stdin": str(stdin), "timeout": limits.grade_timeout,
                           "memory_mb": min(limits.memory_mb, 2048),
                           "cpu_seconds": int(limits.grade_timeout),
-                          "max_out": 64 * 1024 * 1024})
+                          "max_out": 64 * 1024 * 1024, "network": False})
         expose = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable),
                   str(tmp)] + [str(d) for d in site_dirs()] + \
             [env[s["env"]] for s in download.DATASETS.values() if s["env"] in env]
+        hide = [str(p) for p in solution_copies()]
+        expose = [e for e in expose if not any(  # never bind back a whole checkout
+            Path(h) == Path(e) or Path(h).is_relative_to(e) for h in hide)]
         job = {"cwd": str(work), "env": env, "uid": uid, "out_dir": str(control),
-               "steps": steps, "expose": expose}
+               "steps": steps, "expose": expose, "hide": hide}
         timeout = sum(s["timeout"] for s in steps) + 120
         try:
             sup = subprocess.Popen([sys.executable, "-B", "-m", "cnnlib.homework.supervise"],

@@ -12,9 +12,11 @@ run as an unprivileged user id that owns nothing but the submission's work folde
 cannot write the package, site-packages, the grader's files or another submission's folder,
 nor signal the grader.
 
-Where the interpreter lives in a folder other users cannot enter (pyenv under /root), each
-step gets a mount namespace of its own in which that folder is an empty one with only the
-needed paths (job["expose"]) bound back in.
+When the steps run as a user of their own, each gets a mount namespace in which the folders
+in job["hide"] (the teacher's checkouts of cnnlib, with the solutions and the model answers)
+and the folders that user could not enter on the way to the interpreter (pyenv under /root)
+are empty, with only the paths in job["expose"] bound back in; a step with "network": false
+also gets a network namespace with no interface up.
 
 JOB: {"cwd", "env", "uid" (or null), "expose", "out_dir", "steps": [{"name", "argv", "stdin" (a
 file or null), "timeout", "memory_mb", "cpu_seconds", "max_out"}]}. Each step's standard
@@ -136,47 +138,57 @@ def _kill_user(uid):
     os.waitpid(pid, 0)
 
 
-CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 4096, 0x4000, 1 << 18
+CLONE_NEWNS, CLONE_NEWNET, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x40000000, 4096, 0x4000, 1 << 18
 
 
-def hidden_ancestors(paths):
-    """{folder others cannot enter: [paths under it that the steps need]}: e.g. the
-    Python of pyenv under /root (mode 700)."""
-    out = {}
+def hidden_ancestors(paths, hide=()):
+    """{folder to cover: [paths under it to bind back]}. Covered are the folders other
+    users cannot enter on the way to a needed path (the Python of pyenv under /root, mode
+    700) and the folders in `hide` (the teacher's checkouts of cnnlib: solutions, answers)."""
+    paths = [os.path.realpath(p) for p in paths]
+    covers = set(os.path.realpath(h) for h in hide if os.path.isdir(h))
     for p in paths:
-        p = os.path.realpath(p)
         parts = p.split(os.sep)
         for i in range(2, len(parts) + 1):
             a = os.sep.join(parts[:i])
             try:
                 if not os.stat(a).st_mode & 0o001:
-                    out.setdefault(a, [])
-                    if p != a and p not in out[a]:
-                        out[a].append(p)
+                    covers.add(a)
                     break
             except OSError:
                 break
-    for a, inside in out.items():            # a path inside another one comes with it
-        out[a] = [p for p in inside
-                  if not any(p != q and p.startswith(q + os.sep) for q in inside)]
+    # a cover inside another one is covered with it; a needed path is bound back into the
+    # innermost cover that holds it, and paths inside another needed path come with it
+    covers = {c for c in covers if not any(c != d and c.startswith(d + os.sep) for d in covers)}
+    out = {c: [] for c in covers}
+    for p in paths:
+        for c in covers:
+            if p.startswith(c + os.sep):
+                out[c].append(p)
+    for c, inside in out.items():
+        out[c] = sorted({p for p in inside
+                         if not any(p != q and p.startswith(q + os.sep) for q in inside)})
     return out
 
 
-def expose(hidden):
-    """In a new mount namespace (this process only): put an empty, enterable folder over
-    each hidden folder and bind back only the paths the steps need. The rest of the hidden
-    folder (e.g. /root) is invisible to the submission."""
-    if not hidden:
-        return
+def expose(hidden, network=True):
+    """In new namespaces of this process: put an empty folder over each covered folder and
+    bind back only the paths the steps need (the rest, e.g. /root or the teacher's checkout,
+    is invisible to the submission); without network, a network namespace with no
+    interface up."""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def check(ok, what):
         if ok != 0:
             raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
+    if not network:
+        check(libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+    if not hidden:
+        return
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    for folder, inside in hidden.items():
-        fds = [(p, os.open(p, os.O_PATH)) for p in inside]
+    for folder, inside in sorted(hidden.items()):
+        fds = [(p, os.open(p, os.O_PATH)) for p in inside if os.path.exists(p)]
         check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, b"mode=0755,size=1m"),
               f"mount tmpfs on {folder}")
         for p, fd in fds:
@@ -194,7 +206,7 @@ def _limits(step, uid, hidden=None):
     def preexec():
         os.setsid()
         if uid is not None:
-            expose(hidden)
+            expose(hidden, network=step.get("network", True))
         mem = int(step["memory_mb"]) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         cpu = int(step["cpu_seconds"])
@@ -260,7 +272,7 @@ def main():
     job = json.loads(sys.stdin.read())
     subreaper = become_subreaper()
     if job.get("uid") is not None:
-        job["hidden"] = hidden_ancestors(job.get("expose", []))
+        job["hidden"] = hidden_ancestors(job.get("expose", []), job.get("hide", []))
     results = [run_step(step, job) for step in job["steps"]]
     survivors = kill_tree(os.getpid(), job.get("uid"))
     json.dump({"subreaper": subreaper, "steps": results, "survivors": survivors}, sys.stdout)
