@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import download
 from . import context, exercises, grading_build, mistakes, supervise
 from .cases import make_cases
 from .checks import compare, expected_outputs
@@ -241,7 +242,6 @@ def grade_one(path, limits, execute=True, users=None):
                "JUPYTER_RUNTIME_DIR": str(work / ".jupyter"), "PYTHONDONTWRITEBYTECODE": "1",
                "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "PYTHONPATH": str(tmp / "run"),
                "JUPYTER_PLATFORM_DIRS": "1"}
-        from ..data import download
         for spec in download.DATASETS.values():     # where the teacher keeps full MNIST
             if os.environ.get(spec["env"]):
                 env[spec["env"]] = os.environ[spec["env"]]
@@ -417,6 +417,9 @@ def grade_all(paths, csv_path=None, limits=None, execute=True, out=print, jobs=1
     the CSV and the reports. Raises GradingStopped, writing nothing, if the package or the
     environment changed while grading."""
     limits = limits or Limits()
+    # this process writes no .pyc while grading: a file appearing in the package or in
+    # site-packages is then the work of someone else
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     dirs = watched_dirs()
     before = fingerprint(dirs)
     users, lock = Users(), threading.Lock()
@@ -440,6 +443,7 @@ def grade_all(paths, csv_path=None, limits=None, execute=True, out=print, jobs=1
             results = list(pool.map(one, paths))
     finally:
         supervise.become_subreaper(False)
+        sys.dont_write_bytecode = writes_bytecode
     for res in results:
         total = sum(s for s, _ in res["scores"].values())
         out(f"\n{res['submission']}: {total}/{len(res['scores'])}   run: {res['run']}")
