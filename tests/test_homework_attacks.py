@@ -320,6 +320,8 @@ def test_a_grading_that_finds_the_package_changed_stops_and_writes_nothing(teach
 def sweep(ex, stripped, tmp_path):
     """{module:qualname: how} of every cnnlib function or method of a build (stripped of
     ex's equivalents, or not) that reproduces the answer to one of ex's cases."""
+    os.chmod(tmp_path, 0o755)
+    (tmp_path / "root").mkdir(exist_ok=True)
     build = tmp_path / ("stripped" if stripped else "plain")
     build.mkdir()
     grading_build.make_build(build, [ex.id] if stripped else [])
@@ -341,8 +343,8 @@ def sweep(ex, stripped, tmp_path):
             f"exec(compile(open({str(Path(__file__).with_name('homework_sweep.py'))!r}).read(),"
             " 'homework_sweep.py', 'exec'))")
     job = {"cwd": str(work), "env": {"HOME": str(work), "PATH": "/usr/bin:/bin"}, "uid": uid,
-           "out_dir": str(out_dir), "hide": [], "expose": [
-               sys.base_prefix, sys.prefix, str(build), str(Path(__file__).parent)] + paths,
+           "out_dir": str(out_dir), "newroot": str(tmp_path / "root"), "keep": [
+               sys.base_prefix, sys.prefix, str(tmp_path), str(Path(__file__).parent)] + paths,
            "steps": [{"name": "sweep", "argv": [sys.executable, "-I", "-S", "-B", "-c", boot],
                       "stdin": str(stdin), "timeout": 600, "memory_mb": 3000,
                       "cpu_seconds": 600, "max_out": 10**6, "network": False}]}

@@ -71,9 +71,10 @@ def site_dirs():
 
 
 def solution_copies():
-    """Folders holding a copy of cnnlib's solutions (or the model answers) that the grading
-    hides from submissions: the checkout this grader runs from, every checkout an editable
-    install maps cnnlib to, and cnnlib installed into a site-packages folder."""
+    """Folders holding a copy of cnnlib's solutions (or the model answers): the checkout
+    this grader runs from, every checkout an editable install maps cnnlib to, cnnlib
+    installed into a site-packages folder. The submissions' minimal root never holds them,
+    even when the environment lives inside a checkout."""
     out = [PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").exists() else PACKAGE]
     for d in site_dirs():
         if (d / "cnnlib").is_dir():
@@ -276,14 +277,15 @@ def grade_one(path, limits, execute=True, users=None):
                           "memory_mb": min(limits.memory_mb, 2048),
                           "cpu_seconds": int(limits.grade_timeout),
                           "max_out": 64 * 1024 * 1024, "network": False})
-        expose = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable),
-                  str(tmp)] + [str(d) for d in site_dirs()] + \
+        (tmp / "root").mkdir()
+        keep = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable), str(tmp)] + \
+            [str(d) for d in site_dirs()] + \
             [env[s["env"]] for s in download.DATASETS.values() if s["env"] in env]
-        hide = [str(p) for p in solution_copies()]
-        expose = [e for e in expose if not any(  # never bind back a whole checkout
-            Path(h) == Path(e) or Path(h).is_relative_to(e) for h in hide)]
+        hide = solution_copies()
+        keep = [k for k in keep if not any(h == Path(k) for h in hide)]
+        mask = [str(h) for h in hide if any(h.is_relative_to(k) for k in keep)]
         job = {"cwd": str(work), "env": env, "uid": uid, "out_dir": str(control),
-               "steps": steps, "expose": expose, "hide": hide}
+               "steps": steps, "keep": keep, "mask": mask, "newroot": str(tmp / "root")}
         timeout = sum(s["timeout"] for s in steps) + 120
         try:
             sup = subprocess.Popen([sys.executable, "-B", "-m", "cnnlib.homework.supervise"],

@@ -12,13 +12,13 @@ run as an unprivileged user id that owns nothing but the submission's work folde
 cannot write the package, site-packages, the grader's files or another submission's folder,
 nor signal the grader.
 
-When the steps run as a user of their own, each gets a mount namespace in which the folders
-in job["hide"] (the teacher's checkouts of cnnlib, with the solutions and the model answers)
-and the folders that user could not enter on the way to the interpreter (pyenv under /root)
-are empty, with only the paths in job["expose"] bound back in; a step with "network": false
-also gets a network namespace with no interface up.
+When the steps run as a user of their own, each runs chrooted in a minimal root of its own
+(minimal_root: a mount namespace with the system folders, the interpreter, site-packages
+and the submission's folder, nothing else: not /root, not the teacher's checkouts of cnnlib
+with the solutions and model answers, not other submissions' folders); a step with
+"network": false also gets a network namespace with no interface up.
 
-JOB: {"cwd", "env", "uid" (or null), "expose", "out_dir", "steps": [{"name", "argv", "stdin" (a
+JOB: {"cwd", "env", "uid" (or null), "keep", "newroot", "out_dir", "steps": [{"name", "argv", "stdin" (a
 file or null), "timeout", "memory_mb", "cpu_seconds", "max_out"}]}. Each step's standard
 output goes to out_dir/<name>.out (at most max_out bytes); RESULT says for each step its
 exit code and whether it timed out, and lists any survivors.
@@ -141,41 +141,16 @@ def _kill_user(uid):
 CLONE_NEWNS, CLONE_NEWNET, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x40000000, 4096, 0x4000, 1 << 18
 
 
-def hidden_ancestors(paths, hide=()):
-    """{folder to cover: [paths under it to bind back]}. Covered are the folders other
-    users cannot enter on the way to a needed path (the Python of pyenv under /root, mode
-    700) and the folders in `hide` (the teacher's checkouts of cnnlib: solutions, answers)."""
-    paths = [os.path.realpath(p) for p in paths]
-    covers = set(os.path.realpath(h) for h in hide if os.path.isdir(h))
-    for p in paths:
-        parts = p.split(os.sep)
-        for i in range(2, len(parts) + 1):
-            a = os.sep.join(parts[:i])
-            try:
-                if not os.stat(a).st_mode & 0o001:
-                    covers.add(a)
-                    break
-            except OSError:
-                break
-    # a cover inside another one is covered with it; a needed path is bound back into the
-    # innermost cover that holds it, and paths inside another needed path come with it
-    covers = {c for c in covers if not any(c != d and c.startswith(d + os.sep) for d in covers)}
-    out = {c: [] for c in covers}
-    for p in paths:
-        for c in covers:
-            if p.startswith(c + os.sep):
-                out[c].append(p)
-    for c, inside in out.items():
-        out[c] = sorted({p for p in inside
-                         if not any(p != q and p.startswith(q + os.sep) for q in inside)})
-    return out
+SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/dev", "/proc"]
 
 
-def expose(hidden, network=True):
-    """In new namespaces of this process: put an empty folder over each covered folder and
-    bind back only the paths the steps need (the rest, e.g. /root or the teacher's checkout,
-    is invisible to the submission); without network, a network namespace with no
-    interface up."""
+def minimal_root(newroot, keep, cwd, network=True, mask=()):
+    """Make this process's world a new root holding only the system folders and `keep`
+    (the interpreter, site-packages, the submission's folder) minus `mask` (a checkout of
+    cnnlib inside one of them), then chroot into it, in a
+    mount namespace of its own; without network also in a network namespace with no
+    interface up. Nothing else of the machine exists for the submission: not /root, not the
+    teacher's checkouts of cnnlib (the solutions, the model answers), not /tmp."""
     libc = ctypes.CDLL(None, use_errno=True)
 
     def check(ok, what):
@@ -183,30 +158,43 @@ def expose(hidden, network=True):
             raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
     if not network:
         check(libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-    if not hidden:
-        return
     check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    for folder, inside in sorted(hidden.items()):
-        fds = [(p, os.open(p, os.O_PATH)) for p in inside if os.path.exists(p)]
-        check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, b"mode=0755,size=1m"),
-              f"mount tmpfs on {folder}")
-        for p, fd in fds:
-            if os.path.isdir(f"/proc/self/fd/{fd}"):
-                os.makedirs(p, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(p), exist_ok=True)
-                open(p, "a").close()
-            check(libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC,
-                             None), f"bind {p}")
-            os.close(fd)
+    check(libc.mount(b"tmpfs", newroot.encode(), b"tmpfs", 0, b"mode=0755,size=16m"),
+          f"mount tmpfs on {newroot}")
+    for p in sorted(set(SYSTEM + list(keep)), key=lambda q: q.count(os.sep)):
+        if not os.path.lexists(p):
+            continue
+        inside = newroot + p
+        if os.path.islink(p) and p in SYSTEM:          # /bin -> usr/bin
+            if not os.path.lexists(inside):
+                os.symlink(os.readlink(p), inside)
+            continue
+        real = os.path.realpath(p)
+        if os.path.isdir(real):
+            os.makedirs(inside, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(inside), exist_ok=True)
+            if not os.path.exists(inside):
+                open(inside, "a").close()
+        check(libc.mount(real.encode(), inside.encode(), None, MS_BIND | MS_REC, None),
+              f"bind {p}")
+    for p in mask:                  # a checkout of cnnlib inside a kept folder: emptied
+        if os.path.isdir(newroot + p):
+            check(libc.mount(b"tmpfs", (newroot + p).encode(), b"tmpfs", 0, b"mode=0555,size=1m"),
+                  f"mask {p}")
+    os.makedirs(newroot + "/tmp", mode=0o1777, exist_ok=True)
+    os.chmod(newroot + "/tmp", 0o1777)
+    os.chroot(newroot)
+    os.chdir(cwd)
 
 
-def _limits(step, uid, hidden=None):
+def _limits(step, uid, job):
     def preexec():
         os.setsid()
         if uid is not None:
-            expose(hidden, network=step.get("network", True))
+            minimal_root(job["newroot"], job["keep"], job["cwd"], step.get("network", True),
+                         job.get("mask", ()))
         mem = int(step["memory_mb"]) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         cpu = int(step["cpu_seconds"])
@@ -227,7 +215,7 @@ def run_step(step, job):
     start = time.monotonic()
     proc = subprocess.Popen(step["argv"], stdin=stdin, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, cwd=job["cwd"], env=job["env"],
-                            preexec_fn=_limits(step, job.get("uid"), job.get("hidden")),
+                            preexec_fn=_limits(step, job.get("uid"), job),
                             close_fds=True)
     if stdin is not subprocess.DEVNULL:
         stdin.close()
@@ -271,8 +259,6 @@ def _killpg(pid):
 def main():
     job = json.loads(sys.stdin.read())
     subreaper = become_subreaper()
-    if job.get("uid") is not None:
-        job["hidden"] = hidden_ancestors(job.get("expose", []), job.get("hide", []))
     results = [run_step(step, job) for step in job["steps"]]
     survivors = kill_tree(os.getpid(), job.get("uid"))
     json.dump({"subreaper": subreaper, "steps": results, "survivors": survivors}, sys.stdout)
