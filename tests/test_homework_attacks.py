@@ -307,7 +307,7 @@ def test_a_grading_that_finds_the_package_changed_stops_and_writes_nothing(teach
     env["PYTHONPATH"] = str(t["checkout"])
     try:
         done = subprocess.run([str(t["python"]), "-c", script, "grade", *map(str, paths),
-                               "--csv", str(csv_path), "--no-execute"], env=env,
+                               "--csv", str(csv_path), "--no-execute"], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=600)
     finally:
         marker.unlink(missing_ok=True)
