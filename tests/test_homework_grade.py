@@ -198,3 +198,41 @@ def test_nothing_is_unpickled_and_bad_files_are_reported(tmp_path):
     for mod in (g, s):
         text = open(mod.__file__).read()
         assert "pickle.load" not in text and "allow_pickle=True" not in text
+
+
+def test_the_guide_s_steps_work_from_a_fresh_clone_and_leave_it_clean(tmp_path):
+    """homework/README.md from a fresh clone: build both editions (the instructor one into
+    the guide's course folder), grade with the guide's command; afterwards `git status`
+    shows nothing new (course/, scores.csv and reports/ are git-ignored)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(build.ROOT)
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "CNNLIB"))}
+    env["PYTHONPATH"] = str(clone)
+
+    def run(*args):
+        done = subprocess.run([sys.executable, "-m", "cnnlib.homework", *args], cwd=clone,
+                              env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+    run("build", "--instructor", "course/source/hw2")
+    (clone / "submissions").mkdir()
+    for src in (next((clone / "course/source/hw2").glob("03_*.ipynb")),
+                next((clone / "homework/student").glob("03_*.ipynb"))):
+        (clone / "submissions" / f"{src.parent.name}_{src.name}").write_bytes(src.read_bytes())
+    out = run("grade", *sorted(str(p.relative_to(clone)) for p in
+                               (clone / "submissions").glob("*.ipynb")),
+              "--csv", "scores.csv", "--reports", "reports", "--jobs", "2", "--no-execute")
+    assert "wrote scores.csv" in out
+    rows = list(csv.DictReader((clone / "scores.csv").open()))
+    assert [r["total"] for r in rows] == ["2", "0"], rows
+    assert len(list((clone / "reports").glob("*.md"))) == 2
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
+                            text=True, check=True).stdout
+    assert status.strip() == "?? submissions/", status
