@@ -5,8 +5,9 @@
 Makes a class of submissions from the instructor edition of one notebook (every answer
 right; a third of them with one answer broken, so the mistake catalogue runs too), grades
 them in one call as a teacher would (python -m cnnlib.homework grade ... --jobs N) and
-prints the wall time, the time per submission and the load average before and after, so an
-idle run can be told from a busy one. As root the submissions run as users of their own
+prints the wall time, the time per submission, the load average before and after (so an
+idle run can be told from a busy one) and the CPU time of the grader and all it started
+(CPU time / cores: the wall time an idle machine cannot beat). As root the submissions run as users of their own
 in a minimal root, as in a real grading run.
 """
 
@@ -52,11 +53,15 @@ def main(argv=None):
         cmd = [sys.executable, "-m", "cnnlib.homework", "grade",
                *sorted(map(str, subs.glob("*.ipynb"))), "--csv", str(tmp / "scores.csv"),
                "--jobs", str(args.jobs)] + (["--no-execute"] if args.no_execute else [])
+        import resource
         load = os.getloadavg()
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
         seconds = time.monotonic() - start
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         if done.returncode != 0:
             print(done.stderr[-3000:])
             return done.returncode
@@ -66,6 +71,8 @@ def main(argv=None):
         print(f"graded {len(rows)} submissions of notebook {args.notebook} "
               f"({'not ' if args.no_execute else ''}running the notebooks) with --jobs "
               f"{args.jobs} in {seconds:.1f} s ({seconds / len(rows):.2f} s per submission)")
+        print(f"CPU time of the grader and everything it started: {cpu:.1f} s, i.e. at least "
+              f"{cpu / (os.cpu_count() or 1):.1f} s of wall time on {os.cpu_count()} idle cores")
     return 0
 
 

@@ -202,9 +202,35 @@ def _inputs(cases):
             for k, v in c["inputs"].items()}
 
 
-def grade_one(path, limits, execute=True, users=None):
+class Builds:
+    """The grading builds of one grading run, made once per set of exercises (and the
+    plain copy the notebooks run with), compiled, read-only; the fingerprint watches them."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="cnnlib-builds-"))
+        os.chmod(self.root, 0o755)
+        self.made, self.lock = {}, threading.Lock()
+
+    def get(self, exercise_ids):
+        key = ",".join(sorted(set(exercise_ids))) or "plain"
+        with self.lock:
+            if key not in self.made:
+                dest = self.root / f"b{len(self.made)}"
+                dest.mkdir()
+                grading_build.make_build(dest, exercise_ids, compile=True)
+                os.chmod(dest, 0o755)
+                self.made[key] = dest
+            return self.made[key]
+
+    def remove(self):
+        _remove(self.root)
+
+
+def grade_one(path, limits, execute=True, users=None, builds=None):
     """{"submission", "run", "scores": {id: (score, reason)}, "details": {id: {...}}}."""
     users = users or Users()
+    own_builds = builds is None
+    builds = builds or Builds()
     res = {"submission": str(path), "run": "", "scores": {}, "details": {}}
     try:
         raw = Path(path).read_bytes()
@@ -223,12 +249,8 @@ def grade_one(path, limits, execute=True, users=None):
         os.chmod(tmp, 0o711)
         control, work = tmp / "control", tmp / "work"
         control.mkdir(mode=0o700)
-        (tmp / "run").mkdir()
-        (tmp / "build").mkdir()
-        grading_build.make_build(tmp / "run", [])            # cnnlib as it is, read-only
-        grading_build.make_build(tmp / "build", [ex.id for ex in chosen])
-        os.chmod(tmp / "run", 0o755)
-        os.chmod(tmp / "build", 0o755)
+        run_copy = builds.get([])                  # cnnlib as it is, read-only
+        grading_copy = builds.get([ex.id for ex in chosen])
         work.mkdir(mode=0o700)
         for sub in ("tmp", ".ipython", ".mpl", ".jupyter"):
             (work / sub).mkdir()
@@ -241,7 +263,7 @@ def grade_one(path, limits, execute=True, users=None):
                "LOGNAME": "student", "IPYTHONDIR": str(work / ".ipython"),
                "MPLCONFIGDIR": str(work / ".mpl"), "JUPYTER_CONFIG_DIR": str(work / ".jupyter"),
                "JUPYTER_RUNTIME_DIR": str(work / ".jupyter"), "PYTHONDONTWRITEBYTECODE": "1",
-               "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "PYTHONPATH": str(tmp / "run"),
+               "MPLBACKEND": "Agg", "LANG": "C.UTF-8", "PYTHONPATH": str(run_copy),
                "JUPYTER_PLATFORM_DIRS": "1"}
         for spec in download.DATASETS.values():     # where the teacher keeps full MNIST
             if os.environ.get(spec["env"]):
@@ -258,7 +280,7 @@ def grade_one(path, limits, execute=True, users=None):
                           "memory_mb": limits.memory_mb,
                           "cpu_seconds": int(limits.total_timeout * 4) + 60,
                           "max_out": 100_000})
-        paths = [str(tmp / "build")] + [str(d) for d in site_dirs()]
+        paths = [str(grading_copy)] + [str(d) for d in site_dirs()]
         for ex in chosen:
             p = plans[ex.id]
             if p.answer is None:
@@ -278,7 +300,8 @@ def grade_one(path, limits, execute=True, users=None):
                           "cpu_seconds": int(limits.grade_timeout),
                           "max_out": 64 * 1024 * 1024, "network": False})
         (tmp / "root").mkdir()
-        keep = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable), str(tmp)] + \
+        keep = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable), str(tmp),
+                str(run_copy), str(grading_copy)] + \
             [str(d) for d in site_dirs()] + \
             [env[s["env"]] for s in download.DATASETS.values() if s["env"] in env]
         hide = solution_copies()
@@ -288,11 +311,11 @@ def grade_one(path, limits, execute=True, users=None):
                "steps": steps, "keep": keep, "mask": mask, "newroot": str(tmp / "root")}
         timeout = sum(s["timeout"] for s in steps) + 120
         try:
-            sup = subprocess.Popen([sys.executable, "-B", "-m", "cnnlib.homework.supervise"],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, cwd=str(control),
-                                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-            with _LIVE_LOCK:
+            with _LIVE_LOCK:         # registered before _kill_strays can see it
+                sup = subprocess.Popen([sys.executable, "-B", "-m", "cnnlib.homework.supervise"],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, cwd=str(control),
+                                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
                 _LIVE.add(sup.pid)
             try:
                 stdout, stderr = sup.communicate(json.dumps(job).encode(), timeout=timeout)
@@ -328,6 +351,8 @@ def grade_one(path, limits, execute=True, users=None):
         if uid is not None:
             users.give(uid)
         _remove(tmp)
+        if own_builds:
+            builds.remove()
     return res
 
 
@@ -422,14 +447,22 @@ def grade_all(paths, csv_path=None, limits=None, execute=True, out=print, jobs=1
     # this process writes no .pyc while grading: a file appearing in the package or in
     # site-packages is then the work of someone else
     writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    dirs = watched_dirs()
+    builds = Builds()
+    for path in paths:                   # every build, before the first fingerprint
+        try:
+            nb = json.loads(Path(path).read_text(encoding="utf-8"))
+            builds.get([ex.id for ex in exercises_of(path, nb)])
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
+    builds.get([])
+    dirs = watched_dirs() + [builds.root]
     before = fingerprint(dirs)
     users, lock = Users(), threading.Lock()
     strays_before = set(_children())
     supervise.become_subreaper()   # an orphan whose supervisor was killed comes back here
     try:
         def one(path):
-            res = grade_one(path, limits, execute, users)
+            res = grade_one(path, limits, execute, users, builds)
             with lock:
                 _kill_strays(strays_before)
                 now = fingerprint(dirs)
@@ -446,6 +479,7 @@ def grade_all(paths, csv_path=None, limits=None, execute=True, out=print, jobs=1
     finally:
         supervise.become_subreaper(False)
         sys.dont_write_bytecode = writes_bytecode
+        builds.remove()
     for res in results:
         total = sum(s for s, _ in res["scores"].values())
         out(f"\n{res['submission']}: {total}/{len(res['scores'])}   run: {res['run']}")
@@ -469,18 +503,17 @@ def _kill_strays(known):
     """Kill children of this process that are not ours: processes of a submission whose
     supervisor was killed, re-parented here because this process is a subreaper."""
     import signal
-    with _LIVE_LOCK:
-        ours = set(_LIVE)
-    for pid in set(_children()) - set(known) - ours:
-        for p in supervise.descendants(pid) + [pid]:
+    with _LIVE_LOCK:                # no supervisor starts while strays are looked for
+        for pid in set(_children()) - set(known) - _LIVE:
+            for p in supervise.descendants(pid) + [pid]:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
             try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
                 pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
 
 
 def write_csv(results, csv_path):

@@ -71,9 +71,10 @@ def removed(exercise_ids):
     return out
 
 
-def make_build(dest, exercise_ids, package=PACKAGE):
-    """Write dest/cnnlib: the package without the solutions of exercise_ids. Files are made
-    read-only (and owned by whoever runs the grader). Returns dest/cnnlib."""
+def make_build(dest, exercise_ids, package=PACKAGE, compile=False):
+    """Write dest/cnnlib: the package without the solutions of exercise_ids (compiled to
+    .pyc if asked, so the processes that import it need not). Files are made read-only
+    (and owned by whoever runs the grader). Returns dest/cnnlib."""
     ids = sorted(set(exercise_ids))
     target = Path(dest) / "cnnlib"
     shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -93,6 +94,9 @@ def make_build(dest, exercise_ids, package=PACKAGE):
             raise LookupError(f"exercises.EQUIVALENTS names {module}:{err}, which "
                               f"{path.name} does not define: update the table") from None
         path.write_text(new, encoding="utf-8")
+    if compile:
+        import compileall
+        compileall.compile_dir(str(target), quiet=2)
     read_only(target)
     return target
 
