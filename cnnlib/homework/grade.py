@@ -331,6 +331,15 @@ def grade_one(path, limits, execute=True, users=None, builds=None):
                    if isinstance(err, ValueError) else type(err).__name__)
             raise GradingStopped(f"the supervisor of {path} failed ({why}); "
                                  "no score of this run can be trusted") from None
+        failed = [s for s in report["steps"] if s.get("error")]
+        if failed:
+            raise GradingStopped(
+                f"could not start {failed[0]['name']!r} of {path} in its sandbox "
+                f"({failed[0]['error']}). As root the grader runs every submission as a user "
+                "of its own, chrooted in a minimal root (Linux mount namespaces); where the "
+                "machine refuses that (a container without CAP_SYS_ADMIN), run the grader as "
+                "an ordinary user instead and read 'What it does not guarantee' in "
+                "homework/README.md")
         if report["survivors"] or any(s["survivors"] for s in report["steps"]):
             raise GradingStopped(f"processes of {path} survived the supervisor: "
                                  f"{report['survivors']}")

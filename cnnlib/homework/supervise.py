@@ -213,10 +213,15 @@ def run_step(step, job):
     out_path = os.path.join(job["out_dir"], step["name"] + ".out")
     stdin = open(step["stdin"], "rb") if step.get("stdin") else subprocess.DEVNULL
     start = time.monotonic()
-    proc = subprocess.Popen(step["argv"], stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, cwd=job["cwd"], env=job["env"],
-                            preexec_fn=_limits(step, job.get("uid"), job),
-                            close_fds=True)
+    try:
+        proc = subprocess.Popen(step["argv"], stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, cwd=job["cwd"], env=job["env"],
+                                preexec_fn=_limits(step, job.get("uid"), job),
+                                close_fds=True)
+    except (OSError, subprocess.SubprocessError) as err:
+        return {"name": step["name"], "returncode": None, "timed_out": False,
+                "too_much_output": False, "seconds": 0, "survivors": [],
+                "error": f"{type(err).__name__}: {err}"}
     if stdin is not subprocess.DEVNULL:
         stdin.close()
     state = {"size": 0, "over": False}
