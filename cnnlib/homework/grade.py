@@ -300,7 +300,7 @@ def grade_one(path, limits, execute=True, users=None, builds=None):
                           "cpu_seconds": int(limits.grade_timeout),
                           "max_out": 64 * 1024 * 1024, "network": False})
         (tmp / "root").mkdir()
-        keep = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable), str(tmp),
+        keep = [sys.base_prefix, sys.prefix, os.path.realpath(sys.executable), str(work),
                 str(run_copy), str(grading_copy)] + \
             [str(d) for d in site_dirs()] + \
             [env[s["env"]] for s in download.DATASETS.values() if s["env"] in env]
