@@ -172,6 +172,22 @@ def pool_back(assign=False, all_maxima=False):
     return maxpool_backward_loop
 
 
+def im2col_loop(channel_last=False, use_pad=True):
+    def im2col(x, kh, kw, stride=1, pad=0):
+        p = pad if use_pad else 0
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        n, c, h, w = xp.shape
+        ho, wo = (h - kh) // stride + 1, (w - kw) // stride + 1
+        rows = []
+        for a in range(n):
+            for i in range(ho):
+                for j in range(wo):
+                    win = xp[a, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    rows.append((win.transpose(1, 2, 0) if channel_last else win).ravel())
+        return np.array(rows)
+    return im2col
+
+
 def col2im_assign(dcols, x_shape, kh, kw, stride=1, pad=0):
     n, c, h, w = x_shape
     ho, wo = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
@@ -288,6 +304,8 @@ FIXTURES = {
     "dx-not-cropped": conv_back(crop=False),
     "db-shape": conv_back(db_axes=(0,)),
     "overwrite-overlap-col2im": col2im_assign,
+    "cols-channel-last": im2col_loop(channel_last=True),
+    "cols-no-padding": im2col_loop(use_pad=False),
     "adam-eps-inside": adam(eps_inside=True),
     "momentum-no-state": momentum(sign=-1, keep=False),
     "step-on-nan": train(always=True),

@@ -342,6 +342,27 @@ def _db_axes(i, got, want, problem):
     return db is not None and np.shape(db) != np.shape(want["db"])
 
 
+# ---------------------------------------------------------------- im2col
+def _cols(x, kh, kw, s, p):
+    from ..im2col import im2col
+    return im2col(_f(x), int(kh), int(kw), int(s), int(p))
+
+
+def _cols_channel_last(i, got, want, problem):
+    c = np.shape(i["x"])[1]
+    ref = _f(want.get("cols"))
+    if c == 1 or ref is None:
+        return False
+    kh, kw = int(i["kh"]), int(i["kw"])
+    cand = ref.reshape(len(ref), c, kh, kw).transpose(0, 2, 3, 1).reshape(len(ref), -1)
+    return close(_g(got, "cols"), cand)
+
+
+def _cols_no_pad(i, got, want, problem):
+    return int(i["pad"]) > 0 and close(_g(got, "cols"), _cols(i["x"], i["kh"], i["kw"],
+                                                             i["stride"], 0))
+
+
 # ---------------------------------------------------------------- optimizers
 def _simulate(i, update, state0):
     out = {}
@@ -471,6 +492,11 @@ CATALOGUE = [
       "columns from every side (dxpad[:, :, pad:pad+H, pad:pad+W])", _back_no_crop),
     M("db-shape", "conv2d_backward_loop", "db has the wrong axes: sum dout over the batch and "
       "both pixel axes, dout.sum(axis=(0, 2, 3))", _db_axes),
+    M("cols-channel-last", "im2col", "the channel is the last axis of a row: a row holds its "
+      "window channel first, then kernel row, then kernel column (as w.reshape(F, -1))",
+      _cols_channel_last),
+    M("cols-no-padding", "im2col", "the padding is ignored: pad x with `pad` zeros on every "
+      "side first", _cols_no_pad),
     M("overwrite-overlap-col2im", "col2im", "overlapping windows overwrite instead of adding: "
       "wrong only where windows overlap; use += into the padded image", _col_overlap),
     M("adam-no-bias-correction", "adam", "Adam without bias correction: divide m by "
