@@ -481,3 +481,28 @@ def test_feedback_says_shape_dtype_and_where_the_largest_error_is():
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
     rejects("softmax", as_f32, "expected dtype float64, got dtype float32")
+
+
+def test_progress_reports_the_code_as_it_is_now_not_the_last_check():
+    from IPython.core.interactiveshell import InteractiveShell
+    from cnnlib.homework import checks
+    shell = InteractiveShell.instance()
+    right = ("import numpy as np\ndef softmax(z):\n"
+             "    e = np.exp(z - z.max(axis=-1, keepdims=True))\n"
+             "    return e / e.sum(axis=-1, keepdims=True)\n")
+    wrong = "import numpy as np\ndef softmax(z):\n    return np.exp(z) / np.exp(z).sum()\n"
+    try:
+        for cell in ("from cnnlib.homework import check", right,
+                     "check('softmax', softmax, quiet=True)\n"
+                     "from cnnlib.losses import softmax", "%%time\n" + wrong):
+            shell.run_cell(cell, store_history=True)
+        # the check ran on the right version; the wrong one was run after it, unchecked
+        assert checks.RESULTS["softmax"].status == PASSED
+        import contextlib, io
+        with contextlib.redirect_stdout(io.StringIO()):
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr("IPython.get_ipython", lambda: shell)
+                status = checks.show_progress("03")
+        assert status["softmax"] == FAILED
+    finally:
+        InteractiveShell.clear_instance()

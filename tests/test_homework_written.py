@@ -108,3 +108,21 @@ def test_model_answers_only_in_the_instructor_edition(instructor):
                          if c["id"].startswith(f"hw-ex{number}-{k}-")]
                 assert len(cells) == 3
                 assert not any(repr(entry["check"]) in "".join(c["source"]) for c in cells)
+
+
+def test_no_model_answer_in_the_student_edition_or_the_installed_package():
+    from homework_leaks import all_numbers, leaks, notebook_text
+    for number in all_numbers():
+        path = next(build.STUDENT_DIR.glob(f"{number}_*.ipynb"), None)
+        if path is None:
+            continue
+        text, exercise_text = notebook_text(path)
+        assert leaks(number, text, exercise_text) == [], path.name
+    # what pip installs: the cnnlib package and resources/ (pyproject.toml's packages)
+    root = build.ROOT
+    files = [p for folder in (root / "cnnlib", root / "resources") for p in folder.rglob("*")
+             if p.is_file() and p.suffix in (".py", ".md", ".txt", ".json", ".toml", "")]
+    text = " ".join(" ".join(p.read_text(encoding="utf-8", errors="replace").split())
+                    for p in files)
+    for number in all_numbers():
+        assert [f for f in leaks(number, text) if "the number" not in f] == [], number

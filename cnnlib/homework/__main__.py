@@ -20,6 +20,12 @@ def main(argv=None):
     g.add_argument("--memory-mb", type=int, default=4096, help="memory limit (4096 MB)")
     g.add_argument("--max-output-kb", type=int, default=2048,
                    help="largest output a notebook may print (2048 kB)")
+    g.add_argument("--grade-timeout", type=float, default=60,
+                   help="seconds for grading one exercise (60)")
+    g.add_argument("--jobs", type=int, default=1,
+                   help="submissions graded at the same time (1; the number of cores is fastest)")
+    g.add_argument("--reports", metavar="DIR",
+                   help="also write one Markdown report per submission to DIR")
     g.add_argument("--no-execute", action="store_true",
                    help="only score the functions, do not run the notebooks")
     args = parser.parse_args(argv)
@@ -28,10 +34,15 @@ def main(argv=None):
         for path in build(args.instructor):
             print(f"wrote {path}")
         return 0
-    from .grade import Limits, grade_all
+    from .grade import GradingStopped, Limits, grade_all
     limits = Limits(args.cell_timeout, args.total_timeout, args.memory_mb,
-                    args.max_output_kb * 1024)
-    grade_all(args.submissions, args.csv, limits, execute=not args.no_execute)
+                    args.max_output_kb * 1024, args.grade_timeout)
+    try:
+        grade_all(args.submissions, args.csv, limits, execute=not args.no_execute,
+                  jobs=args.jobs, report_dir=args.reports)
+    except GradingStopped as err:
+        print(f"grading stopped: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

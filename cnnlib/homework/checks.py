@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import exercises
+from . import exercises, mistakes
 from .cases import make_cases
 from .runners import RUNNERS, numerical_expected
 from .guard import calls_reference, tripwires, CalledReference
@@ -177,23 +177,32 @@ def _check(ex, obj, hidden):
                                f"(hint: {ex.stub_hint}).")
         if error and error.startswith("calls reference"):
             return CheckResult(ex.id, CALLS_REFERENCE, f"{title}: does not pass: it "
-                               f"{error[6:]}. Write the computation yourself with NumPy.")
+                               f"{error[len('calls reference: '):]}. Write the computation yourself with NumPy.")
         if error and error.startswith("modified input"):
             return CheckResult(ex.id, FAILED, f"{title}: FAILED on case '{case['name']}': "
                                f"you changed your input array(s) {error[16:]} in place "
                                "(e.g. x[x < 0] = 0 or x -= ...); the caller still needs "
-                               "them: work on a copy or build a new array.", case["name"])
+                               "them: work on a copy or build a new array." +
+                               _named(ex, case, None, {}, "in place"), case["name"])
+        expected = expected_outputs(ex.id, case)
         if error:
             return CheckResult(ex.id, FAILED, f"{title}: FAILED on case '{case['name']}': "
-                               f"your code raised {error}\n  hint: {case['hint'] or ex.stub_hint}",
-                               case["name"])
-        problem = compare(ex.id, case, outputs, expected_outputs(ex.id, case), n_batch)
+                               f"your code raised {error}" + _named(ex, case, None, expected,
+                                                                    error) +
+                               f"\n  hint: {case['hint'] or ex.stub_hint}", case["name"])
+        problem = compare(ex.id, case, outputs, expected, n_batch)
         if problem:
             hint = case["hint"] or ex.stub_hint
             return CheckResult(ex.id, FAILED, f"{title}: FAILED on case '{case['name']}':\n"
-                               f"  {problem}\n  hint: {hint}", case["name"])
+                               f"  {problem}" + _named(ex, case, outputs, expected, problem) +
+                               f"\n  hint: {hint}", case["name"])
     return CheckResult(ex.id, PASSED, f"{title}: passed all {len(cases)} "
                        f"{'public and hidden' if hidden else 'public'} cases.")
+
+
+def _named(ex, case, outputs, expected, problem):
+    said = mistakes.diagnose(ex.id, case, outputs, expected, problem)
+    return f"\n  the usual mistake this looks like: {said}" if said else ""
 
 
 def check_hidden(exercise_id):
@@ -210,14 +219,53 @@ def _batch_size(exercise_id, case):
     return None
 
 
+def current_definition(name, shell=None):
+    """The newest definition of `name` that ran in this IPython kernel, rebuilt from its
+    cell (only that cell's imports and def/class statements run again, in a copy of the
+    notebook's namespace), or None outside IPython or if no cell defined it. The check
+    cells rebind the name to cnnlib's version, so the namespace alone cannot say."""
+    import ast
+    from .context import python_of
+    if shell is None:
+        try:
+            from IPython import get_ipython
+            shell = get_ipython()
+        except ImportError:
+            return None
+    if shell is None:
+        return None
+    for raw in reversed(list(shell.history_manager.input_hist_raw)):
+        try:
+            tree = ast.parse(python_of(raw))
+        except SyntaxError:
+            continue
+        if not any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name
+                   for n in tree.body):
+            continue
+        tree.body = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom,
+                                                           ast.FunctionDef, ast.ClassDef))]
+        ns = dict(shell.user_ns)
+        try:
+            exec(compile(tree, "<your cell>", "exec"), ns)
+        except Exception:
+            return None
+        return ns.get(name)
+    return None
+
+
 def show_progress(notebook=None):
     """Print, for the exercises of `notebook` ("05"; all if None), which pass, which are
-    not implemented yet and which fail, as recorded by check() in this kernel."""
+    not implemented yet and which fail: the code as it is now (the newest definition of
+    each exercise that ran in this kernel is checked again), not the last check run."""
     chosen = exercises.EXERCISES if notebook is None else exercises.for_notebook(notebook)
+    for ex in chosen:
+        obj = current_definition(ex.name)
+        if obj is not None:
+            check(ex.id, obj, quiet=True)
     print(f"Your progress{'' if notebook is None else f' in notebook {notebook}'}:")
     for ex in chosen:
         res = RESULTS.get(ex.id)
-        status = "not checked yet (run its check cell)" if res is None else res.status
+        status = "not written yet (run its cell)" if res is None else res.status
         print(f"  {ex.id:<24} {status}")
     passed = sum(1 for ex in chosen if ex.id in RESULTS and RESULTS[ex.id].passed)
     expect = os.environ.get("CNNLIB_HOMEWORK_EXPECT")       # set by the test suite

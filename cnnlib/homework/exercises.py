@@ -7,7 +7,7 @@ bodies with a stub; the instructor edition wraps them in nbgrader's solution mar
 """
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class Exercise:
     module: where cnnlib's solution lives; methods: for a class, the methods to write
     (empty for a function); notebook: the two-digit notebook that asks for it;
     show: the show_source(...) expressions that reveal it; anchor: where to put the
-    exercise when the notebook shows none of them; forbidden: cnnlib objects
-    ("module:qualname") the answer must not call; stub_hint: the one-line hint.
+    exercise when the notebook shows none of them; stub_hint: the one-line hint.
+    What the answer may not call is EQUIVALENTS[id], below.
     """
     id: str
     title: str
@@ -30,7 +30,6 @@ class Exercise:
     methods: tuple = ()
     show: tuple = ()
     anchor: tuple = ()
-    forbidden: tuple = field(default=())
     minutes: int = 20
 
     def reference(self):
@@ -44,10 +43,16 @@ class Exercise:
             return [(self.name, ref)]
         return [(f"{self.name}.{m}", ref.__dict__[m]) for m in self.methods]
 
+    @property
+    def equivalents(self):
+        """The "module:qualname" of cnnlib's solution and of every cnnlib object that
+        computes the same result (EQUIVALENTS[id])."""
+        return EQUIVALENTS[self.id]
+
     def forbidden_objects(self):
         """[(label, owner, attribute)] for every cnnlib object the answer must not call."""
         out = []
-        for spec in self.forbidden:
+        for spec in self.equivalents:
             module, qual = spec.split(":")
             owner = importlib.import_module(module)
             *path, attr = qual.split(".")
@@ -57,86 +62,110 @@ class Exercise:
         return out
 
 
+# Every cnnlib object that computes an exercise's result, or the heart of it, from the
+# arguments of its cases: the exercise's own function first, then the fast paths and the
+# layers, optimizers and training helpers that reach it. ONE table, used three ways:
+#   - the student's check (guard.tripwires) makes them raise while the answer runs;
+#   - the grading build (grading_build.py) is a copy of cnnlib in which each of them,
+#     for the exercises being graded, has its body replaced by a `raise`: in the grading
+#     process the solution is not there to be called, however it is reached;
+#   - tests/test_homework_attacks.py sweeps every public function and method of the
+#     grading build with each exercise's cases, so an equivalent missing here (now or
+#     after a refactor moves a module) fails a test.
+# Entries are "module:qualname" strings; when a module moves, update them here.
+EQUIVALENTS = {
+    "conv2d_loop": ("cnnlib.conv:conv2d_loop", "cnnlib.conv:conv2d_fast",
+                    "cnnlib.conv:Conv2D.forward", "cnnlib.fftconv:conv2d_fft",
+                    "cnnlib.im2col:im2col", "cnnlib.im2col:im2col_batch_last",
+                    "cnnlib.im2col:windows"),
+    "maxpool_loop": ("cnnlib.pool:maxpool_loop", "cnnlib.pool:maxpool_fast",
+                     "cnnlib.pool:MaxPool2D.forward", "cnnlib.im2col:windows",
+                     "cnnlib.im2col:im2col", "cnnlib.im2col:im2col_batch_last"),
+    "softmax": ("cnnlib.losses:softmax", "cnnlib.losses:log_softmax",
+                "cnnlib.losses:softmax_cross_entropy", "cnnlib.losses:softmax_naive"),
+    "log_softmax": ("cnnlib.losses:log_softmax", "cnnlib.losses:softmax",
+                    "cnnlib.losses:softmax_cross_entropy", "cnnlib.losses:softmax_naive"),
+    "softmax_cross_entropy": ("cnnlib.losses:softmax_cross_entropy",),
+    "linear_backward": ("cnnlib.layers:Linear.backward",),
+    "relu": ("cnnlib.layers:ReLU.forward", "cnnlib.layers:ReLU.backward"),
+    "maxpool_backward_loop": ("cnnlib.pool:maxpool_backward_loop",
+                              "cnnlib.pool:maxpool_backward_fast",
+                              "cnnlib.pool:MaxPool2D.backward", "cnnlib.pool:maxpool_fast"),
+    "conv2d_backward_loop": ("cnnlib.conv:conv2d_backward_loop",
+                             "cnnlib.conv:conv2d_backward_fast", "cnnlib.conv:Conv2D.backward",
+                             "cnnlib.fftconv:conv2d_backward_fft"),
+    "train_step": ("cnnlib.train:train_step", "cnnlib.train:fit",
+                   "cnnlib.workers:train_step_parts", "cnnlib.workers:WorkerTeam.train_step",
+                   "cnnlib.workers:WorkerTeam._train_step",
+                   "cnnlib.parallel:train_step_split"),
+    "momentum": ("cnnlib.optim:Momentum.update",),
+    "im2col": ("cnnlib.im2col:im2col", "cnnlib.im2col:im2col_batch_last",
+               "cnnlib.conv:conv2d_fast"),
+    "col2im": ("cnnlib.im2col:col2im", "cnnlib.im2col:col2im_batch_last"),
+    "adam": ("cnnlib.optim:Adam.update",),
+}
+
 EXERCISES = [
     Exercise("conv2d_loop", "convolution forward (loops)", "conv2d_loop", "cnnlib.conv", "01",
              "loop over images n, filters f and output pixels (i, j); out[n, f, i, j] = "
              "sum(window * w[f]) + b[f]",
-             show=("conv2d_loop",),
-             forbidden=("cnnlib.conv:conv2d_loop", "cnnlib.conv:conv2d_fast",
-                        "cnnlib.conv:Conv2D.forward"), minutes=30),
+             show=("conv2d_loop",), minutes=30),
     Exercise("maxpool_loop", "max-pool forward (loops)", "maxpool_loop", "cnnlib.pool", "02",
              "out[n, c, i, j] = max of the size x size window starting at row i*stride, "
              "column j*stride",
-             show=("maxpool_loop",),
-             forbidden=("cnnlib.pool:maxpool_loop", "cnnlib.pool:maxpool_fast",
-                        "cnnlib.pool:MaxPool2D.forward"), minutes=20),
+             show=("maxpool_loop",), minutes=20),
     Exercise("softmax", "numerically stable softmax", "softmax", "cnnlib.losses", "03",
              "subtract each row's maximum before np.exp, then divide by the row sum",
-             show=("softmax",),
-             forbidden=("cnnlib.losses:softmax", "cnnlib.losses:log_softmax",
-                        "cnnlib.losses:softmax_cross_entropy"), minutes=15),
+             show=("softmax",), minutes=15),
     Exercise("log_softmax", "stable log-softmax (the cross-entropy's log-probabilities)",
              "log_softmax", "cnnlib.losses", "03",
              "(z - m) - log(sum(exp(z - m))) with m the row maximum; never take log of a "
              "probability that may be 0",
              show=("log_softmax",),
-             forbidden=("cnnlib.losses:log_softmax", "cnnlib.losses:softmax_cross_entropy"),
              minutes=15),
     Exercise("softmax_cross_entropy", "softmax-cross-entropy loss and its gradient",
              "softmax_cross_entropy", "cnnlib.losses", "05",
              "loss = mean of -log p[n, y_n]; dlogits = (p - onehot(y)) / N",
-             show=("softmax_cross_entropy",),
-             forbidden=("cnnlib.losses:softmax_cross_entropy",), minutes=25),
+             show=("softmax_cross_entropy",), minutes=25),
     Exercise("linear_backward", "dense layer backward", "Linear", "cnnlib.layers", "05",
              "dW = x.T @ dout, db = dout summed over the batch, dx = dout @ W.T; store "
              "dW and db in self.grads",
-             methods=("backward",), show=("Linear", "Linear.backward"),
-             forbidden=("cnnlib.layers:Linear.backward",), minutes=20),
+             methods=("backward",), show=("Linear", "Linear.backward"), minutes=20),
     Exercise("relu", "ReLU forward and backward", "ReLU", "cnnlib.layers", "04",
              "forward: keep x where x > 0 (without changing x); backward: pass dout where "
              "x was > 0",
              methods=("forward", "backward"), show=("ReLU", "ReLU.forward", "ReLU.backward"),
              anchor=("Layer",),
-             forbidden=("cnnlib.layers:ReLU.forward", "cnnlib.layers:ReLU.backward"),
              minutes=15),
     Exercise("maxpool_backward_loop", "max-pool backward (ties!)", "maxpool_backward_loop",
              "cnnlib.pool", "06",
              "send dout[n, c, i, j] to ONE position, the first arg-max of its window",
-             show=("maxpool_backward_loop",),
-             forbidden=("cnnlib.pool:maxpool_backward_loop", "cnnlib.pool:maxpool_backward_fast",
-                        "cnnlib.pool:MaxPool2D.backward"), minutes=30),
+             show=("maxpool_backward_loop",), minutes=30),
     Exercise("conv2d_backward_loop", "convolution backward (dx, dw, db)",
              "conv2d_backward_loop", "cnnlib.conv", "07",
              "every output pixel adds dout * window to dw[f] and dout * w[f] to the "
              "window of the padded dx; crop the padding at the end",
-             show=("conv2d_backward_loop",),
-             forbidden=("cnnlib.conv:conv2d_backward_loop", "cnnlib.conv:conv2d_backward_fast",
-                        "cnnlib.conv:Conv2D.backward"), minutes=45),
+             show=("conv2d_backward_loop",), minutes=45),
     Exercise("train_step", "one training step", "train_step", "cnnlib.train", "08",
              "forward, softmax_cross_entropy, and only if the loss is finite: backward "
              "and optimizer.step(); return (loss, logits)",
-             show=("train_step",),
-             forbidden=("cnnlib.train:train_step", "cnnlib.train:fit"), minutes=15),
+             show=("train_step",), minutes=15),
     Exercise("momentum", "one SGD-with-momentum step", "Momentum", "cnnlib.optim", "08",
              "v <- momentum * v - lr * g, kept per parameter name in self.state; then "
              "p <- p + v, in place",
-             methods=("update",), show=("Momentum", "Momentum.update"),
-             forbidden=("cnnlib.optim:Momentum.update",), minutes=20),
+             methods=("update",), show=("Momentum", "Momentum.update"), minutes=20),
     Exercise("im2col", "im2col", "im2col", "cnnlib.im2col", "09",
              "one row per output pixel (n, i, j), holding its window in the order channel, "
              "row, column",
-             show=("im2col",),
-             forbidden=("cnnlib.im2col:im2col",), minutes=30),
+             show=("im2col",), minutes=30),
     Exercise("col2im", "col2im", "col2im", "cnnlib.im2col", "09",
              "add (not assign) every row back onto its window of a padded zero image, "
              "then crop the padding",
-             show=("col2im",),
-             forbidden=("cnnlib.im2col:col2im",), minutes=30),
+             show=("col2im",), minutes=30),
     Exercise("adam", "one Adam step", "Adam", "cnnlib.optim", "10",
              "update the running means m and v, correct their bias with self.t, then "
              "p -= lr * m_hat / (sqrt(v_hat) + eps), in place",
-             methods=("update",), show=("Adam", "Adam.update"),
-             forbidden=("cnnlib.optim:Adam.update",), minutes=20),
+             methods=("update",), show=("Adam", "Adam.update"), minutes=20),
 ]
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

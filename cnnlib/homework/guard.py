@@ -37,8 +37,14 @@ def calls_reference(ex, obj):
     if obj is ref:
         return (f"this is cnnlib's own {ex.name}, not yours: run your cell (the one that "
                 f"defines {ex.name}) again, then this check")
+    # by name: every equivalent except the helpers cnnlib's solution itself calls (such as
+    # train_step's train_step_parts), which the tripwires catch if they are called
+    used = set()
+    for _, fn in ex.targets():
+        used |= _code_names(getattr(fn, "__code__", compile("", "", "exec")))
+    own = [o for o in ex.forbidden_objects() if o[2] not in used or o[2] == ex.name]
     forbidden = [(label, owner, attr, owner.__dict__.get(attr, getattr(owner, attr)))
-                 for label, owner, attr in ex.forbidden_objects()]
+                 for label, owner, attr in own]
     for label, fn in _functions(ex, obj):
         if fn is None:
             if isinstance(obj, type) and any(getattr(obj, label.split(".")[1], None) is f

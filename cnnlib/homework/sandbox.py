@@ -1,34 +1,43 @@
-"""The grader's two sandboxes, each a separate process with resource limits.
+"""What runs on the untrusted side of the grader, always under cnnlib.homework.supervise
+(its own session, limits, an unprivileged user when the grader is root).
 
-    python -m cnnlib.homework.sandbox run NOTEBOOK RESULT.json CELL_S TOTAL_S MEMORY_MB MAX_OUT
-        executes a copy of a submission in a fresh kernel (the kernel inherits the memory
-        limit); writes how far it got to RESULT.json.
-    python -m cnnlib.homework.sandbox score JOB.json
-        executes only a submission's answer cell in a fresh namespace, runs the answer on
-        the cases' inputs (JOB's npz) and writes the raw outputs (npz) and errors (json).
-        It never compares anything: the grader does, in a process no submission touched.
+    python -B -m cnnlib.homework.sandbox run NOTEBOOK CELL_S TOTAL_S MAX_OUT
+        executes a copy of a submission in a fresh kernel; writes how far it got, as JSON,
+        to its standard output (a copy of it kept from the kernel, so the notebook cannot
+        write there).
+    python -I -S -B -c "<sys.path = grading build + site-packages>; grade_main()"
+        reads a job (one JSON line, then the cases' inputs as .npz) from its standard
+        input, runs the cells the answer needs in an IPython InteractiveShell, calls the
+        answer on every case and writes the raw outputs (.npz) and errors (JSON) back.
+        It imports the grading build of cnnlib, in which the solutions are removed, and
+        compares nothing: the grader does, in its own process.
 
 Only JSON and .npz (allow_pickle=False) cross the process boundary: nothing is unpickled.
 """
 
+import io
 import json
 import os
-import resource
+import struct
 import sys
 import time
-
-
-def limit_memory(megabytes):
-    """Cap the address space of this process and every child it starts."""
-    limit = int(megabytes) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 class OutputTooLarge(Exception):
     pass
 
 
-def run_notebook(path, result_path, cell_timeout, total_timeout, memory_mb, max_output):
+def _private_stdout():
+    """A copy of fd 1 that children do not inherit; fds 1 and 2 then go to /dev/null."""
+    out = os.dup(1)                        # os.dup makes it non-inheritable
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    return out
+
+
+def run_notebook(path, cell_timeout, total_timeout, max_output):
+    out_fd = _private_stdout()
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -43,14 +52,12 @@ def run_notebook(path, result_path, cell_timeout, total_timeout, memory_mb, max_
                     raise OutputTooLarge(cell_index)
             return super().process_message(msg, cell, cell_index)
 
-    limit_memory(memory_mb)
-    nb = nbformat.read(path, as_version=4)
-    folder = os.path.dirname(os.path.abspath(path))
-    client = Capped(nb, timeout=int(cell_timeout), allow_errors=True, kernel_name="python3",
-                    resources={"metadata": {"path": folder}})
-    start, result = time.monotonic(), {"status": "ok", "cell": None, "detail": ""}
-    index = -1
+    start, result, index = time.monotonic(), {"status": "ok", "cell": None, "detail": ""}, -1
     try:
+        nb = nbformat.read(path, as_version=4)
+        folder = os.path.dirname(os.path.abspath(path))
+        client = Capped(nb, timeout=int(cell_timeout), allow_errors=True,
+                        kernel_name="python3", resources={"metadata": {"path": folder}})
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
@@ -80,51 +87,105 @@ def run_notebook(path, result_path, cell_timeout, total_timeout, memory_mb, max_
     except Exception as err:                                   # report, never hang the grader
         result = {"status": "could not run", "cell": index, "detail": f"{type(err).__name__}: {err}"}
     result["seconds"] = round(time.monotonic() - start, 1)
-    with open(result_path, "w", encoding="utf-8") as f:
-        json.dump(result, f)
+    os.write(out_fd, json.dumps(result).encode())
+    os._exit(0)                          # do not wait for a kernel the notebook left behind
 
 
-def score(job_path):
+# ---------------------------------------------------------------- grading one exercise
+def pack(meta, arrays):
+    """meta (JSON) and arrays (.npz) in one byte string: 8-byte length, JSON, npz."""
     import numpy as np
-    with open(job_path, encoding="utf-8") as f:
-        job = json.load(f)
-    limit_memory(job["memory_mb"])
-    resource.setrlimit(resource.RLIMIT_CPU, (int(job["cpu_seconds"]),) * 2)
-    with np.load(job["inputs"], allow_pickle=False) as data:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    head = json.dumps(meta).encode()
+    return struct.pack("<Q", len(head)) + head + buf.getvalue()
+
+
+def unpack(data, max_json=1_000_000):
+    """(meta, {name: array}) from pack's bytes; ValueError if malformed."""
+    import numpy as np
+    if len(data) < 8:
+        raise ValueError("no result")
+    n = struct.unpack("<Q", data[:8])[0]
+    if n > max_json or 8 + n > len(data):
+        raise ValueError("malformed result")
+    meta = json.loads(data[8:8 + n].decode())
+    with np.load(io.BytesIO(data[8 + n:]), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return meta, arrays
+
+
+def grade_main():
+    """The grading process: see the module docstring."""
+    import numpy as np
+    stdin = sys.stdin.buffer
+    job = json.loads(stdin.readline().decode())
+    with np.load(io.BytesIO(stdin.read()), allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
+    out_fd = _private_stdout()
     cases = [{k.split("/", 1)[1]: _plain(v) for k, v in arrays.items()
               if k.split("/", 1)[0] == str(i)} for i in range(job["n_cases"])]
-    out_fd = os.dup(1)                       # results go here; the answer's prints go nowhere
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    from . import exercises
-    from .checks import run_case
-    from .guard import calls_reference, tripwires
-    ex = exercises.get(job["exercise"])
-    meta, outputs = {"errors": [], "calls_reference": ""}, {}
-    namespace = {"__name__": "__homework_answer__"}
+    meta = {"errors": [], "cells": {}, "answer_error": ""}
+    outputs = {}
     try:
-        exec(compile(job["source"], "<answer cell>", "exec"), namespace)
-        obj = namespace.get(ex.name)
+        obj = _run_context(job, meta)
         if obj is None:
-            meta["errors"] = [f"the answer cell does not define {ex.name}"] * job["n_cases"]
+            meta["errors"] = [meta["answer_error"] or
+                              f"the answer cell does not define {job['name']}"] * len(cases)
         else:
-            meta["calls_reference"] = calls_reference(ex, obj)
+            from .runners import RUNNERS
             for i, inputs in enumerate(cases):
-                with tripwires(ex, [namespace]):
-                    got, error = run_case(ex.id, obj, inputs)
+                work = {k: (np.copy(v) if isinstance(v, np.ndarray) else v)
+                        for k, v in inputs.items()}
+                error = None
+                try:
+                    with np.errstate(all="ignore"):
+                        got = RUNNERS[job["exercise"]](obj, work)
+                except NotImplementedError:
+                    got, error = None, "not implemented"
+                except BaseException as err:           # noqa: B902 the student's code
+                    got, error = None, f"{type(err).__name__}: {err}"[:500]
                 meta["errors"].append(error)
                 for key, value in (got or {}).items():
-                    value = np.asarray(value) if value is not None else None
+                    try:
+                        value = np.asarray(value) if value is not None else None
+                    except Exception:
+                        value = None
                     if value is not None and value.dtype.kind in "fiub":
                         outputs[f"{i}/{key}"] = value
-    except BaseException as err:             # the answer cell itself failed
-        meta["errors"] = [f"the answer cell raised {type(err).__name__}: {err}"[:300]]
-    with open(job["outputs"], "wb") as f:
-        np.savez(f, **outputs)
-    os.write(out_fd, json.dumps(meta).encode())
+                for key, value in work.items():      # the inputs after the call
+                    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+                        outputs[f"{i}/input after: {key}"] = value
+    except BaseException as err:               # noqa: B902
+        meta["errors"] = [f"the grading process stopped: {type(err).__name__}: {err}"[:500]]
+    os.write(out_fd, pack(meta, outputs))
     os._exit(0)                              # no atexit hooks from the answer's code
+
+
+def _run_context(job, meta):
+    """Run the cells the answer needs; return the answer object (captured right after its
+    own cell ran) or None."""
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    obj = None
+    for index, source in job["cells"]:
+        res = shell.run_cell(source, store_history=False, silent=True)
+        err = res.error_before_exec or res.error_in_exec
+        if err is not None:
+            meta["cells"][str(index)] = f"{type(err).__name__}: {err}"[:300]
+        if index == job["answer"]:
+            obj = shell.user_ns.get(job["name"])
+            if err is not None:
+                meta["answer_error"] = f"the answer cell raised {type(err).__name__}: {err}"[:500]
+                if not _defined_here(obj, job):
+                    obj = None
+    return obj
+
+
+def _defined_here(obj, job):
+    """True if obj is a function or class made by the notebook (not cnnlib's)."""
+    mod = getattr(obj, "__module__", "") or ""
+    return obj is not None and not mod.startswith("cnnlib")
 
 
 def _plain(value):
@@ -137,7 +198,5 @@ def _plain(value):
 
 if __name__ == "__main__":
     if sys.argv[1] == "run":
-        p, r, c, t, m, o = sys.argv[2:8]
-        run_notebook(p, r, float(c), float(t), int(m), int(o))
-    elif sys.argv[1] == "score":
-        score(sys.argv[2])
+        p, c, t, o = sys.argv[2:6]
+        run_notebook(p, float(c), float(t), int(o))

@@ -94,7 +94,14 @@ def cells(number, numbers, instructor, make_cell, nbgrader):
                      f"run the check under it.")
             out.append(make_cell("markdown", intro, f"{tag}-intro"))
             if instructor:
-                code = (f"### BEGIN SOLUTION\nanswer_{k} = {entry['check']!r}\n### END SOLUTION")
+                # the model answer goes INSIDE the solution region, as comments: nbgrader's
+                # generate_assignment removes it with the value (a Markdown cell without
+                # nbgrader metadata would be released to the students)
+                model = ("\n" + "\n".join(f"# {line}".rstrip() for line in
+                                           ("Model answer: " + entry["answer"]).split("\n"))
+                         if entry.get("answer") else "")
+                code = (f"### BEGIN SOLUTION\nanswer_{k} = {entry['check']!r}{model}\n"
+                        "### END SOLUTION")
                 meta = nbgrader(f"ex{number}_{k}_answer", solution=True)
             else:
                 code, meta = f"answer_{k} = None   # your answer: a number or a list", {}
@@ -107,9 +114,6 @@ def cells(number, numbers, instructor, make_cell, nbgrader):
                           f"{fp!r}, decimals={entry['decimals']})\n### END HIDDEN TESTS")
                 meta = nbgrader(f"ex{number}_{k}_check", points=1)
             out.append(make_cell("code", check, f"{tag}-check", meta))
-            if instructor and entry.get("answer"):
-                out.append(make_cell("markdown", "*Model answer:* " + entry["answer"],
-                                     f"{tag}-model"))
         else:
             out.append(make_cell("markdown", f"**Exercise {k}** ({level}). Your answer:",
                                  f"{tag}-intro"))
