@@ -248,11 +248,13 @@ def attacks(t, port=0):
             "    out = w.reshape(f, -1) @ cols.reshape(c * kh * kw, -1)\n"
             "    return (out.reshape(f, ho, wo, n).transpose(3, 0, 1, 2)\n"
             "            + b[None, :, None, None]).astype(np.result_type(x, w))\n"]),
-        # 15. the training split's helper does a whole training step
+        # 15. the training split's helper does forward, loss and backward of a step
         "08_split_helper.ipynb": ("train_step", [HEAD + (
-            "from cnnlib.workers import train_step_parts\n"),
+            "from cnnlib.speed.parts import part_gradients\n"),
             "def train_step(net, xb, yb, optimizer):\n"
-            "    return train_step_parts(net, xb, yb, optimizer)\n"]),
+            "    loss, logits = part_gradients(net, xb, yb, 1.0)\n"
+            "    optimizer.step()\n"
+            "    return loss, logits\n"]),
     }
 
 

@@ -37,8 +37,8 @@ def calls_reference(ex, obj):
     if obj is ref:
         return (f"this is cnnlib's own {ex.name}, not yours: run your cell (the one that "
                 f"defines {ex.name}) again, then this check")
-    # by name: every equivalent except the helpers cnnlib's solution itself calls (such as
-    # train_step's train_step_parts), which the tripwires catch if they are called
+    # by name: every equivalent except the helpers cnnlib's solution itself calls, which the
+    # tripwires catch if they are called
     used = set()
     for _, fn in ex.targets():
         used |= _code_names(getattr(fn, "__code__", compile("", "", "exec")))
