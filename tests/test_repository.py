@@ -97,3 +97,34 @@ def test_no_raw_mnist_is_committed():
     assert not [f for f in tracked if "ubyte" in f]
     big = [f for f in tracked if (ROOT / f).is_file() and (ROOT / f).stat().st_size > 3_000_000]
     assert not big, f"files over 3 MB make clones slow for students: {big}"
+
+
+def _section(text, title):
+    """The Markdown section under '## title', up to the next heading of level 2."""
+    return re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M).group(1)
+
+
+def test_code_is_mit_and_course_text_is_cc_by():
+    import tomllib
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
+    course = (ROOT / "LICENSE-course.md").read_text(encoding="utf-8")
+    assert "https://creativecommons.org/licenses/by/4.0/" in course
+    licence = _section(README, "Licence")
+    assert "[LICENSE](LICENSE)" in licence and "[LICENSE-course.md](LICENSE-course.md)" in licence
+
+
+def test_the_licence_keeps_every_tutorials_credit():
+    """Every link the course map's Sources credit (articles, code) is in the README's Sources
+    and in LICENSE-course.md: a teacher who adapts the course keeps them."""
+    course_map = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+    links = set(re.findall(r"https://[^\s>)]+", _section(course_map, "Sources")))
+    assert len(links) >= 9, links            # 4 tutorials: 6 articles (3 parts of one), 2 code, 1 write-up
+    readme_sources = _section(README, "Sources")
+    course = (ROOT / "LICENSE-course.md").read_text(encoding="utf-8")
+    # The licence names the first part of ww-rm's series for all three.
+    missing_readme = sorted(u for u in links if u not in readme_sources)
+    missing_licence = sorted(u for u in links if u not in course and not re.search(r"cnn-numpy-[23]/$", u))
+    assert not missing_readme, f"README Sources lacks {missing_readme}"
+    assert not missing_licence, f"LICENSE-course.md lacks {missing_licence}"
