@@ -134,7 +134,9 @@ def test_the_licence_keeps_every_tutorials_credit():
 MODULE_TO_DISTRIBUTION = {"numpy": "numpy", "tqdm": "tqdm", "threadpoolctl": "threadpoolctl",
                           "matplotlib": "matplotlib", "ipywidgets": "ipywidgets",
                           "IPython": "ipywidgets",  # ipywidgets requires IPython
-                          "nbformat": "nbclient", "nbclient": "nbclient"}
+                          "nbformat": "nbclient", "nbclient": "nbclient",
+                          "jupyter_client": "nbclient",  # nbclient requires jupyter_client
+                          "nbconvert": "nbconvert", "latex2mathml": "latex2mathml"}
 GUARDED = {"google"}  # google.colab: only imported on Colab, where it is present
 
 
@@ -173,13 +175,14 @@ def _installed_third_party_imports():
 
 
 def test_a_non_editable_install_has_every_dependency_it_imports():
-    """pip install "cnnlib[plots,grade]" brings every third-party module the installed
-    package imports; the README names the extras."""
+    """pip install "cnnlib[plots,grade,course]" brings every third-party module the installed
+    package imports (cnnlib.course imports its tools only when run); the README names the
+    extras."""
     from packaging.requirements import Requirement
     project = _pyproject()["project"]
     extras = project["optional-dependencies"]
     declared = {Requirement(r).name for r in project["dependencies"]}
-    for extra in ("plots", "grade"):
+    for extra in ("plots", "grade", "course"):
         declared |= {Requirement(r).name for r in extras[extra]}
     imports = _installed_third_party_imports() - GUARDED
     unknown = sorted(imports - set(MODULE_TO_DISTRIBUTION))
@@ -204,3 +207,12 @@ def test_pyproject_and_requirements_agree_on_every_bound():
     assert not differ, differ
     assert "<7" in str(requirements["ipykernel"].specifier)
     assert ">=7.16.5" in str(requirements["nbconvert"].specifier)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_skipped_cell_says_why(path):
+    """tests/conftest.py prints the reason in pytest's summary instead of nbval's bare 'Skipped'."""
+    SKIP_REASON = "nbval-skip-reason"  # read by conftest.py at the top of the repository
+    silent = [i for i, c in enumerate(cells(path))
+              if "nbval-skip" in tags(c) and len(c["metadata"].get(SKIP_REASON, "")) < 20]
+    assert not silent, f"{path.name}: cells {silent} are tagged nbval-skip without a {SKIP_REASON}"

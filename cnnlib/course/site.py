@@ -22,7 +22,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .launch import BRANCH, REPOSITORY
+from . import clone_root
+from .launch import BRANCH, repository
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -179,7 +180,7 @@ def _rewrite_link(match, source_dir):
     except ValueError:
         return match.group(0)
     kind = "tree" if resolved.is_dir() else "blob"
-    url = f"https://github.com/{REPOSITORY}/{kind}/{BRANCH}/{rel}{anchor}"
+    url = f"https://github.com/{repository()}/{kind}/{BRANCH}/{rel}{anchor}"
     return f'{attr}="{html.escape(url)}"'
 
 
@@ -237,6 +238,7 @@ def main(argv=None):
     b.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     b.add_argument("notebooks", nargs="*", help="only these notebooks (default: all)")
     args = parser.parse_args(argv)
+    clone_root("python -m cnnlib.course.site build")
     build(args.out, args.notebooks or None, args.timeout)
     return 0
 
