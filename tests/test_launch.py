@@ -120,8 +120,11 @@ def test_setup_cell_installs_from_a_clone_and_resources_are_found(tmp_path):
     python = _venv_without_cnnlib(tmp_path / "venv")
     work = tmp_path / "colab"
     work.mkdir()
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)                 # a developer's PYTHONPATH would find cnnlib
     check = [str(python), "-c", "import importlib.util; print(importlib.util.find_spec('cnnlib'))"]
-    assert subprocess.run(check, cwd=work, capture_output=True, text=True).stdout.strip() == "None"
+    assert subprocess.run(check, cwd=work, env=env, capture_output=True,
+                          text=True).stdout.strip() == "None"
     # The published URL in the cell is replaced by this clone at its commit (pip clones it).
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
@@ -131,8 +134,6 @@ def test_setup_cell_installs_from_a_clone_and_resources_are_found(tmp_path):
     cell = cell.replace(published, f"git+file://localhost{ROOT}@{head}")
     # pip may fetch the build backend (setuptools) from the package index, as on Colab;
     # the course's dependencies are already there, so nothing else is downloaded.
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.pop("PYTHONPATH", None)
     ipython = [str(python), "-m", "IPython", "--no-banner", "--colors=NoColor", "-c"]
     first = subprocess.run(ipython + [cell], cwd=work, env=env, capture_output=True,
                            text=True, timeout=600)
