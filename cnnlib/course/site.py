@@ -43,12 +43,36 @@ def unix_socket_kernel():
     if os.name != "posix":
         yield None
         return
-    from jupyter_client.manager import KernelManager
     folder = tempfile.mkdtemp(prefix="cnnlib-kernel-")
     try:
-        yield KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+        yield quiet_shutdown_manager()(kernel_name="python3", transport="ipc",
+                                       ip=os.path.join(folder, "k"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def quiet_shutdown_manager():
+    """A KernelManager class that shuts a kernel down without interrupting it first.
+
+    Why: jupyter_client's shutdown_kernel sends SIGINT before the shutdown request, and
+    ipykernel logs "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." whenever that
+    signal lands while it is still inside a message handler (ipykernel 6 turns SIGINT into
+    KeyboardInterrupt only there). After a notebook's last cell, nbclient shuts the kernel
+    down at once; the figure-heavy widgets that end most notebooks leave the kernel busy
+    long enough for the signal to land now and then (more often on a loaded machine). The
+    kernel is between cells then, so there is nothing to interrupt: the shutdown request
+    alone stops it, and jupyter_client still kills it if it has not stopped within
+    shutdown_wait_time. An interrupt asked for at any other time is sent as before.
+    """
+    from jupyter_client.manager import KernelManager
+
+    class QuietShutdownKernelManager(KernelManager):
+        async def _async_interrupt_kernel(self):
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 def execute(path, timeout=600, attempts=2):
