@@ -3,7 +3,6 @@
     site     python -m cnnlib.course.site build: the static preview site of every notebook
     launch   the repository's address (pyproject.toml, [project.urls]), Binder and Colab links,
              and the notebooks' setup cell (python -m cnnlib.course.launch set-repo URL)
-    colab    what the notebooks' setup cell runs after installing: is this the course?
 
 Installed with the package (small, and its heavy tools are imported only when used), but
 site and launch read and write the repository around cnnlib/: run them from a clone.
