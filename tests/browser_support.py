@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ def in_ci():
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@lru_cache(maxsize=None)   # asked before every browser test: install at most once per run
 def chromium():
     """Path to Chromium, installing Debian's package in CI when root; else (None, reason)."""
     if CHROMIUM.exists():

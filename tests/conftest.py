@@ -16,6 +16,21 @@ def pytest_configure(config):
     matplotlib.use("Agg")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A browser test without Chromium skips (or fails in CI) before any fixture is set up:
+    pytest sets up session fixtures such as built_site (the whole site, ~45 s) before the
+    module's browser fixture could skip. chromium() remembers its answer for the run."""
+    if item.get_closest_marker("browser") is None:
+        return
+    from browser_support import chromium, in_ci
+    path, reason = chromium()
+    if path is None:
+        if in_ci():
+            pytest.fail(f"CI must run the browser test: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
     """The preview site built once per test run: (folder, {notebook name: executed notebook})."""

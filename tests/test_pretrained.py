@@ -40,4 +40,9 @@ def test_shipped_weights_classify_the_bundled_test_digits(net):
                     reason=f"full MNIST not found at {FULL_DIR} (set CNNLIB_MNIST_DIR)")
 def test_shipped_weights_reach_99_3_percent_on_the_full_test_set(net):
     _, (x, y) = load_mnist("full", directory=FULL_DIR)
-    assert evaluate(net, to_float(x[:, None]), y)[1] >= 0.993
+    accuracy = evaluate(net, to_float(x[:, None]), y)[1]
+    assert accuracy >= 0.993
+    # The README (its lenet99 block) names this score and the range of a run.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"shipped weights come from one such run and score {100 * accuracy:.2f}%" in readme
+    assert "A run scores between 99.3% and 99.4%" in readme and accuracy <= 0.994

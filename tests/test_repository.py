@@ -97,3 +97,122 @@ def test_no_raw_mnist_is_committed():
     assert not [f for f in tracked if "ubyte" in f]
     big = [f for f in tracked if (ROOT / f).is_file() and (ROOT / f).stat().st_size > 3_000_000]
     assert not big, f"files over 3 MB make clones slow for students: {big}"
+
+
+def _section(text, title):
+    """The Markdown section under '## title', up to the next heading of level 2."""
+    return re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M).group(1)
+
+
+def test_code_is_mit_and_course_text_is_cc_by():
+    import tomllib
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License\n")
+    course = (ROOT / "LICENSE-course.md").read_text(encoding="utf-8")
+    assert "https://creativecommons.org/licenses/by/4.0/" in course
+    licence = _section(README, "Licence")
+    assert "[LICENSE](LICENSE)" in licence and "[LICENSE-course.md](LICENSE-course.md)" in licence
+
+
+def test_the_licence_keeps_every_tutorials_credit():
+    """Every link the course map's Sources credit (articles, code) is in the README's Sources
+    and in LICENSE-course.md: a teacher who adapts the course keeps them."""
+    course_map = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+    links = set(re.findall(r"https://[^\s>)]+", _section(course_map, "Sources")))
+    assert len(links) >= 9, links            # 4 tutorials: 6 articles (3 parts of one), 2 code, 1 write-up
+    readme_sources = _section(README, "Sources")
+    course = (ROOT / "LICENSE-course.md").read_text(encoding="utf-8")
+    # The licence names the first part of ww-rm's series for all three.
+    missing_readme = sorted(u for u in links if u not in readme_sources)
+    missing_licence = sorted(u for u in links if u not in course and not re.search(r"cnn-numpy-[23]/$", u))
+    assert not missing_readme, f"README Sources lacks {missing_readme}"
+    assert not missing_licence, f"LICENSE-course.md lacks {missing_licence}"
+
+
+# Third-party modules the installed package imports, and the distribution that brings each.
+MODULE_TO_DISTRIBUTION = {"numpy": "numpy", "tqdm": "tqdm", "threadpoolctl": "threadpoolctl",
+                          "matplotlib": "matplotlib", "ipywidgets": "ipywidgets",
+                          "IPython": "ipywidgets",  # ipywidgets requires IPython
+                          "nbformat": "nbclient", "nbclient": "nbclient",
+                          "jupyter_client": "nbclient",  # nbclient requires jupyter_client
+                          "nbconvert": "nbconvert", "latex2mathml": "latex2mathml"}
+GUARDED = {"google"}  # google.colab: only imported on Colab, where it is present
+
+
+def _pyproject():
+    import tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def _requirements():
+    from packaging.requirements import Requirement
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    reqs = [Requirement(line.split("#")[0].strip()) for line in lines
+            if line.split("#")[0].strip() and not line.startswith("-")]
+    return {r.name.lower(): r for r in reqs}
+
+
+def _installed_third_party_imports():
+    import ast
+    import sys
+    project = _pyproject()
+    packages = project["tool"]["setuptools"]["packages"]
+    found = set()
+    for package in packages:
+        folder = ROOT / project["tool"]["setuptools"].get("package-dir", {}).get(
+            package, package.replace(".", "/"))
+        for path in folder.glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module]
+                else:
+                    continue
+                found |= {n.split(".")[0] for n in names}
+    return {m for m in found if m not in sys.stdlib_module_names and m != "cnnlib"}
+
+
+def test_a_non_editable_install_has_every_dependency_it_imports():
+    """pip install "cnnlib[plots,grade,course]" brings every third-party module the installed
+    package imports (cnnlib.course imports its tools only when run); the README names the
+    extras."""
+    from packaging.requirements import Requirement
+    project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    declared = {Requirement(r).name for r in project["dependencies"]}
+    for extra in ("plots", "grade", "course"):
+        declared |= {Requirement(r).name for r in extras[extra]}
+    imports = _installed_third_party_imports() - GUARDED
+    unknown = sorted(imports - set(MODULE_TO_DISTRIBUTION))
+    assert not unknown, f"new third-party imports {unknown}: add them to pyproject and to this map"
+    missing = sorted({MODULE_TO_DISTRIBUTION[m] for m in imports} - declared)
+    assert not missing, f"pyproject.toml does not declare {missing}"
+    ships = _section(README, "What is in the repository")
+    for extra in ("plots", "notebooks", "grade"):
+        assert f"[{extra}" in ships or f",{extra}" in ships, f"README does not name the [{extra}] extra"
+
+
+def test_pyproject_and_requirements_agree_on_every_bound():
+    """The same package is bounded the same way in pyproject.toml and requirements.txt
+    (ipykernel below 7 in both, nbconvert from 7.16.5 in both)."""
+    from packaging.requirements import Requirement
+    project = _pyproject()["project"]
+    requirements = _requirements()
+    pinned = [Requirement(r) for r in project["dependencies"]]
+    pinned += [Requirement(r) for rs in project["optional-dependencies"].values() for r in rs]
+    differ = [f"{r.name}: pyproject {r.specifier}, requirements.txt {requirements[r.name].specifier}"
+              for r in pinned if r.name in requirements and r.specifier != requirements[r.name].specifier]
+    assert not differ, differ
+    assert "<7" in str(requirements["ipykernel"].specifier)
+    assert ">=7.16.5" in str(requirements["nbconvert"].specifier)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_skipped_cell_says_why(path):
+    """tests/conftest.py prints the reason in pytest's summary instead of nbval's bare 'Skipped'."""
+    SKIP_REASON = "nbval-skip-reason"  # read by conftest.py at the top of the repository
+    silent = [i for i, c in enumerate(cells(path))
+              if "nbval-skip" in tags(c) and len(c["metadata"].get(SKIP_REASON, "")) < 20]
+    assert not silent, f"{path.name}: cells {silent} are tagged nbval-skip without a {SKIP_REASON}"

@@ -115,3 +115,29 @@ def test_unix_socket_kernel_uses_its_own_folder_and_removes_it():
         folder = Path(km.ip).parent
         assert km.transport == "ipc" and folder.is_dir()
     assert not folder.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets only")
+def test_kernels_are_shut_down_without_a_sigint():
+    """jupyter_client interrupts a kernel before shutting it down; a kernel still inside a
+    message handler then logs "KeyboardInterrupt caught in kernel". Ours get no SIGINT at
+    shutdown (the kernel stops all the same), and an interrupt at other times still goes."""
+    import asyncio
+    import signal
+
+    from cnnlib.course.site import unix_socket_kernel
+    with unix_socket_kernel() as km:
+        sent = []
+
+        km.start_kernel()
+        real_signal = km._async_signal_kernel
+
+        async def record(signum):
+            sent.append(signum)
+            if signum != signal.SIGINT:
+                await real_signal(signum)
+        km._async_signal_kernel = record
+        asyncio.run(km._async_interrupt_kernel())          # not shutting down: sent
+        assert sent == [signal.SIGINT]
+        km.shutdown_kernel()
+        assert signal.SIGINT not in sent[1:] and not km.is_alive()

@@ -22,7 +22,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .launch import BRANCH, REPOSITORY
+from . import clone_root
+from .launch import BRANCH, repository
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -42,12 +43,36 @@ def unix_socket_kernel():
     if os.name != "posix":
         yield None
         return
-    from jupyter_client.manager import KernelManager
     folder = tempfile.mkdtemp(prefix="cnnlib-kernel-")
     try:
-        yield KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "k"))
+        yield quiet_shutdown_manager()(kernel_name="python3", transport="ipc",
+                                       ip=os.path.join(folder, "k"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def quiet_shutdown_manager():
+    """A KernelManager class that shuts a kernel down without interrupting it first.
+
+    Why: jupyter_client's shutdown_kernel sends SIGINT before the shutdown request, and
+    ipykernel logs "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." whenever that
+    signal lands while it is still inside a message handler (ipykernel 6 turns SIGINT into
+    KeyboardInterrupt only there). After a notebook's last cell, nbclient shuts the kernel
+    down at once; the figure-heavy widgets that end most notebooks leave the kernel busy
+    long enough for the signal to land now and then (more often on a loaded machine). The
+    kernel is between cells then, so there is nothing to interrupt: the shutdown request
+    alone stops it, and jupyter_client still kills it if it has not stopped within
+    shutdown_wait_time. An interrupt asked for at any other time is sent as before.
+    """
+    from jupyter_client.manager import KernelManager
+
+    class QuietShutdownKernelManager(KernelManager):
+        async def _async_interrupt_kernel(self):
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 def execute(path, timeout=600, attempts=2):
@@ -179,7 +204,7 @@ def _rewrite_link(match, source_dir):
     except ValueError:
         return match.group(0)
     kind = "tree" if resolved.is_dir() else "blob"
-    url = f"https://github.com/{REPOSITORY}/{kind}/{BRANCH}/{rel}{anchor}"
+    url = f"https://github.com/{repository()}/{kind}/{BRANCH}/{rel}{anchor}"
     return f'{attr}="{html.escape(url)}"'
 
 
@@ -237,6 +262,7 @@ def main(argv=None):
     b.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     b.add_argument("notebooks", nargs="*", help="only these notebooks (default: all)")
     args = parser.parse_args(argv)
+    clone_root("python -m cnnlib.course.site build")
     build(args.out, args.notebooks or None, args.timeout)
     return 0
 

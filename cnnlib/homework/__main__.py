@@ -30,7 +30,9 @@ def main(argv=None):
                    help="only score the functions, do not run the notebooks")
     args = parser.parse_args(argv)
     if args.command == "build":
-        from .build import build
+        from ..course import clone_root
+        from .build import ROOT, build
+        clone_root("python -m cnnlib.homework build", ROOT)
         for path in build(args.instructor):
             print(f"wrote {path}")
         return 0

@@ -206,8 +206,11 @@ def build_notebook(nb, number, instructor=False):
     first_code = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
     listed = {i: written.exercise_numbers("".join(c["source"])) for i, c in enumerate(cells)
               if c["cell_type"] == "markdown"}
+    # The course's setup cell (tag colab-setup) stays first: on Colab it installs cnnlib,
+    # which the homework's own setup cell imports.
+    installs = "colab-setup" in cells[first_code].get("metadata", {}).get("tags", [])
     for i, cell in enumerate(cells):
-        if i == first_code:
+        if i == first_code + installs:
             out.append(_cell("code", SETUP, "hw-setup"))
         if cell["cell_type"] == "code":
             exprs = {expr for _, expr in after.get(i, []) if expr}

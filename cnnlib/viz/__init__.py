@@ -24,3 +24,14 @@ Importing any cnnlib.viz module in a Jupyter kernel registers alt_text's formatt
 from .alt_text import register_formatter as _register_formatter
 
 _register_formatter()
+
+
+def _colab_widgets():
+    """On Colab, third-party widgets (our sliders) draw only through its custom widget manager."""
+    import sys
+    if "google.colab" in sys.modules:
+        from google.colab import output
+        output.enable_custom_widget_manager()
+
+
+_colab_widgets()
