@@ -64,7 +64,11 @@ def fgsm(net, x, labels, eps, target=None):
     Introduced in notebooks/13_saliency_and_adversarial.ipynb.
     """
     x, labels, eps, target = _check_inputs(net, x, labels, eps, target)
-    return np.clip(x + eps * _direction(net, x, labels, target), PIXEL_MIN, PIXEL_MAX)
+    if target is None:      # uphill on the loss of the true label: away from it
+        step = np.sign(input_gradient(net, x, labels, of="loss"))
+    else:                   # downhill on the loss of the target: towards it
+        step = -np.sign(input_gradient(net, x, target, of="loss"))
+    return np.clip(x + eps * step, PIXEL_MIN, PIXEL_MAX)
 
 
 def pgd(net, x, labels, eps, steps=10, step_size=None, target=None):
