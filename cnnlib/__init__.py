@@ -10,6 +10,7 @@ introduce them, with the entry points that run it:
     optim, train, metrics  SGD, momentum, Adam; the training loop; accuracy and reports
     diagnose, files        why training failed; safe writes and checked weights files
     augment                random shifts and small transforms of digits
+    saliency, attacks      what a trained network looks at; adversarial digits (FGSM, PGD)
     cli, recipes           the command line (python -m cnnlib); training recipes by name
 
 Sub-packages beside it:

@@ -8,9 +8,11 @@ import pytest
 
 from cnnlib import checks
 from cnnlib.architectures import lenet
+from cnnlib.attacks import fgsm, pgd, sign_noise, smallest_flipping_eps
 from cnnlib.conv import conv2d_backward_fast, conv2d_fast, conv2d_im2col, conv2d_loop
 from cnnlib.layers import Linear, ReLU
 from cnnlib.losses import log_softmax, softmax, softmax_cross_entropy
+from cnnlib.saliency import input_gradient, occlusion, smoothgrad, with_input_gradient
 from cnnlib.pool import avgpool_fast, avgpool_loop, maxpool_backward_fast, maxpool_fast, maxpool_loop
 from cnnlib.train import evaluate, fit
 
@@ -21,6 +23,8 @@ B = np.zeros(3, np.float32)
 Z = RNG.normal(size=(2, 4))
 IMAGES = RNG.normal(size=(4, 1, 28, 28)).astype(np.float32)
 LABELS = np.array([0, 1, 2, 3])
+INPUTS = np.clip(IMAGES, -0.5, 0.5)             # network inputs, as the attacks require
+SEES_X = with_input_gradient(lenet(seed=0))
 
 # (name, function, arguments): each array argument is replaced, in turn, by a list
 PUBLIC = [
@@ -42,6 +46,14 @@ PUBLIC = [
     ("Sequential.predict", lenet(seed=0).predict, (IMAGES,)),
     ("evaluate", lambda x, y: evaluate(lenet(seed=0), x, y), (IMAGES, LABELS)),
     ("fit", lambda x, y: fit(lenet(seed=0), x, y, epochs=1, progress=False), (IMAGES, LABELS)),
+    ("input_gradient", lambda x: input_gradient(SEES_X, x, 1), (IMAGES,)),
+    ("smoothgrad", lambda x: smoothgrad(SEES_X, x, 1, samples=2), (IMAGES,)),
+    ("occlusion", lambda x: occlusion(SEES_X, x[:1], 1, size=14, stride=14), (IMAGES,)),
+    ("fgsm", lambda x, e: fgsm(SEES_X, x, LABELS, e), (INPUTS, np.full(4, 0.1))),
+    ("pgd", lambda x, e: pgd(SEES_X, x, LABELS, e, steps=2), (INPUTS, np.full(4, 0.1))),
+    ("sign_noise", sign_noise, (INPUTS, np.full(4, 0.1))),
+    ("smallest_flipping_eps", lambda x: smallest_flipping_eps(SEES_X, x, LABELS, iterations=2),
+     (INPUTS,)),
 ]
 CASES = [(name, f, args, i) for name, f, args in PUBLIC for i, a in enumerate(args)
          if np.issubdtype(a.dtype, np.floating)]

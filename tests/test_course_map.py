@@ -33,7 +33,8 @@ def route_errors(text):
 
 def test_the_table_lists_every_notebook_with_its_minutes():
     minutes = class_minutes(MAP.read_text(encoding="utf-8"))
-    assert sorted(minutes) == [f"{n:02d}" for n in range(12)]
+    on_disk = sorted(p.name[:2] for p in MAP.parent.glob("[0-9][0-9]_*.ipynb"))
+    assert len(on_disk) >= 12 and sorted(minutes) == on_disk
 
 
 def test_every_route_states_its_total_and_it_adds_up():

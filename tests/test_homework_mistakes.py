@@ -269,6 +269,19 @@ def train(always=False, step=True):
     return train_step
 
 
+# ---------------------------------------------------------------- FGSM
+def fgsm_answer(sign=+1, use_sign=True, clip=True):
+    def fgsm(net, x, labels, eps, target=None):
+        from cnnlib.saliency import input_gradient
+        if target is None:
+            g = input_gradient(net, x, labels, of="loss")
+        else:
+            g = -input_gradient(net, x, target, of="loss")
+        adv = x + sign * eps * (np.sign(g) if use_sign else g)
+        return np.clip(adv, -0.5, 0.5) if clip else adv
+    return fgsm
+
+
 FIXTURES = {
     # the fourteen of issue 20
     "flipped-kernel": conv(flip=True),
@@ -310,6 +323,9 @@ FIXTURES = {
     "momentum-no-state": momentum(sign=-1, keep=False),
     "step-on-nan": train(always=True),
     "no-step": train(step=False),
+    "fgsm-wrong-sign": fgsm_answer(sign=-1),
+    "fgsm-no-clip": fgsm_answer(clip=False),
+    "fgsm-gradient-not-sign": fgsm_answer(use_sign=False),
 }
 BY_ID = {m.id: m for m in mistakes.CATALOGUE}
 

@@ -1,6 +1,7 @@
 """cnnlib against PyTorch (only when torch is installed): the same float64 inputs and
 parameters must give the same outputs and gradients to 1e-6, for convolution (with
-stride and padding), max pooling, the dense layer and softmax cross-entropy."""
+stride and padding), max pooling, the dense layer and softmax cross-entropy, and the gradient
+with respect to the input of a whole network (cnnlib.saliency) with the FGSM step built on it."""
 
 import numpy as np
 import pytest
@@ -70,3 +71,23 @@ def test_linear_and_cross_entropy_match_torch():
     close(dx, tx.grad)
     close(layer.grads["W"], tw.grad)
     close(layer.grads["b"], tb.grad)
+
+
+def test_input_gradient_and_fgsm_match_torch():
+    from cnnlib.architectures import lenet
+    from cnnlib.attacks import fgsm
+    from cnnlib.saliency import input_gradient, with_input_gradient
+    net = with_input_gradient(lenet(seed=3, dtype=np.float64))
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-0.5, 0.5, size=(3, 1, 28, 28)), np.array([1, 7, 3])
+    p = {k: torch.tensor(v) for k, v in net.named_params().items()}
+    tx = torch.tensor(x, requires_grad=True)
+    h = F.max_pool2d(F.relu(F.conv2d(tx, p["0.W"], p["0.b"], padding=1)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, p["3.W"], p["3.b"], padding=1)), 2)
+    h = F.relu(h.flatten(1) @ p["7.W"] + p["7.b"])
+    F.cross_entropy(h @ p["9.W"] + p["9.b"], torch.tensor(y), reduction="sum").backward()
+    close(input_gradient(net, x, y, of="loss"), tx.grad)     # per-image losses, summed
+    g = tx.grad.numpy()
+    sure = np.abs(g) > 1e-9                 # a sign of a rounding-sized entry may differ
+    np.testing.assert_array_equal(fgsm(net, x, y, 0.1)[sure],
+                                  np.clip(x + 0.1 * np.sign(g), -0.5, 0.5)[sure])

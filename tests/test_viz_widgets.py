@@ -15,7 +15,7 @@ import pytest
 from cnnlib.architectures import one_conv_net
 from cnnlib.data import load_mnist
 from cnnlib.viz.convolution import KERNEL_PRESETS
-from cnnlib.viz.widgets import (activation_explorer, conv_touch_explorer, digit_browser,
+from cnnlib.viz.widgets import (activation_explorer, attack_explorer, conv_touch_explorer, digit_browser,
                                 digit_explorer, kernel_editor, pool_routing_explorer,
                                 pooling_explorer, softmax_explorer, transform_explorer)
 
@@ -173,6 +173,24 @@ def test_transform_explorer_shift_rotate_and_push_out(digits):
     assert "shift (dy, dx) = (0, 3), 90°" in texts(fig)
     np.testing.assert_array_equal(image(fig, 0), x_test[1])
     assert not np.array_equal(image(fig, 1), x_test[1])
+
+
+def test_attack_explorer_eps_attack_and_target(digits):
+    from cnnlib.data import to_float
+    from cnnlib.saliency import with_input_gradient
+    x_test, y_test = digits[2:]
+    net = with_input_gradient(one_conv_net(seed=0))
+    box = attack_explorer(net, to_float(x_test[:, None]), y_test, index=2, eps=0.1)
+    assert "FGSM, ε = 0.1" in texts(box.figure)
+    before = image(box.figure, 1)                   # the perturbation: +-0.1 where not clipped
+    assert np.abs(before).max() == pytest.approx(0.1, abs=1e-6)
+    fig = set_and_get(box, eps=0.2, attack="PGD", target=8)
+    assert "PGD → 8, ε = 0.2" in texts(fig) and np.abs(image(fig, 1)).max() <= 0.2 + 1e-6
+    np.testing.assert_allclose(image(fig, 0), x_test[2], atol=1e-4)     # the original digit
+    fig = set_and_get(box, attack="random signs")
+    assert "Cannot attack this digit: random signs have no target" in texts(fig)
+    fig = set_and_get(box, target=None, eps=0.0)
+    assert "change, max |Δ| = 0.000" in texts(fig)
 
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))

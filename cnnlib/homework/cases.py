@@ -279,6 +279,33 @@ def _train_cases(r, hidden):
     return cs
 
 
+def _fgsm_cases(r, hidden):
+    def case(name, hint, n, k, eps, target=-1, x=None, size=4):
+        x = r.uniform(-0.4, 0.4, size=(n, 1, size, size)) if x is None else x
+        return _case(name, hint, x=x, y=r.integers(0, k, n), W=r.normal(size=(x[0].size, k)),
+                     b=r.normal(size=k), eps=eps, target=target)
+    # hand-sized: one 1x2 image, class 0 scores +x0, class 1 scores +x1; label 0, so the loss
+    # -log p0 grows when x0 falls and x1 rises
+    hand = _case("hand-sized: 2 pixels, class d scores pixel d, label 0, eps 0.1",
+                 "g = input_gradient(net, x, labels, of='loss') is (-, +) here: step UPHILL on "
+                 "the loss, x + eps * np.sign(g) = [0.1 - 0.1, 0.2 + 0.1] = [0, 0.3]",
+                 x=np.array([[[[0.1, 0.2]]]]), y=np.array([0]), W=np.eye(2), b=np.zeros(2),
+                 eps=0.1, target=-1)
+    cs = [hand,
+          case("random: 4 images, 3 classes, eps 0.05", "every pixel moves by exactly eps: use "
+               "np.sign of the gradient, not the gradient itself", 4, 3, 0.05),
+          case("pixels at the edges of the range, eps 0.3", "clip the result to the pixel range "
+               "[-0.5, 0.5] (np.clip(..., -0.5, 0.5)): an attacked image is still an image", 3, 4,
+               0.3, x=r.choice(np.array([-0.5, -0.45, 0.0, 0.45, 0.5]), size=(3, 1, 4, 4))),
+          case("targeted at class 2", "with a target, step DOWNHILL on the target's loss: "
+               "x - eps * np.sign(input_gradient(net, x, target, of='loss'))", 4, 3, 0.1,
+               target=2)]
+    if hidden:
+        cs += [case("hidden: 6 images, 5 classes, eps 0.2, 6x6", "", 6, 5, 0.2, size=6),
+               case("hidden: targeted at class 0, eps 0.45", "", 5, 4, 0.45, target=0)]
+    return cs
+
+
 _MAKERS = {"conv2d_loop": _conv_cases, "maxpool_loop": _pool_cases,
            "softmax": _softmax_cases, "log_softmax": _softmax_cases,
            "softmax_cross_entropy": _sce_cases, "linear_backward": _linear_cases,
@@ -286,7 +313,7 @@ _MAKERS = {"conv2d_loop": _conv_cases, "maxpool_loop": _pool_cases,
            "conv2d_backward_loop": _conv_back_cases, "im2col": _im2col_cases,
            "col2im": _col2im_cases, "train_step": _train_cases,
            "momentum": lambda r, h: _optim_cases(r, h, adam=False),
-           "adam": lambda r, h: _optim_cases(r, h, adam=True)}
+           "adam": lambda r, h: _optim_cases(r, h, adam=True), "fgsm": _fgsm_cases}
 
 
 def make_cases(exercise_id, hidden=False):

@@ -108,6 +108,8 @@ EQUIVALENTS = {
     "col2im": ("cnnlib.im2col:col2im", "cnnlib.im2col:col2im_batch_last",
                "cnnlib.conv:conv2d_backward_im2col"),
     "adam": ("cnnlib.optim:Adam.update",),
+    # input_gradient stays allowed: the exercise is the step, its sign and the clipping
+    "fgsm": ("cnnlib.attacks:fgsm", "cnnlib.attacks:pgd", "cnnlib.attacks:_direction"),
 }
 
 EXERCISES = [
@@ -171,6 +173,10 @@ EXERCISES = [
              "update the running means m and v, correct their bias with self.t, then "
              "p -= lr * m_hat / (sqrt(v_hat) + eps), in place",
              methods=("update",), show=("Adam", "Adam.update"), minutes=20),
+    Exercise("fgsm", "the fast gradient sign method", "fgsm", "cnnlib.attacks", "13",
+             "g = input_gradient(net, x, labels, of='loss'); x + eps * np.sign(g), clipped to "
+             "[-0.5, 0.5]; with a target: x - eps * np.sign(gradient of the target's loss)",
+             show=("fgsm",), minutes=20),
 ]
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

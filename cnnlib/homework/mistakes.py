@@ -422,6 +422,32 @@ def _no_step(i, got, want, problem):
         and not close(want["W after the step"], i["W"])
 
 
+# ---------------------------------------------------------------- FGSM
+def _fgsm_variant(sign=+1, use_sign=True, clip=True):
+    """What FGSM returns when written with the given step sign (+1: uphill on the label's
+    loss, downhill on the target's, as it should), with or without np.sign and np.clip."""
+    def variant(i):
+        from ..layers import Flatten, Linear
+        from ..model import Sequential
+        from ..saliency import input_gradient
+        layer = Linear(*np.shape(i["W"]), dtype=np.float64)
+        layer.params = {"W": _f(i["W"]), "b": _f(i["b"])}
+        net = Sequential([Flatten(), layer])
+        x, target = _f(i["x"]), int(i["target"])
+        g = input_gradient(net, x, i["y"] if target < 0 else target, of="loss")
+        step = np.sign(g) if use_sign else g
+        adv = x + (sign if target < 0 else -sign) * float(i["eps"]) * step
+        return np.clip(adv, -0.5, 0.5) if clip else adv
+    return variant
+
+
+def _fgsm_is(variant):
+    def matches(i, got, want, problem):
+        cand = variant(i)
+        return close(_g(got, "x_adv"), cand) and not close(want.get("x_adv"), cand)
+    return matches
+
+
 M = Mistake
 CATALOGUE = [
     M("float32-accumulation", "conv2d_loop", "accumulated in float32: the sums are rounded "
@@ -513,6 +539,16 @@ CATALOGUE = [
       "math.isfinite(loss) before backward and step", _nan_step),
     M("no-step", "train_step", "the weights did not change: call optimizer.step() after "
       "net.backward(dlogits)", _no_step),
+    M("fgsm-wrong-sign", "fgsm", "the step goes the wrong way: without a target it climbs the "
+      "label's loss, x + eps * sign(g); with a target it descends the target's loss, "
+      "x - eps * sign(g)", lambda i, g, w, p: any(
+          _fgsm_is(_fgsm_variant(-1, s, c))(i, g, w, p) for s in (True, False)
+          for c in (True, False))),
+    M("fgsm-no-clip", "fgsm", "the result leaves the pixel range: clip it to [-0.5, 0.5] "
+      "with np.clip", _fgsm_is(_fgsm_variant(clip=False))),
+    M("fgsm-gradient-not-sign", "fgsm", "the step uses the gradient itself: FGSM moves every "
+      "pixel by exactly eps, x + eps * np.sign(g)", lambda i, g, w, p: any(
+          _fgsm_is(_fgsm_variant(+1, False, c))(i, g, w, p) for c in (True, False))),
 ]
 BY_EXERCISE = {}
 for _m in CATALOGUE:

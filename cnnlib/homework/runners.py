@@ -64,6 +64,18 @@ def _run_relu(cls, inp):
     return {"out": out, "dx": layer.backward(inp["dout"])}
 
 
+def _run_fgsm(fn, inp):
+    """A linear network (Flatten, then Linear with the case's W and b) that computes input
+    gradients, attacked with the case's labels, eps and target (-1: no target)."""
+    from ..layers import Flatten, Linear
+    from ..model import Sequential
+    layer = Linear(*inp["W"].shape, dtype=np.float64)
+    layer.params = {"W": inp["W"].copy(), "b": inp["b"].copy()}
+    target = None if int(inp["target"]) < 0 else int(inp["target"])
+    return {"x_adv": fn(Sequential([Flatten(), layer]), inp["x"], inp["y"], float(inp["eps"]),
+                        target=target)}
+
+
 def _kw(inp, *names):
     # the cases say "size"; cnnlib's pooling functions call it kernel_size
     return {("kernel_size" if k == "size" else k): int(inp[k]) for k in names}
@@ -89,6 +101,7 @@ RUNNERS = {
     "adam": lambda c, i: _run_optimizer(
         lambda net: c(net, lr=float(i["lr"]), beta1=0.9, beta2=0.999, eps=1e-8), i),
     "train_step": _run_train_step,
+    "fgsm": _run_fgsm,
 }
 
 

@@ -2,6 +2,7 @@
 
     kernel_editor(x_test)                       # notebook 01: edit a 3x3 kernel, see its map
     digit_explorer(net, x_test, y_test)          # notebook 11: the net's view of any digit
+    attack_explorer(net, x_test_in, y_test)      # notebook 13: move eps, watch the answer
 
 Every widget but the training dashboard (a picture that a training thread refreshes, see
 training_dashboard) is a FigureWidget: its controls (a dict, .controls) feed a drawing function
@@ -20,6 +21,7 @@ import numpy as np
 from IPython.display import clear_output, display
 
 from .activations import plot_activations, to_input
+from .adversarial import ATTACKS, attack_view
 from .convolution import KERNEL_PRESETS, feature_map, plot_convolution
 from .digits import browse_digit
 from .gradients import plot_conv_touch, plot_pool_routing
@@ -29,7 +31,7 @@ from .robustness import plot_transform_effect
 from .trained import most_confident_mistakes, predict_view
 from .training import TrainingDashboard
 
-__all__ = ["activation_explorer", "conv_touch_explorer", "digit_browser", "digit_explorer",
+__all__ = ["activation_explorer", "attack_explorer", "conv_touch_explorer", "digit_browser", "digit_explorer",
            "FigureWidget", "kernel_editor", "pool_routing_explorer", "pooling_explorer",
            "softmax_explorer", "training_dashboard", "transform_explorer"]
 
@@ -223,6 +225,28 @@ def transform_explorer(net, images, labels, index=0):
 
     return FigureWidget(draw, c, [W.HBox([c["index"], c["angle"]]), W.HBox([c["dy"], c["dx"]])],
                         "360px")
+
+
+def attack_explorer(net, inputs, labels, index=0, eps=0.1):
+    """Pick a digit, an attack (FGSM, PGD, random signs), eps and a target; see the digit,
+    the perturbation, the attacked digit and both sets of probabilities (attack_view).
+
+    inputs (N, 1, H, W) network inputs (to_float), labels (N,); net must compute input
+    gradients (cnnlib.saliency.with_input_gradient).
+    Introduced in notebooks/13_saliency_and_adversarial.ipynb.
+    """
+    c = {"index": W.BoundedIntText(value=index, min=0, max=len(inputs) - 1, description="digit #"),
+         "eps": W.FloatSlider(value=eps, min=0.0, max=0.3, step=0.01, description="ε",
+                              readout_format=".2f", continuous_update=False),
+         "attack": W.ToggleButtons(options=list(ATTACKS), value="FGSM", description="attack"),
+         "target": W.Dropdown(options=[("any wrong answer", None)] + [(str(d), d) for d in range(10)],
+                              value=None, description="target")}
+
+    def draw(index, eps, attack, target):
+        return attack_view(net, inputs[index:index + 1], int(labels[index]), eps, attack, target)
+
+    return FigureWidget(draw, c, [W.HBox([c["index"], c["eps"]]), W.HBox([c["attack"], c["target"]])],
+                        "330px")
 
 
 def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_epochs=10):
