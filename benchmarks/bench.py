@@ -353,7 +353,7 @@ def torch_net_like(torch, net, seed=0):
     layers = []
     for layer in net.layers:
         kind = type(layer).__name__
-        if kind == "Conv2D":
+        if kind in ("Conv2D", "FFTConv2D"):      # the same convolution, computed another way
             f, c, k = layer.params["W"].shape[:3]
             layers.append(nn.Conv2d(c, f, k, stride=layer.stride, padding=layer.pad))
         elif kind == "MaxPool2D":
