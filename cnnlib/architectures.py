@@ -6,7 +6,7 @@
     lenet99    a wider lenet that reaches 99% on MNIST     (notebook 11)
     lenet99_bn     lenet99 with BatchNorm and dropout       (notebook 12)
     lenet99_res    lenet99_bn with a residual block         (notebook 12)
-    plain_stack    a deep stack of 3x3 convolutions, with or without skips (notebook 12)
+    plain_stack    a deep stack of dense layers, with or without skips (notebook 12)
 
 Each is a Sequential (cnnlib.model) of layers from conv, pool and layers; lenet99's
 second convolution is cnnlib.speed.fftconv's FFTConv2D.
@@ -22,7 +22,7 @@ from .conv import Conv2D
 from .dropout import Dropout
 from .layers import Flatten, Linear, ReLU
 from .model import Sequential
-from .pool import AvgPool2D, MaxPool2D
+from .pool import MaxPool2D
 from .residual import Residual
 from .speed.fftconv import FFTConv2D
 
@@ -162,26 +162,23 @@ def lenet99_res(seed=0, dtype=np.float32, dropout=0.3):
     return lenet99_bn(seed, dtype, dropout, residual=True)
 
 
-def plain_stack(depth=12, channels=8, skips=False, batchnorm=False, init="he", seed=0,
+def plain_stack(depth=30, width=64, skips=False, batchnorm=True, init="he", seed=0,
                 dtype=np.float32):
-    """A deep stack for notebook 12's experiments on 28x28 digits:
-    Conv channels@3x3 stride 2 pad 1 (28 -> 14) -> ReLU, then `depth` layers
-    Conv channels@3x3 pad 1 [-> BatchNorm] -> ReLU, each wrapped as x + F(x) when skips,
-    then AvgPool 14 -> Flatten -> Linear channels -> 10.
-    init: the convolutions' init_weights rule ("he", "glorot" or a standard deviation).
+    """A deep stack of dense layers for notebook 12's experiments on 28x28 digits:
+    Flatten -> Linear 784 -> width, then `depth` blocks [BatchNorm ->] ReLU -> Linear
+    width -> width, each wrapped as x + F(x) when skips (He et al. 2016's "pre-activation"
+    order), then ReLU -> Linear width -> 10 (output_layer).
+    init: the hidden Linear layers' init_weights rule ("he", "glorot" or a standard deviation).
     Introduced in notebooks/12_beyond_lenet.ipynb.
     """
-    depth, channels = check_int(depth, "depth", 1), check_int(channels, "channels", 1)
+    depth, width = check_int(depth, "depth", 1), check_int(width, "width", 1)
     s = _layer_seeds(seed, depth + 2)
-    layers = [Conv2D(1, channels, 3, stride=2, pad=1, init=init, seed=s[0], dtype=dtype,
-                     need_dx=False), ReLU()]
+    layers = [Flatten(), Linear(784, width, init=init, seed=s[0], dtype=dtype)]
     for k in range(depth):
-        branch = [Conv2D(channels, channels, 3, pad=1, init=init, seed=s[k + 1], dtype=dtype)]
-        branch += [BatchNorm(channels, dtype=dtype)] if batchnorm else []
-        branch += [ReLU()]
+        branch = [BatchNorm(width, dtype=dtype)] if batchnorm else []
+        branch += [ReLU(), Linear(width, width, init=init, seed=s[k + 1], dtype=dtype)]
         layers += [Residual(branch)] if skips else branch
-    return Sequential(layers + [AvgPool2D(14), Flatten(),
-                                output_layer(channels, 10, s[-1], dtype)])
+    return Sequential(layers + [ReLU(), output_layer(width, 10, s[-1], dtype)])
 
 
 ARCHITECTURES = {"one_conv": one_conv_net, "two_conv": two_conv_net, "lenet": lenet,
