@@ -126,7 +126,7 @@ def lenet99(seed=0, dtype=np.float32):
     ])
 
 
-def lenet99_bn(seed=0, dtype=np.float32, dropout=0.3, residual=False):
+def lenet99_bn(seed=0, dtype=np.float32, dropout=0.3, residual=False, batchnorm=True):
     """lenet99 with batch normalisation after each convolution and the hidden dense layer,
     and dropout before the output layer (about 216k parameters):
     Conv 16@5x5 pad 2 -> BatchNorm -> ReLU -> MaxPool -> Conv 32@5x5 pad 2 -> BatchNorm ->
@@ -134,22 +134,26 @@ def lenet99_bn(seed=0, dtype=np.float32, dropout=0.3, residual=False):
     ReLU -> Dropout(dropout) -> Linear 128 -> 10.
     residual=True adds, on the 32 maps of 7x7, a block x + F(x) with F = Conv 32@3x3 pad 1
     -> BatchNorm -> ReLU -> Conv 32@3x3 pad 1 -> BatchNorm, followed by a ReLU
-    (He et al. 2016's basic block). dropout=0 keeps the layer but drops nothing.
+    (He et al. 2016's basic block). dropout=0 keeps the layer but drops nothing;
+    batchnorm=False leaves every BatchNorm out (for an ablation).
     Introduced in notebooks/12_beyond_lenet.ipynb.
     """
     s = _layer_seeds(seed, 7)
-    block = [Residual([Conv2D(32, 32, 3, pad=1, seed=s[4], dtype=dtype),
-                       BatchNorm(32, dtype=dtype), ReLU(),
-                       Conv2D(32, 32, 3, pad=1, seed=s[5], dtype=dtype),
-                       BatchNorm(32, dtype=dtype)]), ReLU()] if residual else []
+
+    def bn(c):
+        return [BatchNorm(c, dtype=dtype)] if batchnorm else []
+
+    block = [Residual([Conv2D(32, 32, 3, pad=1, seed=s[4], dtype=dtype), *bn(32), ReLU(),
+                       Conv2D(32, 32, 3, pad=1, seed=s[5], dtype=dtype), *bn(32)]),
+             ReLU()] if residual else []
     return Sequential([
-        Conv2D(1, 16, 5, pad=2, seed=s[0], dtype=dtype, need_dx=False),
-        BatchNorm(16, dtype=dtype), ReLU(), MaxPool2D(2),
-        FFTConv2D(16, 32, 5, pad=2, seed=s[1], dtype=dtype), BatchNorm(32, dtype=dtype), ReLU(),
+        Conv2D(1, 16, 5, pad=2, seed=s[0], dtype=dtype, need_dx=False), *bn(16), ReLU(),
+        MaxPool2D(2),
+        FFTConv2D(16, 32, 5, pad=2, seed=s[1], dtype=dtype), *bn(32), ReLU(),
         MaxPool2D(2),
         *block,
         Flatten(),
-        Linear(7 * 7 * 32, 128, seed=s[2], dtype=dtype), BatchNorm(128, dtype=dtype), ReLU(),
+        Linear(7 * 7 * 32, 128, seed=s[2], dtype=dtype), *bn(128), ReLU(),
         Dropout(dropout, seed=s[6]),
         output_layer(128, 10, s[3], dtype),
     ])

@@ -166,8 +166,13 @@ def _run(args, state):
     print(f"{args.arch} network:\n{net.summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
           f"{OPTIMIZERS[args.optimizer](net, lr=recipe.lr)}, batch size {args.batch_size}, "
-          f"{args.epochs} epoch(s), lr decay {args.lr_decay:g} per epoch, random shifts up to "
-          f"{args.augment} px; {num_threads()} thread(s)")
+          f"{args.epochs} epoch(s), " + (f"lr decay {args.lr_decay:g} per epoch" if
+                                          args.schedule == "decay" else
+                                          f"{args.schedule} schedule after {args.warmup} warm-up "
+                                          f"epoch(s)") +
+          f", random shifts up to {args.augment} px" +
+          (f", random turns up to {args.rotate:g} degrees" if args.rotate else "") +
+          f"; {num_threads()} thread(s)")
     state.update(net=net, epoch=0, checkpoint=checkpoint)
 
     def end_of_epoch(history):
