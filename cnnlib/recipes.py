@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-__all__ = ["CANDIDATES", "RECIPES", "Recipe", "get_recipe", "train_recipe"]
+__all__ = ["BEYOND_CANDIDATES", "CANDIDATES", "RECIPES", "Recipe", "get_recipe", "train_recipe"]
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,13 @@ CANDIDATES = {
     "f_16ep_bs128_lr2e-3_decay0.85": Recipe(lr=2e-3, lr_decay=0.85, shift=2, epochs=16,
                                             batch_size=128),
     "g_15ep_lr1e-3_decay0.85": Recipe(lr=1e-3, lr_decay=0.85, shift=2, epochs=15),
-    # version 0.6 (notebook 12): BatchNorm, dropout, a residual block, turned and shifted
-    # digits and a cosine schedule with one warm-up epoch, aiming at 99.5% (at most three
-    # candidates, chosen on the same validation split; benchmarks/RESULTS.md)
+}
+
+# version 0.6 (notebook 12): BatchNorm, dropout, a residual block, turned and shifted digits and
+# a cosine schedule with one warm-up epoch, aiming at 99.5% (at most three candidates, chosen
+# on the same validation split; benchmarks/RESULTS.md). Kept apart from CANDIDATES, the search
+# behind lenet99 that notebook 11 counts.
+BEYOND_CANDIDATES = {
     "h_bn_15ep_lr3e-3_cosine": Recipe(arch="lenet99_bn", lr=3e-3, schedule="cosine", warmup=1,
                                       shift=2, rotate=10.0, epochs=15, batch_size=128),
     "i_res_15ep_lr3e-3_cosine": Recipe(arch="lenet99_res", lr=3e-3, schedule="cosine",
@@ -115,7 +119,7 @@ RECIPES = {
     "lenet99": CANDIDATES["f_16ep_bs128_lr2e-3_decay0.85"],   # best on validation; shipped
     # notebook 12: best of h, i on validation (99.50% against 99.44%; j was stopped after two
     # epochs to free the shared cores and never scored)
-    "beyond99": CANDIDATES["i_res_15ep_lr3e-3_cosine"],
+    "beyond99": BEYOND_CANDIDATES["i_res_15ep_lr3e-3_cosine"],
     "lenet": Recipe(arch="lenet", epochs=3),
 }
 

@@ -12,16 +12,17 @@ import os
 from pathlib import Path
 
 from cnnlib.data import load_mnist, to_float
-from cnnlib.recipes import CANDIDATES, train_recipe
+from cnnlib.recipes import BEYOND_CANDIDATES, CANDIDATES, train_recipe
 from cnnlib.train import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
+ALL = {**CANDIDATES, **BEYOND_CANDIDATES}       # lenet99's search and notebook 12's
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("mnist_dir", nargs="?", default=None)
-    p.add_argument("--names", nargs="*", default=sorted(CANDIDATES), choices=sorted(CANDIDATES))
+    p.add_argument("--names", nargs="*", default=sorted(CANDIDATES), choices=sorted(ALL))
     p.add_argument("--val", type=int, default=5000, help="validation images (the last ones)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="write each candidate's state to DIR/<name>.npz after every epoch")
@@ -46,12 +47,12 @@ def main(argv=None):
             print(f"# {name} epoch {len(history['loss'])}: train loss {history['loss'][-1]:.4f}"
                   f", {history['seconds'][-1]:.0f} s", flush=True)
 
-        net, history, seconds = train_recipe(CANDIDATES[name], x_fit, y_fit, callback=report,
+        net, history, seconds = train_recipe(ALL[name], x_fit, y_fit, callback=report,
                                              checkpoint=checkpoint, resume=resume)
         seconds = sum(history["seconds"])       # all epochs, resumed ones included
         acc = evaluate(net, x_val, y_val)[1]
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-        print(f"| {name} | {CANDIDATES[name].describe()} | {acc:.2%} | {seconds:.0f} | {load} |",
+        print(f"| {name} | {ALL[name].describe()} | {acc:.2%} | {seconds:.0f} | {load} |",
               flush=True)
 
 
