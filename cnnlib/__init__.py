@@ -9,8 +9,10 @@ introduce them, with the entry points that run it:
     gradcheck, checks      numerical gradient checks; input validation
     optim, train, metrics  SGD, momentum, Adam; the training loop; accuracy and reports
     diagnose, files        why training failed; safe writes and checked weights files
-    augment                random shifts and small transforms of digits
+    augment                random shifts, rotations and small transforms of digits
     saliency, attacks      what a trained network looks at; adversarial digits (FGSM, PGD)
+    batchnorm, dropout     batch normalisation; inverted dropout             (notebook 12)
+    residual, schedules    the residual block; learning-rate schedules       (notebook 12)
     cli, recipes           the command line (python -m cnnlib); training recipes by name
 
 Sub-packages beside it:

@@ -4,6 +4,9 @@
     two_conv   two convolutions, no hidden dense layer    (notebook 10)
     lenet      two convolutions + a hidden dense layer     (notebook 10)
     lenet99    a wider lenet that reaches 99% on MNIST     (notebook 11)
+    lenet99_bn     lenet99 with BatchNorm and dropout       (notebook 12)
+    lenet99_res    lenet99_bn with a residual block         (notebook 12)
+    plain_stack    a deep stack of dense layers, with or without skips (notebook 12)
 
 Each is a Sequential (cnnlib.model) of layers from conv, pool and layers; lenet99's
 second convolution is cnnlib.speed.fftconv's FFTConv2D.
@@ -13,15 +16,18 @@ Introduced in notebooks/04_forward_pass.ipynb.
 
 import numpy as np
 
-from .checks import check_seed
+from .batchnorm import BatchNorm
+from .checks import check_int, check_seed
 from .conv import Conv2D
+from .dropout import Dropout
 from .layers import Flatten, Linear, ReLU
 from .model import Sequential
 from .pool import MaxPool2D
+from .residual import Residual
 from .speed.fftconv import FFTConv2D
 
-__all__ = ["ARCHITECTURES", "lenet", "lenet99", "make_net", "one_conv_net", "output_layer",
-           "two_conv_net"]
+__all__ = ["ARCHITECTURES", "lenet", "lenet99", "lenet99_bn", "lenet99_res", "make_net",
+           "one_conv_net", "output_layer", "plain_stack", "two_conv_net"]
 
 
 def output_layer(in_features, out_features, seed, dtype, scale=0.1):
@@ -120,8 +126,67 @@ def lenet99(seed=0, dtype=np.float32):
     ])
 
 
+def lenet99_bn(seed=0, dtype=np.float32, dropout=0.3, residual=False, batchnorm=True):
+    """lenet99 with batch normalisation after each convolution and the hidden dense layer,
+    and dropout before the output layer (about 216k parameters):
+    Conv 16@5x5 pad 2 -> BatchNorm -> ReLU -> MaxPool -> Conv 32@5x5 pad 2 -> BatchNorm ->
+    ReLU -> MaxPool -> [residual block] -> Flatten -> Linear 1568 -> 128 -> BatchNorm ->
+    ReLU -> Dropout(dropout) -> Linear 128 -> 10.
+    residual=True adds, on the 32 maps of 7x7, a block x + F(x) with F = Conv 32@3x3 pad 1
+    -> BatchNorm -> ReLU -> Conv 32@3x3 pad 1 -> BatchNorm, followed by a ReLU
+    (He et al. 2016's basic block). dropout=0 keeps the layer but drops nothing;
+    batchnorm=False leaves every BatchNorm out (for an ablation).
+    Introduced in notebooks/12_beyond_lenet.ipynb.
+    """
+    s = _layer_seeds(seed, 7)
+
+    def bn(c):
+        return [BatchNorm(c, dtype=dtype)] if batchnorm else []
+
+    block = [Residual([Conv2D(32, 32, 3, pad=1, seed=s[4], dtype=dtype), *bn(32), ReLU(),
+                       Conv2D(32, 32, 3, pad=1, seed=s[5], dtype=dtype), *bn(32)]),
+             ReLU()] if residual else []
+    return Sequential([
+        Conv2D(1, 16, 5, pad=2, seed=s[0], dtype=dtype, need_dx=False), *bn(16), ReLU(),
+        MaxPool2D(2),
+        FFTConv2D(16, 32, 5, pad=2, seed=s[1], dtype=dtype), *bn(32), ReLU(),
+        MaxPool2D(2),
+        *block,
+        Flatten(),
+        Linear(7 * 7 * 32, 128, seed=s[2], dtype=dtype), *bn(128), ReLU(),
+        Dropout(dropout, seed=s[6]),
+        output_layer(128, 10, s[3], dtype),
+    ])
+
+
+def lenet99_res(seed=0, dtype=np.float32, dropout=0.3):
+    """lenet99_bn with its residual block (residual=True).
+    Introduced in notebooks/12_beyond_lenet.ipynb.
+    """
+    return lenet99_bn(seed, dtype, dropout, residual=True)
+
+
+def plain_stack(depth=30, width=64, skips=False, batchnorm=True, init="he", seed=0,
+                dtype=np.float32):
+    """A deep stack of dense layers for notebook 12's experiments on 28x28 digits:
+    Flatten -> Linear 784 -> width, then `depth` blocks [BatchNorm ->] ReLU -> Linear
+    width -> width, each wrapped as x + F(x) when skips (He et al. 2016's "pre-activation"
+    order), then ReLU -> Linear width -> 10 (output_layer).
+    init: the hidden Linear layers' init_weights rule ("he", "glorot" or a standard deviation).
+    Introduced in notebooks/12_beyond_lenet.ipynb.
+    """
+    depth, width = check_int(depth, "depth", 1), check_int(width, "width", 1)
+    s = _layer_seeds(seed, depth + 2)
+    layers = [Flatten(), Linear(784, width, init=init, seed=s[0], dtype=dtype)]
+    for k in range(depth):
+        branch = [BatchNorm(width, dtype=dtype)] if batchnorm else []
+        branch += [ReLU(), Linear(width, width, init=init, seed=s[k + 1], dtype=dtype)]
+        layers += [Residual(branch)] if skips else branch
+    return Sequential(layers + [ReLU(), output_layer(width, 10, s[-1], dtype)])
+
+
 ARCHITECTURES = {"one_conv": one_conv_net, "two_conv": two_conv_net, "lenet": lenet,
-                 "lenet99": lenet99}
+                 "lenet99": lenet99, "lenet99_bn": lenet99_bn, "lenet99_res": lenet99_res}
 
 
 def make_net(name, seed=0, dtype=np.float32):

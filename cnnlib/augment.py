@@ -2,7 +2,9 @@
 
 transform_digit asks how a trained network copes with a digit that is moved or turned
 (notebook 11); random_shifts is the data augmentation that trained the network in
-resources/lenet_mnist.npz (scripts/train_pretrained.py). Pure NumPy, no SciPy.
+resources/lenet_mnist.npz (scripts/train_pretrained.py); rotate_batch and random_rotations
+(notebook 12) turn a whole batch by small angles, the same arithmetic as transform_digit
+for every image at once. Pure NumPy, no SciPy.
 
 Introduced in notebooks/11_what_it_learned.ipynb.
 """
@@ -10,9 +12,9 @@ Introduced in notebooks/11_what_it_learned.ipynb.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .checks import check_images, check_int
+from .checks import check_array, check_images, check_int
 
-__all__ = ["random_shifts", "transform_digit"]
+__all__ = ["random_rotations", "random_shifts", "rotate_batch", "transform_digit"]
 
 
 def transform_digit(image, shift=(0, 0), angle=0.0, interpolation="bilinear"):
@@ -76,3 +78,53 @@ def random_shifts(xb, rng, shift=2, background=-0.5):
     crops = sliding_window_view(padded, (h, w), axis=(2, 3))    # (N, C, 2s+1, 2s+1, H, W)
     dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
     return crops[np.arange(n), :, dy, dx]
+
+
+def rotate_batch(xb, angles, background=-0.5):
+    """Rotate each image of a batch (N, C, H, W) about its centre by its own angle in degrees
+    (counter-clockwise), with bilinear interpolation; uncovered pixels get `background`.
+
+    angles: float array (N,). Image n is background + transform_digit(xb[n, c] - background,
+    angle=angles[n]) for every channel c, computed for the whole batch at once
+    (tests/test_augment.py compares the two). Returns an array of xb's dtype.
+    Introduced in notebooks/12_beyond_lenet.ipynb.
+    """
+    xb = check_images(xb, "xb")
+    check_array(angles, "angles")
+    if angles.shape != (len(xb),) or not np.all(np.isfinite(angles)):
+        raise ValueError(f"angles must hold one finite angle per image, shape ({len(xb)},); "
+                         f"got shape {angles.shape}.")
+    n, c, h, w = xb.shape
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    t = np.deg2rad(angles.astype(np.float64))[:, None, None]
+    r, col = np.mgrid[0:h, 0:w].astype(np.float64)
+    up, right = -(r - cy), col - cx                     # output point, y axis pointing up
+    src_r = np.round(cy - (-right * np.sin(t) + up * np.cos(t)), 9)     # (N, H, W)
+    src_c = np.round(cx + (right * np.cos(t) + up * np.sin(t)), 9)
+    r0, c0 = np.floor(src_r).astype(int), np.floor(src_c).astype(int)
+    fr, fc = src_r - r0, src_c - c0
+    img = xb.astype(np.float64) - background
+    idx = np.arange(n)[:, None, None]
+
+    def at(rr, cc):                                     # (N, C, H, W), 0 outside the image
+        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+        vals = img[idx, :, np.clip(rr, 0, h - 1), np.clip(cc, 0, w - 1)]   # (N, H, W, C)
+        return np.where(inside[..., None], vals, 0.0).transpose(0, 3, 1, 2)
+
+    wts = [((1 - fr) * (1 - fc)), ((1 - fr) * fc), (fr * (1 - fc)), (fr * fc)]
+    out = sum(wt[:, None] * at(r0 + dr, c0 + dc)
+              for wt, (dr, dc) in zip(wts, ((0, 0), (0, 1), (1, 0), (1, 1))))
+    return (out + background).astype(xb.dtype)
+
+
+def random_rotations(xb, rng, max_angle=10.0, background=-0.5):
+    """Rotate each image of a batch (N, C, H, W) by its own random angle, uniform in
+    -max_angle..max_angle degrees (data augmentation; rotate_batch does the turning).
+
+    rng: a np.random.Generator seeded by the caller, so runs repeat.
+    Introduced in notebooks/12_beyond_lenet.ipynb.
+    """
+    xb = check_images(xb, "xb")
+    if not (isinstance(max_angle, (int, float)) and 0 <= max_angle <= 180):
+        raise ValueError(f"max_angle must be a number of degrees in 0..180; got {max_angle!r}.")
+    return rotate_batch(xb, rng.uniform(-max_angle, max_angle, size=len(xb)), background)

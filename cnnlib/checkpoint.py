@@ -3,7 +3,8 @@
     save_checkpoint(path, net, optimizer, epoch, history, rng, recipe)
     epoch, history = load_checkpoint(path, net, optimizer, rng, recipe)
 
-A checkpoint holds the weights, the optimizer's state (Adam's m, v and step count,
+A checkpoint holds the weights and buffers (BatchNorm's running statistics, Dropout's batch
+counter), the optimizer's state (Adam's m, v and step count,
 momentum's velocity, the current learning rate), the number of finished epochs, the
 history so far, the state of the random generator that shifts the images, and the
 recipe. cnnlib.recipes.train_recipe writes one after every epoch when given
@@ -73,6 +74,7 @@ def save_checkpoint(path, net, optimizer, epoch, history, rng=None, recipe=None,
             "history": history, "recipe": None if recipe is None else recipe.as_dict(),
             "rng": None if rng is None else rng.bit_generator.state, "data": data}
     arrays = {f"param/{k}": v for k, v in net.named_params().items()}
+    arrays.update({f"buffer/{k}": v for k, v in net.named_buffers().items()})
     arrays.update(_optimizer_arrays(optimizer))
     arrays["meta"] = np.array(json.dumps(meta))
     remove_stale(path, ".tmp")
@@ -133,7 +135,9 @@ def load_checkpoint(path, net, optimizer, rng=None, recipe=None, data=None):
                         f"{type(optimizer).__name__}")
     if recipe is not None:
         # the number of epochs may grow: a finished run can be taken further
-        theirs = {k: v for k, v in (meta.get("recipe") or {}).items() if k != "epochs"}
+        # a field added since (schedule, warmup, rotate) had its default in older files
+        saved = {**type(recipe)().as_dict(), **(meta.get("recipe") or {})}
+        theirs = {k: v for k, v in saved.items() if k != "epochs"}
         ours = {k: v for k, v in recipe.as_dict().items() if k != "epochs"}
         if theirs != ours:
             differ = sorted(k for k in ours if theirs.get(k) != ours[k])
@@ -158,6 +162,15 @@ def load_checkpoint(path, net, optimizer, rng=None, recipe=None, data=None):
                               or not np.isfinite(a).all()):
             problems.append(f"{name} is {a.dtype} {a.shape} (finite: {bool(np.isfinite(a).all())}"
                             f"), expected finite {p.dtype} {p.shape}")
+    buffers = net.named_buffers()           # BatchNorm's running statistics, Dropout's counter
+    saved_buffers = {k[len("buffer/"):]: v for k, v in arrays.items() if k.startswith("buffer/")}
+    if set(saved_buffers) != set(buffers):
+        problems.append(f"its buffers {sorted(saved_buffers)} are not the network's "
+                        f"{sorted(buffers)}")
+    for name, b in buffers.items():
+        a = saved_buffers.get(name)
+        if a is not None and (a.shape != b.shape or a.dtype != b.dtype):
+            problems.append(f"buffer {name} is {a.dtype} {a.shape}, expected {b.dtype} {b.shape}")
     state = {}
     for key, a in arrays.items():
         if key.startswith("opt/"):
@@ -172,6 +185,8 @@ def load_checkpoint(path, net, optimizer, rng=None, recipe=None, data=None):
         _refuse(path, problems)
     for name, p in params.items():
         p[...] = saved[name]
+    for name, b in buffers.items():
+        b[...] = saved_buffers[name]
     optimizer.state = {name: tuple(v) if len(v) > 1 else v[0] for name, v in state.items()}
     for key, value in meta["settings"].items():
         setattr(optimizer, key, value)

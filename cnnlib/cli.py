@@ -81,6 +81,13 @@ def parse_args(argv=None):
                    help="multiply the learning rate by this after every epoch (default 1)")
     p.add_argument("--augment", type=_positive(int, 0), default=None, metavar="PIXELS",
                    help="shift every training image by a random -PIXELS..PIXELS (default 0)")
+    p.add_argument("--schedule", choices=["decay", "cosine", "step"], default=None,
+                   help="decay: multiply lr by --lr-decay after every epoch (default); cosine or "
+                        "step: cnnlib.schedules, per epoch, after --warmup epochs")
+    p.add_argument("--warmup", type=_positive(int, 0), default=None,
+                   help="epochs of linear warm-up for --schedule cosine/step (default 0)")
+    p.add_argument("--rotate", type=_positive(float, 0), default=None, metavar="DEGREES",
+                   help="turn every training image by a random -DEGREES..DEGREES (default 0)")
     p.add_argument("--seed", type=_positive(int, 0), default=None,
                    help="weights, shuffling and augmentation seed (an integer >= 0, default 0)")
     p.add_argument("--train-size", type=_positive(int), default=None,
@@ -152,20 +159,27 @@ def _run(args, state):
     recipe = Recipe(arch=args.arch, optimizer=args.optimizer, seed=args.seed,
                     lr=args.lr or (1e-3 if args.optimizer == "adam" else 1e-2),
                     lr_decay=args.lr_decay, shift=args.augment, epochs=args.epochs,
-                    batch_size=args.batch_size)
+                    batch_size=args.batch_size, schedule=args.schedule, warmup=args.warmup,
+                    rotate=args.rotate)
     net = make_net(args.arch, seed=args.seed)
     checkpoint, temporary = _checkpoint_path(args, recipe)
     print(f"{args.arch} network:\n{net.summary()}")
     print(f"data: {args.data}, {len(x_train)} train / {len(x_test)} test images; "
           f"{OPTIMIZERS[args.optimizer](net, lr=recipe.lr)}, batch size {args.batch_size}, "
-          f"{args.epochs} epoch(s), lr decay {args.lr_decay:g} per epoch, random shifts up to "
-          f"{args.augment} px; {num_threads()} thread(s)")
+          f"{args.epochs} epoch(s), " + (f"lr decay {args.lr_decay:g} per epoch" if
+                                          args.schedule == "decay" else
+                                          f"{args.schedule} schedule after {args.warmup} warm-up "
+                                          f"epoch(s)") +
+          f", random shifts up to {args.augment} px" +
+          (f", random turns up to {args.rotate:g} degrees" if args.rotate else "") +
+          f"; {num_threads()} thread(s)")
     state.update(net=net, epoch=0, checkpoint=checkpoint)
 
     def end_of_epoch(history):
         # keep the last finished epoch's weights: Ctrl-C in the next one saves these
         state.update(epoch=len(history["loss"]),
-                     weights={k: v.copy() for k, v in net.named_params().items()})
+                     weights={k: v.copy() for k, v in {**net.named_params(),
+                                                       **net.named_buffers()}.items()})
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ChanceLevelWarning)
@@ -241,7 +255,7 @@ def _interrupted_weights(args, state):
     if not state.get("weights"):
         return "interrupted before the first epoch finished; no weights to save."
     net = state["net"]
-    for name, p in net.named_params().items():
+    for name, p in {**net.named_params(), **net.named_buffers()}.items():
         p[...] = state["weights"][name]
     try:
         net.save(args.save)

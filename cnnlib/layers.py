@@ -25,19 +25,28 @@ __all__ = ["Flatten", "init_weights", "Layer", "Linear", "ReLU"]
 def init_weights(shape, fan_in, fan_out, init="he", seed=0, dtype=np.float32):
     """Random initial weights of `shape`.
 
-    "he":     normal with std sqrt(2 / fan_in), suited to ReLU networks.
-    "glorot": uniform in +-sqrt(6 / (fan_in + fan_out)), suited to linear/softmax outputs.
+    "he":     normal with std sqrt(2 / fan_in), suited to ReLU networks (He et al. 2015).
+    "glorot": uniform in +-sqrt(6 / (fan_in + fan_out)), suited to linear/softmax outputs
+              (Glorot & Bengio 2010); "xavier" is the same rule under its other name.
+    a number: normal with that standard deviation (notebook 12 compares fixed scales
+              such as 0.01 with the two rules).
     """
     dtype = check_float_dtype(dtype)
     check_memory(shape, dtype, "the weights")
     rng = np.random.default_rng(check_seed(seed))
-    if init == "he":
+    if isinstance(init, (int, float, np.floating)) and not isinstance(init, bool):
+        if not (np.isfinite(init) and init > 0):
+            raise ValueError(f"a numeric init is the weights' standard deviation and must be a "
+                             f"finite number > 0; got {init!r}.")
+        w = rng.normal(0.0, float(init), size=shape)
+    elif init == "he":
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
-    elif init == "glorot":
+    elif init in ("glorot", "xavier"):
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         w = rng.uniform(-limit, limit, size=shape)
     else:
-        raise ValueError(f"init must be 'he' or 'glorot'; got {init!r}.")
+        raise ValueError(f"init must be 'he', 'glorot' (or 'xavier'), or a standard deviation "
+                         f"> 0; got {init!r}.")
     return w.astype(dtype)
 
 

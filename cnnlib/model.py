@@ -11,19 +11,23 @@ Introduced in notebooks/08_training.ipynb (notebook 04 runs the same layers as a
 """
 
 import ast
+import contextlib
 import os
 import stat
 
 import numpy as np
 
+from .batchnorm import BatchNorm
 from .checks import check_finite_images, check_float_dtype, check_images, check_int
 from .conv import Conv2D
+from .dropout import Dropout
 # WeightsFileError and check_weights_path are imported from here by users and the CLI too
 from .files import (WeightsFileError, check_weights_path, read_weights,  # noqa: F401
                     remove_stale, temp_file, weights_source)
 from .layers import Flatten, Linear, ReLU
 from .losses import softmax
 from .pool import AvgPool2D, MaxPool2D
+from .residual import Residual
 from .speed.parallel import forward_split
 
 __all__ = ["ARCH_KEY", "Sequential", "WeightsFileError"]
@@ -32,7 +36,8 @@ ARCH_KEY = "__architecture__"
 
 
 # The layers a saved architecture may name, and keywords renamed since (pooling said size=).
-_LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Linear)}
+_LAYERS = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, AvgPool2D, ReLU, Flatten, Linear,
+                                         BatchNorm, Dropout)}
 _RENAMED = {"size": "kernel_size"}
 
 
@@ -100,6 +105,41 @@ class Sequential:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
                 for k, v in layer.grads.items()}
 
+    def named_buffers(self):
+        """{"1.running_mean": array, ...}: the live arrays a layer keeps besides its parameters
+        (BatchNorm's running statistics, Dropout's batch counter); saved with the weights
+        and in checkpoints, never touched by an optimizer. Introduced in notebook 12."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
+                for k, v in getattr(layer, "buffers", {}).items()}
+
+    def train(self, mode=True):
+        """Training mode (mode=True) or inference mode (False) for every layer that has both
+        (BatchNorm: batch or running statistics; Dropout: drop or pass). Returns self.
+        fit() trains in training mode; evaluate(), predict() and predict_proba() run in
+        inference mode and then restore the mode they found. Introduced in notebook 12."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"mode must be True (training) or False (inference); got {mode!r}.")
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = mode
+        return self
+
+    def eval(self):
+        """Inference mode: net.train(False). Returns self."""
+        return self.train(False)
+
+    @contextlib.contextmanager
+    def inference(self):
+        """A block run in inference mode; each layer's mode is restored when it ends."""
+        modes = [getattr(layer, "training", None) for layer in self.layers]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                if mode is not None:
+                    layer.training = mode
+
     def num_params(self):
         return sum(p.size for p in self.named_params().values())
 
@@ -108,10 +148,11 @@ class Sequential:
         (each batch split across threads, cnnlib.speed.parallel)."""
         check_finite_images(check_images(x))    # one NaN pixel makes all ten scores NaN
         batch_size = check_int(batch_size, "batch_size", 1)
-        if len(x) == 0:                     # no batches to concatenate: still (0, K)
-            return softmax(self.forward(x))
-        return np.concatenate([softmax(forward_split(self, x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)])
+        with self.inference():              # running statistics, no dropout
+            if len(x) == 0:                 # no batches to concatenate: still (0, K)
+                return softmax(self.forward(x))
+            return np.concatenate([softmax(forward_split(self, x[i:i + batch_size]))
+                                   for i in range(0, len(x), batch_size)])
 
     def predict(self, x, batch_size=1000):
         """Predicted class (N,) int64: the arg-max of the scores."""
@@ -123,6 +164,10 @@ class Sequential:
         for layer in self.layers:
             layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
             layer.grads = {}
+            for leaf in getattr(layer, "inner", [layer]):    # a Residual's buffers are its layers'
+                if hasattr(leaf, "buffers"):
+                    leaf.buffers = {k: v.astype(dtype) if v.dtype.kind == "f" else v
+                                    for k, v in leaf.buffers.items()}
         return self
 
     def architecture(self):
@@ -160,7 +205,8 @@ class Sequential:
         return "Sequential([\n" + "".join(f"    {layer!r},\n" for layer in self.layers) + "])"
 
     def save(self, path):
-        """Write the parameters and the architecture to an .npz file (no pickle).
+        """Write the parameters, the buffers (named_buffers) and the architecture to an .npz
+        file (no pickle).
 
         Writes a temporary file next to `path` and renames it, so a crash never leaves a
         half-written file behind (a killed save's leftover is removed by the next save or
@@ -169,7 +215,8 @@ class Sequential:
         path could not be written and why.
         """
         target = check_weights_path(path)
-        arrays = {**self.named_params(), ARCH_KEY: np.array(self.architecture())}
+        arrays = {**self.named_params(), **self.named_buffers(),
+                  ARCH_KEY: np.array(self.architecture())}
         remove_stale(target, ".tmp")
         mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
         tmp = None
@@ -190,7 +237,8 @@ class Sequential:
                 os.unlink(tmp)
 
     def load(self, path):
-        """Copy parameters from an .npz written by save() into this net (in place); returns self.
+        """Copy parameters (and buffers, named_buffers) from an .npz written by save() into
+        this net (in place); returns self.
 
         Every array is checked first (name, shape, a real float or integer dtype, finite
         values in this net's dtype) and the saved architecture is compared, so a bad file
@@ -199,7 +247,7 @@ class Sequential:
         """
         path = weights_source(path)
         remove_stale(path, ".tmp")
-        params = self.named_params()
+        params = {**self.named_params(), **self.named_buffers()}
         saved = read_weights(path)
         arch = saved.pop(ARCH_KEY, None)
         missing = sorted(set(params) - set(saved))

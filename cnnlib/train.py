@@ -8,6 +8,7 @@ The command line (python -m cnnlib) is in cnnlib.cli.
 Introduced in notebooks/08_training.ipynb.
 """
 
+import contextlib
 import math
 import time
 
@@ -50,19 +51,22 @@ def check_data(x, y, name="x"):
 def evaluate(net, x, y, batch_size=1000):
     """Mean cross-entropy loss and accuracy of net on (x, y), batch_size images at a time.
 
-    x: float (N, C, H, W); y: int (N,). Returns (loss, acc) as Python floats.
+    x: float (N, C, H, W); y: int (N,). Returns (loss, acc) as Python floats. Runs the net
+    in inference mode (Sequential.inference, notebook 12) and restores its mode afterwards.
 
     Introduced in notebooks/08_training.ipynb.
     """
     x, y = check_data(x, y)
     batch_size = check_int(batch_size, "batch_size", 1)
     total_loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        logits = forward_split(net, x[i:i + batch_size]) if isinstance(net, Sequential) \
-            else net.forward(x[i:i + batch_size])
-        loss, _ = softmax_cross_entropy(logits, y[i:i + batch_size])
-        total_loss += loss * len(logits)
-        correct += int((logits.argmax(axis=1) == y[i:i + batch_size]).sum())
+    # inference mode (BatchNorm's running statistics, no dropout), restored afterwards
+    with (net.inference() if hasattr(net, "inference") else contextlib.nullcontext()):
+        for i in range(0, len(x), batch_size):
+            logits = forward_split(net, x[i:i + batch_size]) if isinstance(net, Sequential) \
+                else net.forward(x[i:i + batch_size])
+            loss, _ = softmax_cross_entropy(logits, y[i:i + batch_size])
+            total_loss += loss * len(logits)
+            correct += int((logits.argmax(axis=1) == y[i:i + batch_size]).sum())
     return float(total_loss / len(x)), correct / len(x)
 
 
@@ -109,7 +113,8 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     ln K)); NumPy's overflow warnings are silenced. Warns ChanceLevelWarning when a run
     of at least CHANCE_MIN_STEPS steps ends no better than guessing. Refuses an optimizer
     built for another network (check_optimizer) and weights that are already NaN.
-    On a machine with several cores each step may split its batch across them
+    The net is put in training mode (net.train()) and left in it; validation runs in
+    inference mode (evaluate). On a machine with several cores each step may split its batch across them
     (split_batches, cnnlib.speed.steps): the same numbers up to float rounding.
 
     Introduced in notebooks/08_training.ipynb.
@@ -132,6 +137,8 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     if bad:
         raise ValueError(f"the network's weights {bad} already hold NaN or infinite values (a "
                          f"run that diverged, or bad weights loaded); build a fresh net.")
+    if hasattr(net, "train"):
+        net.train()               # batch statistics and dropout (notebook 12)
     first_loss = None
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "seconds": [],
                "batch_loss": []}

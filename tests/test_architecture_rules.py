@@ -34,7 +34,8 @@ SPEED = "cnnlib.speed"
 # the teaching engine, one module per idea, in cnnlib/ itself
 ENGINE_MODULES = {f"cnnlib.{m}" for m in (
     "architectures", "attacks", "augment", "checks", "conv", "diagnose", "files", "gradcheck", "im2col",
-    "layers", "losses", "metrics", "model", "optim", "pool", "saliency", "train")}
+    "layers", "losses", "metrics", "model", "optim", "pool", "saliency", "train",
+    "batchnorm", "dropout", "residual", "schedules")}      # the last four: notebook 12
 # what runs the engine: the package, python -m cnnlib, the recipes the command line takes and
 # the checkpoints of their runs
 ENTRY_POINTS = {"cnnlib", "cnnlib.__main__", "cnnlib.cli", "cnnlib.recipes", "cnnlib.checkpoint"}

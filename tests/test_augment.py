@@ -118,3 +118,59 @@ FORWARD = [
 @pytest.mark.parametrize("call, exc, words", FORWARD)
 def test_bad_forward_input_says_what_to_do(call, exc, words):
     check_raises(call, exc, *words)
+
+
+# ---------------------------------------------------------------- rotations of a batch (notebook 12)
+
+def test_rotate_batch_equals_transform_digit_image_by_image():
+    """The vectorised batch rotation against the one-image version (the loop)."""
+    from cnnlib.augment import rotate_batch
+    rng = np.random.default_rng(5)
+    xb = rng.uniform(-0.5, 0.5, size=(4, 2, 9, 7))
+    angles = np.array([0.0, 12.5, -30.0, 90.0])
+    out = rotate_batch(xb, angles)
+    for n in range(4):
+        for c in range(2):
+            np.testing.assert_allclose(out[n, c],
+                                       transform_digit(xb[n, c] + 0.5, angle=angles[n]) - 0.5,
+                                       atol=1e-12)
+
+
+def test_rotate_batch_by_zero_is_identity_and_keeps_the_dtype():
+    from cnnlib.augment import rotate_batch
+    xb = X4.copy()
+    out = rotate_batch(xb, np.zeros(len(xb)))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, xb, atol=1e-6)
+
+
+def test_quarter_turn_of_a_square_moves_rows_to_columns():
+    from cnnlib.augment import rotate_batch
+    img = np.full((1, 1, 5, 5), -0.5)
+    img[0, 0, 0, 2] = 0.5                          # top middle
+    out = rotate_batch(img, np.array([90.0]))      # counter-clockwise: top goes left
+    assert out[0, 0, 2, 0] == pytest.approx(0.5)
+    assert out[0, 0, 0, 2] == pytest.approx(-0.5)
+
+
+def test_random_rotations_stay_within_the_angle_and_repeat_from_the_seed():
+    from cnnlib.augment import random_rotations, rotate_batch
+    a = random_rotations(X4, np.random.default_rng(1), 10)
+    b = random_rotations(X4, np.random.default_rng(1), 10)
+    np.testing.assert_array_equal(a, b)
+    angles = np.random.default_rng(1).uniform(-10, 10, size=len(X4))
+    np.testing.assert_array_equal(a, rotate_batch(X4, angles))
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: __import__("cnnlib.augment").augment.rotate_batch(X4, np.zeros(3)), ValueError,
+     ["one finite angle per image", "(2,)"]),
+    (lambda: __import__("cnnlib.augment").augment.rotate_batch(X4, np.array([0, np.nan])),
+     ValueError, ["finite"]),
+    (lambda: __import__("cnnlib.augment").augment.random_rotations(
+        X4, np.random.default_rng(0), 200), ValueError, ["0..180"]),
+    (lambda: __import__("cnnlib.augment").augment.rotate_batch(X4[0], np.zeros(1)), ValueError,
+     ["(N, C, H, W)"]),
+])
+def test_bad_rotation_input(call, exc, words):
+    check_raises(call, exc, *words)

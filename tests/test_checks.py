@@ -9,6 +9,10 @@ import pytest
 from cnnlib import checks
 from cnnlib.architectures import lenet
 from cnnlib.attacks import fgsm, pgd, sign_noise, smallest_flipping_eps
+from cnnlib.augment import random_rotations, rotate_batch
+from cnnlib.batchnorm import BatchNorm, batchnorm_backward_steps
+from cnnlib.dropout import Dropout
+from cnnlib.residual import Residual
 from cnnlib.conv import conv2d_backward_fast, conv2d_fast, conv2d_im2col, conv2d_loop
 from cnnlib.layers import Linear, ReLU
 from cnnlib.losses import log_softmax, softmax, softmax_cross_entropy
@@ -44,6 +48,12 @@ PUBLIC = [
     ("Linear.forward", Linear(4, 2, seed=0).forward, (Z.astype(np.float32),)),
     ("ReLU.forward", ReLU().forward, (Z,)),
     ("Sequential.predict", lenet(seed=0).predict, (IMAGES,)),
+    ("BatchNorm.forward", BatchNorm(4).forward, (Z.astype(np.float32),)),
+    ("batchnorm_backward_steps", batchnorm_backward_steps, (Z, Z, np.ones(4))),
+    ("Dropout.forward", Dropout(0.5).forward, (Z,)),
+    ("Residual.forward", Residual([ReLU()]).forward, (Z,)),
+    ("rotate_batch", rotate_batch, (X, np.zeros(2))),
+    ("random_rotations", lambda x: random_rotations(x, np.random.default_rng(0)), (X,)),
     ("evaluate", lambda x, y: evaluate(lenet(seed=0), x, y), (IMAGES, LABELS)),
     ("fit", lambda x, y: fit(lenet(seed=0), x, y, epochs=1, progress=False), (IMAGES, LABELS)),
     ("input_gradient", lambda x: input_gradient(SEES_X, x, 1), (IMAGES,)),

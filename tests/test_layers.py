@@ -110,8 +110,15 @@ def test_init_is_seeded_and_checked():
     a = init_weights((5, 5), 5, 5, seed=1)
     np.testing.assert_array_equal(a, init_weights((5, 5), 5, 5, seed=1))
     assert not np.array_equal(a, init_weights((5, 5), 5, 5, seed=2))
-    with pytest.raises(ValueError, match="xavier"):
-        init_weights((5, 5), 5, 5, init="xavier")
+    with pytest.raises(ValueError, match="lecun"):
+        init_weights((5, 5), 5, 5, init="lecun")
+    # "xavier" is Glorot's rule under its other name (notebook 12), a number a standard deviation
+    np.testing.assert_array_equal(init_weights((5, 5), 5, 5, init="xavier", seed=3),
+                                  init_weights((5, 5), 5, 5, init="glorot", seed=3))
+    assert init_weights((400, 500), 400, 500, init=0.01, seed=0).std() == pytest.approx(0.01, rel=0.02)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="standard deviation"):
+            init_weights((5, 5), 5, 5, init=bad)
 
 
 # ---------------------------------------------------------------- the teaching network
@@ -289,7 +296,7 @@ def test_empty_batch_gives_an_empty_output(name):
 BUILD = [
     pytest.param(lambda: Linear(0, 10), ValueError, ["in_features", ">= 1"], id="lin0"),
     pytest.param(lambda: Linear(10, -1), ValueError, ["out_features", ">= 1"], id="lin-1"),
-    pytest.param(lambda: Linear(10, 10, init="zeros"), ValueError, ["'he' or 'glorot'"],
+    pytest.param(lambda: Linear(10, 10, init="zeros"), ValueError, ["'he', 'glorot'", "'zeros'"],
                  id="init"),
     pytest.param(lambda: Linear(10**6, 10**5), MemoryError, ["GiB", "memory", "(1000000, 100000)"],
                  id="linear-too-big"),

@@ -31,8 +31,12 @@ def split_batches(net, train_step):
     """A block whose value is a step function with train_step's call and result,
     step(net, xb, yb, optimizer) -> (loss, logits), that splits each batch of the Sequential
     net across the cores when every part carries enough work (parallel.parts_for), and is
-    train_step otherwise. The worker processes it starts stop when the block ends."""
-    if not isinstance(net, Sequential):
+    train_step otherwise (always for a net with a layer that has buffers: BatchNorm, Dropout,
+    Residual). The worker processes it starts stop when the block ends."""
+    # A layer with buffers (BatchNorm, Dropout, a Residual block holding them) keeps state
+    # across the batch: BatchNorm's statistics are the whole batch's, Dropout counts batches,
+    # and the workers address parameters by "<layer>.<name>" only. Such nets run unsplit.
+    if not isinstance(net, Sequential) or any(hasattr(layer, "buffers") for layer in net.layers):
         yield train_step
         return
     processes = split_with() == "processes"

@@ -15,6 +15,7 @@ display) and explains an impossible setting inside the figure instead of raising
     evaluation     confusion matrix, optimizer comparison                          (10)
     trained        a trained net's filters, feature maps, mistakes, confidence     (11)
     robustness     the net's answer for shifted and rotated digits                 (11)
+    depth          signal variance per layer, the init widget, schedules, moved digits (12)
     adversarial    saliency maps, one attack, the smallest flipping eps           (13)
     widgets        every notebook widget, built by one call (kernel_editor, ...)   (00-13)
     show           show_source: the engine's own code, displayed in a notebook     (00-11)
