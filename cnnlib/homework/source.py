@@ -7,7 +7,6 @@ import ast
 import builtins
 import importlib
 import inspect
-import os
 import textwrap
 import types
 
@@ -126,6 +125,3 @@ def redact_source(obj, text):
                         f"'{ex.id}' (notebook {ex.notebook})"]
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
-
-def homework_mode():
-    return os.environ.get("CNNLIB_HOMEWORK") == "1"
