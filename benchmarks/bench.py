@@ -361,9 +361,15 @@ def torch_net_like(torch, net, seed=0):
             layers.append(nn.MaxPool2d(size, layer.stride))
         elif kind == "Linear":
             layers.append(nn.Linear(*layer.params["W"].shape))
+        elif kind in ("ReLU", "Flatten"):
+            layers.append(getattr(nn, kind)())
         else:
-            layers.append({"ReLU": nn.ReLU, "Flatten": nn.Flatten}[kind]())
+            raise ValueError(f"no torch twin for a {kind} layer yet: torch_net_like knows "
+                             f"{', '.join(TWINS)}")
     return nn.Sequential(*layers)
+
+
+TWINS = ("Conv2D", "FFTConv2D", "MaxPool2D", "Linear", "ReLU", "Flatten")
 
 
 def torch_recipe(torch, recipe, x, y):
