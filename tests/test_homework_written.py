@@ -97,9 +97,12 @@ def test_model_answers_only_in_the_instructor_edition(instructor):
         student = next(build.STUDENT_DIR.glob(f"{number}_*.ipynb")).read_text(encoding="utf-8")
         teacher = next(instructor.glob(f"{number}_*.ipynb")).read_text(encoding="utf-8")
         for k, entry in load_answers(number).items():
-            first = entry["answer"].split("\n")[0]
-            assert json.dumps(first)[1:-1] in teacher, (number, k)
-            assert json.dumps(first)[1:-1] not in student, (number, k)
+            # as the notebook files hold it: JSON-escaped, but UTF-8 kept (nbformat writes
+            # ensure_ascii=False; with escapes a line holding σ would never be found, and its
+            # "not in the student edition" would pass for nothing)
+            first = json.dumps(entry["answer"].split("\n")[0], ensure_ascii=False)[1:-1]
+            assert first in teacher, (number, k)
+            assert first not in student, (number, k)
             assert f"hw-ex{number}-{k}-answer" in student
             if entry["check"] is not None:
                 assert f"answer_{k} = {entry['check']!r}" in teacher

@@ -68,8 +68,7 @@ def plot_signal(runs, axes=None, figsize=(10, 3.4)):
     axes[0].set_ylabel("variance (log scale)")
     axes[0].legend(fontsize=8)
     if not finite:
-        axes[1].text(0.02, 0.02, "values of 0, inf or NaN are left out", fontsize=8,
-                     transform=axes[1].transAxes, color="darkred")
+        note(axes[1], "values of 0, inf or NaN are left out")
     names = ", ".join(runs)
     last = {k: (a[-1], g[0]) for k, (a, g) in runs.items()}
     summary = "; ".join(f"{k}: last output variance {a:.2g}, first-layer gradient variance "
