@@ -15,7 +15,7 @@ from ..architectures import plain_stack
 from ..layers import Linear
 from ..losses import softmax_cross_entropy
 from .alt_text import set_alt_text
-from .base import message_figure, show_digit, subplots
+from .base import message_figure, note, show_digit, subplots
 from .widgets import FigureWidget
 
 __all__ = ["init_scale_explorer", "plot_augmented", "plot_schedules", "plot_signal",
