@@ -127,7 +127,9 @@ class DrawingExplorer(W.Box):
         self.canvas = DrawingCanvas()
         self.show(samples[sample])
         menu = W.Dropdown(options=list(samples), value=sample, description="sample",
-                          tooltip="Put one of the shipped drawings on the canvas")
+                          tooltip="Put one of the shipped drawings on the canvas",
+                          style={"description_width": "initial"},
+                          layout=W.Layout(width="auto"))
         undo = W.Button(description="Undo stroke", icon="undo",
                         tooltip="Remove the last stroke from the canvas")
         clear = W.Button(description="Clear", icon="eraser", tooltip="Empty the canvas")

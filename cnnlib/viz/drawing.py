@@ -116,17 +116,16 @@ def drawing_view(net, image):
         fig = message_figure(f"{err} Drag the mouse (or a finger) over the canvas.")
         return set_alt_text(fig, str(err))
     image = np.asarray(image, dtype=np.float64)
-    fig = figure(figsize=(13, 6.6), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.25])
+    # three rows, 9 inches wide: titles stay readable when a projector shows it small
+    fig = figure(figsize=(9, 9.4), layout="constrained")
+    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1, 0.95, 1.45])
     row = top.subplots(1, 5)
     _steps(row[:4], image, steps)
-    grid = bottom.add_gridspec(1, 4, width_ratios=[1.1, 1.1, 1.6, 1.6])
-    bars = [bottom.add_subplot(grid[k]) for k in range(2)]
-    readings = _compare([(row[4], bars[0]), (None, bars[1])], net, image, steps)
+    readings = _compare(zip([row[4], None], middle.subplots(1, 2)), net, image, steps)
     outs = layer_outputs(net, steps.digit)
-    for k, i in enumerate(conv_map_layers(net)[:2]):   # near-square blocks: 16 maps -> 4x4
+    for ax, i in zip(bottom.subplots(1, 2), conv_map_layers(net)[:2]):   # 16 maps -> 4x4
         plot_layer_maps(net, steps.digit, [i], ncols=int(np.ceil(np.sqrt(len(outs[i])))),
-                        axes=[bottom.add_subplot(grid[2 + k])])
+                        axes=[ax])
     return set_alt_text(fig, _said(readings) + " Below: its probabilities and the feature maps "
                              "of both convolution layers for the preprocessed digit.")
 
