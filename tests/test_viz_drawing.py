@@ -65,7 +65,7 @@ def test_the_widget_follows_the_strokes_the_menu_and_the_buttons(net):
     c = box.controls
     assert box.canvas.strokes == SAMPLES[SMALL_TWO]
     assert "reads 2" in box.status.value and 'aria-live="polite"' in box.status.value
-    assert "reads 2" in box.canvas.description
+    assert "reads 2" in box.canvas.aria_label
     first = box.figure
     c["sample"].value = "7, large"                               # the menu puts a sample on
     assert box.canvas.strokes == SAMPLES["7, large"] and box.figure is not first
@@ -76,7 +76,7 @@ def test_the_widget_follows_the_strokes_the_menu_and_the_buttons(net):
     assert box.canvas.strokes == SAMPLES["7, large"]
     c["clear"].click()
     assert box.canvas.strokes == [] and "canvas is empty" in alt_text(box.figure)
-    assert "empty" in box.canvas.description and "draw a digit" in box.status.value
+    assert "empty" in box.canvas.aria_label and "draw a digit" in box.status.value
     c["sample"].value = "7, large"                               # the same sample again
     assert box.canvas.strokes == SAMPLES["7, large"]
 

@@ -58,7 +58,7 @@ function render({ model, el }) {
     for (const s of model.get("strokes")) line(s);
     if (current) line(current);
   };
-  const label = () => canvas.setAttribute("aria-label", model.get("description"));
+  const label = () => canvas.setAttribute("aria-label", model.get("aria_label"));
   const at = (e) => {                      // canvas pixels, whatever size the page shows it at
     const r = canvas.getBoundingClientRect();
     return [Math.round((e.clientX - r.left) * size / r.width * 10) / 10,
@@ -88,7 +88,7 @@ function render({ model, el }) {
   canvas.addEventListener("pointerup", lift);
   canvas.addEventListener("pointercancel", lift);
   model.on("change:strokes", paint);
-  model.on("change:description", label);
+  model.on("change:aria_label", label);
   label(); paint();
   el.appendChild(canvas);
 }
@@ -102,7 +102,7 @@ class DrawingCanvas(anywidget.AnyWidget):
     strokes = traitlets.List([]).tag(sync=True)
     size = traitlets.Int(CANVAS).tag(sync=True)
     pen = traitlets.Float(PEN).tag(sync=True)
-    description = traitlets.Unicode("Drawing canvas: draw one digit with the mouse or a "
+    aria_label = traitlets.Unicode("Drawing canvas: draw one digit with the mouse or a "
                                     "finger.").tag(sync=True)
 
 
@@ -155,7 +155,7 @@ class DrawingExplorer(W.Box):
         menu = self.controls["sample"]
         if menu.value is not None and self.canvas.strokes != self.samples[menu.value]:
             menu.value = None       # the canvas holds your own drawing: any sample can be picked
-        said, self.canvas.description = _reading(self.net, self.canvas.strokes)
+        said, self.canvas.aria_label = _reading(self.net, self.canvas.strokes)
         self.status.value = f'<p role="status" aria-live="polite">{said}</p>'
         self.figure = drawing_view(self.net, render_strokes(self.canvas.strokes))
         with self.output:
