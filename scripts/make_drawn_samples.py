@@ -46,14 +46,19 @@ SAMPLES = {
 }
 
 
-def main():
+def samples_json():
+    """The text of resources/drawn_digits.json (tests/test_preprocess.py compares the two)."""
     data = {"canvas": CANVAS, "pen": PEN,
             "about": "Digits drawn as pen strokes by scripts/make_drawn_samples.py from lines "
                      "and arcs (not from MNIST). Each stroke is a list of [x, y] canvas pixels, "
                      "x to the right, y down; the name starts with the digit meant.",
             "samples": {name: {"digit": int(name[0]), "strokes": strokes}
                         for name, strokes in SAMPLES.items()}}
-    SAMPLES_PATH.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return json.dumps(data, indent=1) + "\n"
+
+
+def main():
+    SAMPLES_PATH.write_text(samples_json(), encoding="utf-8")
     print(f"wrote {len(SAMPLES)} samples to {SAMPLES_PATH}")
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from cnnlib.data import PRETRAINED_PATH, load_mnist, to_float
 from cnnlib.data.preprocess import (center_by_mass, center_of_mass, check_drawing, fit_box, ink_box,
                                 preprocess, resize)
-from cnnlib.data.strokes import check_strokes, drawn_samples, render_strokes
+from cnnlib.data.strokes import SAMPLES_PATH, check_strokes, drawn_samples, render_strokes
 
 REPO = Path(__file__).resolve().parent.parent
 FULL_DIR = Path(os.environ.get("CNNLIB_MNIST_DIR") or REPO.parent / "shared" / "data" / "mnist")
@@ -207,3 +207,13 @@ def test_the_shipped_samples_are_read_as_the_digit_meant(net):
     for name, strokes in samples.items():
         steps = preprocess(render_strokes(strokes))
         assert int(net.predict_proba(steps.x).argmax()) == int(name[0]), name
+
+
+def test_the_shipped_samples_are_what_the_script_makes():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_drawn_samples",
+                                                  REPO / "scripts" / "make_drawn_samples.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.samples_json() == SAMPLES_PATH.read_text(encoding="utf-8"), \
+        "resources/drawn_digits.json differs: run python scripts/make_drawn_samples.py"
