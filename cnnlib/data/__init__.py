@@ -3,6 +3,9 @@
     (x_train, y_train), (x_test, y_test) = load_mnist()    # bundled sample, offline
     x_*: uint8 (N, 28, 28), y_*: int64 (N,)
 
+A digit drawn by hand: cnnlib.data.strokes (pen strokes to pixels, the shipped drawn
+samples) and cnnlib.data.preprocess (MNIST's preprocessing), both for notebook 11.
+
 Introduced in notebooks/00_mnist.ipynb.
 """
 import functools

@@ -15,6 +15,8 @@ display) and explains an impossible setting inside the figure instead of raising
     evaluation     confusion matrix, optimizer comparison                          (10)
     trained        a trained net's filters, feature maps, mistakes, confidence     (11)
     robustness     the net's answer for shifted and rotated digits                 (11)
+    drawing        a drawn digit through MNIST's preprocessing, and the net's answer (11)
+    canvas         the drawing widget: a canvas for mouse, pen or finger (anywidget) (11)
     depth          signal variance per layer, the init widget, schedules, moved digits (12)
     adversarial    saliency maps, one attack, the smallest flipping eps           (13)
     widgets        every notebook widget, built by one call (kernel_editor, ...)   (00-13)
