@@ -176,9 +176,12 @@ def test_launch_buttons_come_from_the_one_setting(built_site):
 
 def test_links_between_pages_stay_in_the_site(built_site):
     out, _ = built_site
-    index = page(out, "index.html")
+    course_map = page(out, "index.html").split("<article", 1)[1]      # the text, not the sidebar
     for path in NOTEBOOKS:
-        assert f'href="{path.stem}.html"' in index, f"the course map does not link {path.stem}.html"
+        assert f'href="{path.stem}.html"' in course_map, f"the course map does not link {path.stem}.html"
+    github = f"https://github.com/{launch.repository()}/blob/{launch.BRANCH}/notebooks/"
+    assert not [n.name for n in out.glob("*.html") if github in page(out, n.name)], \
+        "a page sends readers to GitHub for a notebook the site has"
     for html in out.glob("*.html"):
         for tag, attrs in Tags(page(out, html.name)).tags:
             href = attrs.get("href", "") if tag == "a" else ""
@@ -240,8 +243,9 @@ def test_links_become_site_pages_or_repository_files():
     assert rewrite("[![Open in Colab](https://c.org/b.svg)](https://colab/x)") == "[Open in Colab](https://colab/x)"
 
 
-def test_the_course_map_orders_the_sidebar():
+def test_the_course_map_links_the_pages_and_orders_the_sidebar():
     text = site.course_map(NOTEBOOKS)
+    assert "[MNIST](00_mnist.ipynb)" in text and "github.com" not in text.split("## Sources")[0]
     toc = text.split("```{toctree}", 1)[1]
     assert ":hidden:" in toc
     assert re.findall(r"^(\w+)$", toc, re.M) == [p.stem for p in NOTEBOOKS] + ["homework"]

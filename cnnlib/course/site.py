@@ -67,7 +67,7 @@ def site_markdown(text, source_dir, notebooks):
 def course_map(notebooks):
     """index.md: the course map, with the (hidden) table of contents that orders the sidebar."""
     source = ROOT / "notebooks" / "README.md"
-    text = site_markdown(source.read_text(encoding="utf-8"), source.parent, notebooks)
+    text = site_markdown(source.read_text(encoding="utf-8"), source.parent, {Path(n).name for n in notebooks})
     pages = [Path(n).stem for n in notebooks] + ["homework"]
     return text + "\n\n```{toctree}\n:hidden:\n:maxdepth: 1\n\n" + "\n".join(pages) + "\n```\n"
 
