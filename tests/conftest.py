@@ -19,7 +19,7 @@ def pytest_configure(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """A browser test without Chromium skips (or fails in CI) before any fixture is set up:
-    pytest sets up session fixtures such as built_site (the whole site, ~45 s) before the
+    pytest sets up session fixtures such as built_site (the whole site, minutes) before the
     module's browser fixture could skip. chromium() remembers its answer for the run."""
     if item.get_closest_marker("browser") is None:
         return
@@ -33,12 +33,14 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
-    """The preview site built once per test run: (folder, {notebook name: executed notebook})."""
+    """The course site built once per test run: (folder, {notebook name: executed notebook})."""
     import copy
 
+    pytest.importorskip("myst_nb", reason="the course site's builder (Sphinx, myst-nb) needs "
+                        "Python 3.11 or later and pip install -r requirements.txt")
     from cnnlib.course import site
     executed = {}
-    out = site.build(tmp_path_factory.mktemp("site"), timeout=180, log=lambda *a: None,
+    out = site.build(tmp_path_factory.mktemp("site"), timeout=300, log=lambda *a: None,
                      on_executed=lambda path, nb: executed.__setitem__(path.name, copy.deepcopy(nb)))
     return out, executed
 

@@ -1,4 +1,5 @@
-"""Real-browser test: every notebook in JupyterLab 4 in headless Chromium, and the preview site.
+"""Real-browser test: every notebook in JupyterLab 4 in headless Chromium (the course site:
+tests/test_site_browser.py).
 
 nbval runs cells headlessly and never sees a widget that fails to render, a slider that
 redraws nothing, or a Start button that does nothing. Here Playwright drives Debian's
@@ -14,8 +15,6 @@ import re
 import shutil
 import time
 import urllib.request
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -254,40 +253,3 @@ def test_dark_theme_keeps_figures_light(browser, lab):
                       " {theme: 'JupyterLab Light'})")
         page.close()
         stop_kernels(url)
-
-
-def test_preview_site(browser, built_site):
-    from test_site import figure_count
-    site, executed = built_site
-    expected = {Path(name).stem: figure_count(nb) for name, nb in executed.items()}
-    pages = sorted(site.glob("*.html"))
-    assert (site / "index.html") in pages and len(pages) == len(NOTEBOOKS) + 1
-    page = browser.new_page()
-    problems, outside = [], []
-    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-
-    def only_local(route):
-        if route.request.url.startswith(("file:", "data:")):
-            return route.continue_()
-        outside.append(route.request.url)
-        return route.abort()
-    page.route("**/*", only_local)
-    for html in pages:
-        page.goto(html.as_uri())
-        page.wait_for_load_state("load")
-        if html.name != "index.html":
-            figures = page.locator("img").count()    # 05 is all algebra: no figure
-            assert figures >= expected[html.stem], f"{html.name} shows {figures} figure(s), " \
-                f"the executed notebook {expected[html.stem]}"
-            missing = page.locator("img:not([alt]), img[alt='']").count()
-            assert missing == 0, f"{html.name}: {missing} image(s) without alt text"
-        if html.name in ("index.html", "08_training.html"):
-            page.screenshot(path=str(SHOTS / f"site_{html.stem}.png"), full_page=False)
-        for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
-            if href.startswith("file:"):
-                target = Path(unquote(urlparse(href).path))
-                assert target.exists(), f"{html.name} links to missing {target.name}"
-    page.close()
-    assert not problems, f"console errors: {problems}"
-    assert not outside, f"the site loads from the internet: {outside[:5]}"

@@ -138,7 +138,7 @@ MODULE_TO_DISTRIBUTION = {"numpy": "numpy", "tqdm": "tqdm", "threadpoolctl": "th
                           "traitlets": "ipywidgets",  # ipywidgets requires traitlets
                           "nbformat": "nbclient", "nbclient": "nbclient",
                           "jupyter_client": "nbclient",  # nbclient requires jupyter_client
-                          "nbconvert": "nbconvert", "latex2mathml": "latex2mathml"}
+                          "nbconvert": "nbconvert"}
 GUARDED = {"google"}  # google.colab: only imported on Colab, where it is present
 
 
@@ -198,7 +198,7 @@ def test_a_non_editable_install_has_every_dependency_it_imports():
 
 def test_pyproject_and_requirements_agree_on_every_bound():
     """The same package is bounded the same way in pyproject.toml and requirements.txt
-    (ipykernel below 7 in both, nbconvert from 7.16.5 in both)."""
+    (ipykernel below 7 in both; nbconvert from 7.16.5 in requirements.txt)."""
     from packaging.requirements import Requirement
     project = _pyproject()["project"]
     requirements = _requirements()

@@ -1,6 +1,7 @@
 """Course tooling for maintainers, never imported by the engine:
 
-    site     python -m cnnlib.course.site build: the static preview site of every notebook
+    site     python -m cnnlib.course.site build: the course site (Sphinx, configured in docs/)
+             of every notebook, executed (kernels) with widgets as pictures (widget_pictures)
     launch   the repository's address (pyproject.toml, [project.urls]), Binder and Colab links,
              and the notebooks' setup cell (python -m cnnlib.course.launch set-repo URL)
 
