@@ -61,6 +61,13 @@ STUDENT_WORDING = [
     ("relu", "05", "Its source above tells; the next line runs it.",
      "Its source is hidden in this edition (`ReLU` is an exercise of notebook 04), so let the next "
      "line tell by running it."),
+    ("softmax_cross_entropy", "05", "## 6. The real code", "## 6. The real code, yours to write"),
+    ("maxpool_backward_loop", "06", "## 3. The library code",
+     "## 3. The library code, yours to write"),
+    ("conv2d_backward_loop", "07", "## 2. The library code `conv2d_backward_loop` does not "
+     "evaluate the three formulas one by one;",
+     "## 2. The library code, yours to write\n\n`conv2d_backward_loop`, which you write in the "
+     "exercise below, does not evaluate the three formulas one by one;"),
     ("maxpool_backward_loop", "06", "The loop version reads like the definition: for every output "
      "pixel, find the first arg-max of its window and add the gradient there. It uses `+=` so that "
      "overlapping windows add up.",
