@@ -60,7 +60,8 @@ class Verdict:
                 if self.note else "")
         return (f'<div role="status" style="border-left:0.4em solid {colour};background:'
                 f'{background};color:{INK};padding:0.35em 0.7em;margin:0.2em 0;'
-                f'white-space:pre-wrap;font-family:var(--jp-code-font-family,monospace)">'
+                f'white-space:pre-wrap;overflow-wrap:anywhere;'
+                f'font-family:var(--jp-code-font-family,monospace)">'
                 f'{badge(self.kind, self.word)}: {html.escape(self.text)}{note}</div>')
 
 
