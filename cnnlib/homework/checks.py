@@ -34,7 +34,8 @@ CHECKED = {}          # exercise id -> the object check() saw last (for check_hi
 @dataclass
 class CheckResult:
     """What a check found: status is one of passed / failed / not implemented yet /
-    calls cnnlib's solution; message is the feedback that was printed."""
+    calls cnnlib's solution; message is the feedback (shown after the verdict's mark and
+    word, without repeating the word)."""
     exercise: str
     status: str
     message: str
@@ -54,7 +55,12 @@ class CheckResult:
 
     def verdict(self):
         word = "does not pass" if self.status == CALLS_REFERENCE else self.status
-        return Verdict(self.kind, self.message, word, note=PUBLIC_NOTE)
+        text = self.message                 # the mark and word already say the status
+        for said, rest in ((": FAILED on case", ": on case"), (": passed all", ": all"),
+                           (": does not pass: it", ": it"), (": does not pass:", ":"),
+                           (": not implemented yet (hint", " (hint")):
+            text = text.replace(said, rest, 1)
+        return Verdict(self.kind, text, word, note=PUBLIC_NOTE)
 
 
 # ---------------------------------------------------------------- running (untrusted side)
