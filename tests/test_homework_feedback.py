@@ -48,9 +48,9 @@ def test_passed_and_failed_differ_for_a_deuteranope():
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_a_verdict_has_its_mark_and_word_in_html_and_text(kind):
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.formatters import DisplayFormatter
     v = Verdict(kind, "softmax <stable>", word=f"{kind} word", note="public checks")
-    data, _ = InteractiveShell.instance().display_formatter.format(v)
+    data, _ = DisplayFormatter().format(v)     # what Jupyter receives (no shell left behind)
     mark = KINDS[kind][0]
     assert data["text/plain"].startswith(f"{mark} {kind} word: softmax <stable>")
     html = data["text/html"]
@@ -74,6 +74,8 @@ def test_the_feedback_cells_of_the_student_edition_echo_nothing(monkeypatch):
     a return value for Jupyter to echo (Out: False, a dict)."""
     from IPython.core.interactiveshell import InteractiveShell
     monkeypatch.delenv("CNNLIB_HOMEWORK_EXPECT", raising=False)
+    # the setup cell's start_homework() sets CNNLIB_HOMEWORK; undo it after the test
+    monkeypatch.setenv("CNNLIB_HOMEWORK", "1")
     path = next(build.STUDENT_DIR.glob("03_*.ipynb"))
     cells = {c["id"]: "".join(c["source"])
              for c in json.loads(path.read_text(encoding="utf-8"))["cells"]}
