@@ -505,7 +505,7 @@ def test_progress_reports_the_code_as_it_is_now_not_the_last_check():
                 # homework/conftest.py sets this for the student editions' nbval run, and
                 # collecting them sets it in this process too
                 mp.delenv("CNNLIB_HOMEWORK_EXPECT", raising=False)
-                status = checks.show_progress("03")
+                status = checks.progress("03")
         assert status["softmax"] == FAILED
     finally:
         InteractiveShell.clear_instance()

@@ -22,6 +22,7 @@ PRESENTS = re.compile(r"(\bhere (is|are)\b|\bthis is\b|\breads? like\b|\bone per
                       r"\bthe real code\b|\bjust ran\b)", re.I)
 # ... and is true in the student edition only if it says that the code is not there.
 ADMITS = re.compile(r"\b(exercise|hidden|yourself|you write|yours)\b", re.I)
+HEADING = re.compile(r"\b(library|real) code\b", re.I)
 # A sentence that points back at a listing, anywhere in the notebook.
 POINTS_BACK = re.compile(r"\b(source|code|listing) above\b|\bjust ran\b", re.I)
 
@@ -80,6 +81,10 @@ def false_sentences(nb):
         lead = max((j for j in course if j < i and cells[j]["cell_type"] == "markdown"), default=None)
         if lead is None:
             continue
+        # a section heading that promises the code ("## 3. The library code") is false too
+        for line in "".join(cells[lead]["source"]).splitlines():
+            if line.startswith("#") and HEADING.search(line) and not ADMITS.search(line):
+                found.append((lead, line))
         paragraph = sentences("".join(cells[lead]["source"]).strip().split("\n\n")[-1])
         if any(ADMITS.search(s) for s in paragraph):
             continue
@@ -116,6 +121,10 @@ def test_the_course_wording_is_found_without_the_rewording(monkeypatch):
     nb = json.loads((build.NOTEBOOKS / "05_backprop_softmax.ipynb").read_text(encoding="utf-8"))
     found = " ".join(s for _, s in false_sentences(build.build_notebook(nb, "05")))
     assert "This is what the library runs" in found and "Its source above tells" in found
+    assert "## 6. The real code" in found
+    nb = json.loads((build.NOTEBOOKS / "07_backprop_convolution.ipynb").read_text(encoding="utf-8"))
+    found = [s for _, s in false_sentences(build.build_notebook(nb, "07"))]
+    assert "## 2. The library code" in found
 
 
 def test_a_stale_rewording_stops_the_build(monkeypatch):

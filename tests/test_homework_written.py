@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnlib.homework import build, written
-from cnnlib.homework.written import check_answer, fingerprint, load_answers
+from cnnlib.homework.written import answer_matches, check_answer, fingerprint, load_answers
 
 
 def _listed():
@@ -76,13 +76,58 @@ def test_numeric_answers_are_right():
 
 def test_check_answer_says_right_wrong_or_not_answered(capsys):
     fp = fingerprint([[5.0, 5.0], [5.0, 5.0]], 6)
-    assert check_answer("02.1", np.full((2, 2), 5.0), fp)
-    assert not check_answer("02.1", np.full((2, 2), 4.0), fp)
-    assert not check_answer("02.1", None, fp)
-    assert not check_answer("02.1", "five", fp)
+    kinds = [written.answer_verdict("02.1", v, fp).kind
+             for v in (np.full((2, 2), 5.0), np.full((2, 2), 4.0), None, "five")]
+    assert kinds == ["passed", "failed", "not yet", "failed"]
+    assert answer_matches(np.full((2, 2), 5.0), fp) and not answer_matches(np.full((2, 2), 4.0), fp)
+    assert not answer_matches(None, fp) and not answer_matches("five", fp)
+    for v in (np.full((2, 2), 5.0), np.full((2, 2), 4.0), None, "five"):
+        assert check_answer("02.1", v, fp) is None          # the check cell echoes nothing
     out = capsys.readouterr().out
-    assert "right" in out and "not right yet" in out and "not answered yet" in out
+    # the mark and the word, in the text a terminal or a screen reader gets
+    assert "✓ right" in out and "✗ not right yet" in out and "… not answered yet" in out
     assert "expected a number" in out
+
+
+def test_check_cells_show_no_fingerprint_and_check_against_the_shipped_ones():
+    """The check cell names the exercise only; the fingerprint it compares with comes from
+    answer_prints.py, which is what the build computes from homework/answers/."""
+    assert build.PRINTS.read_text(encoding="utf-8") == written.prints_source(), \
+        "cnnlib/homework/answer_prints.py is out of date: run python -m cnnlib.homework build"
+    prints = written.fingerprints()
+    for number in _listed():
+        for k, entry in load_answers(number).items():
+            if entry["check"] is None:
+                continue
+            name = f"{number}.{k}"
+            assert prints[name] == (fingerprint(entry["check"], entry["decimals"]),
+                                    entry["decimals"])
+            assert written.answer_verdict(name, entry["check"]).kind == "passed"
+            wrong = np.asarray(entry["check"], dtype=float) + 1
+            assert written.answer_verdict(name, wrong).kind == "failed"
+    for path in build.STUDENT_DIR.glob("*.ipynb"):
+        for c in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            assert not re.search(r"[0-9a-f]{64}", "".join(c["source"])), (path.name, c["id"])
+    with pytest.raises(ValueError, match="no numeric written exercise '03.99'"):
+        check_answer("03.99", 1.0)
+
+
+def test_each_answer_cell_sits_right_under_its_question():
+    for number, ks in _listed().items():
+        path = next(build.STUDENT_DIR.glob(f"{number}_*.ipynb"))
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        ids = [c["id"] for c in cells]
+        for k in ks:
+            at = ids.index(f"hw-ex{number}-{k}-intro")
+            question = "".join(cells[at - 1]["source"])
+            assert question.startswith(f"{k}. "), (path.name, k, question[:60])
+            # the exercise's own cells follow its question, one after the other
+            own = [i for i, name in enumerate(ids) if name.startswith(f"hw-ex{number}-{k}-")]
+            assert own == list(range(at, at + len(own))) and len(own) >= 2, (path.name, k)
+        # the references come after the last answer, not between the questions and answers
+        refs = [i for i, c in enumerate(cells) if "## References" in "".join(c["source"])]
+        last = max(i for i, name in enumerate(ids) if name.startswith(f"hw-ex{number}-"))
+        assert all(i > last for i in refs), (path.name, refs, last)
 
 
 @pytest.fixture(scope="module")

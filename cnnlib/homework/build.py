@@ -20,6 +20,7 @@ from . import exercises, source, written
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 STUDENT_DIR = ROOT / "homework" / "student"
+PRINTS = Path(__file__).with_name("answer_prints.py")   # the written answers' fingerprints
 SHOW = re.compile(r"^\s*show_source\(([\w.]+)\)\s*$")
 CHECKED = "nbval-check-output"     # nbval's tag: the cell's stored output is compared
 SETUP = ("# Homework edition: check() gives feedback on your answers, and show_source()\n"
@@ -60,6 +61,13 @@ STUDENT_WORDING = [
     ("relu", "05", "Its source above tells; the next line runs it.",
      "Its source is hidden in this edition (`ReLU` is an exercise of notebook 04), so let the next "
      "line tell by running it."),
+    ("softmax_cross_entropy", "05", "## 6. The real code", "## 6. The real code, yours to write"),
+    ("maxpool_backward_loop", "06", "## 3. The library code",
+     "## 3. The library code, yours to write"),
+    ("conv2d_backward_loop", "07", "## 2. The library code `conv2d_backward_loop` does not "
+     "evaluate the three formulas one by one;",
+     "## 2. The library code, yours to write\n\n`conv2d_backward_loop`, which you write in the "
+     "exercise below, does not evaluate the three formulas one by one;"),
     ("maxpool_backward_loop", "06", "The loop version reads like the definition: for every output "
      "pixel, find the first arg-max of its window and add the gradient there. It uses `+=` so that "
      "overlapping windows add up.",
@@ -179,6 +187,20 @@ def _keep_only_checked_output(cell, changed):
         cell["metadata"]["tags"] = tags
 
 
+def _with_answers(cell, number, instructor):
+    """The cell that lists the exercises, cut so that each exercise's answer cells sit right
+    under its question: the head (to '## Exercises'), then per exercise its item and its
+    answer cells, then the rest (the references) in a cell of its own."""
+    head, items, tail = written.split_list("".join(cell["source"]))
+    out = [{**cell, "source": _lines(head)}]
+    for k, text in items:
+        out.append(_cell("markdown", text, f"{cell['id']}-q{k}"))
+        out.extend(written.cells(number, [k], instructor, _cell, _nbgrader))
+    if tail.strip():
+        out.append(_cell("markdown", tail.strip("\n"), f"{cell['id']}-rest"))
+    return out
+
+
 def build_notebook(nb, number, instructor=False):
     """The homework edition of one notebook (a new dict; nb is not changed)."""
     todo = exercises.for_notebook(number)
@@ -217,17 +239,19 @@ def build_notebook(nb, number, instructor=False):
             if exprs:
                 cell["source"] = _without(cell, exprs)
             _keep_only_checked_output(cell, changed=bool(exprs))
-        if cell["cell_type"] != "code" or "".join(cell["source"]).strip():
+        if listed.get(i):
+            out.extend(_with_answers(cell, number, instructor))
+        elif cell["cell_type"] != "code" or "".join(cell["source"]).strip():
             out.append(cell)
         for ex, _ in after.get(i, []):
             out.extend(exercise_cells(ex, instructor))
-        if listed.get(i):
-            out.extend(written.cells(number, listed[i], instructor, _cell, _nbgrader))
     if not todo:
         return {**nb, "cells": out}
+    numeric = any(e["check"] is not None for e in written.load_answers(number).values())
     out.append(_cell("markdown", "## Your progress\n\nRun this cell after the checks above "
                      "to see which exercises pass, which are not implemented yet and which "
-                     "fail. (These are the public checks; grading runs more.)",
+                     "fail" + (", and which of your numeric answers are right" if numeric
+                               else "") + ". (These are the public checks; grading runs more.)",
                      "hw-progress-intro"))
     out.append(_cell("code", f"show_progress({number!r})", "hw-progress",
                      {"homework": {"role": "progress"}}))
@@ -242,6 +266,13 @@ def build(instructor_dir=None, student_dir=STUDENT_DIR, notebooks=NOTEBOOKS):
     """Write every student edition (and instructor edition if a folder is given).
     Returns the list of paths written."""
     paths = []
+    prints = written.prints_source()
+    # the real edition's fingerprints ship with cnnlib; an unchanged file is left alone, so a
+    # build during grading does not touch the package the grader watches
+    if Path(student_dir) == STUDENT_DIR and (not PRINTS.exists()
+                                             or PRINTS.read_text(encoding="utf-8") != prints):
+        _write(PRINTS, prints)
+        paths.append(PRINTS)
     for path in sorted(Path(notebooks).glob("[0-9][0-9]_*.ipynb")):
         number = path.name[:2]
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -255,9 +286,12 @@ def build(instructor_dir=None, student_dir=STUDENT_DIR, notebooks=NOTEBOOKS):
         for folder, instructor in targets:
             folder.mkdir(parents=True, exist_ok=True)
             dest = folder / path.name
-            text = dumps(build_notebook(nb, number, instructor))
-            tmp = dest.with_suffix(".ipynb.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(dest)               # never leave a half-written notebook
+            _write(dest, dumps(build_notebook(nb, number, instructor)))
             paths.append(dest)
     return paths
+
+
+def _write(dest, text):
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(dest)                       # never leave a half-written file

@@ -2,7 +2,10 @@
 precisely, what is wrong (which case, expected shape/dtype/values, the largest error and
 where, and a hint aimed at the usual mistake).
 
-    check("conv2d_loop", conv2d_loop)    # prints feedback, returns a CheckResult
+    check("conv2d_loop", conv2d_loop)    # shows feedback, returns a CheckResult
+
+The feedback starts with a mark and a word (✓ passed, ✗ failed, … not implemented yet),
+coloured in a notebook (feedback.py).
 
 A check never raises: an unfinished exercise reports "not implemented yet" and the
 notebook goes on. An answer that calls cnnlib's own solution does not pass.
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import exercises, mistakes
+from .feedback import Table, Verdict, show
 from .cases import make_cases
 from .runners import RUNNERS, numerical_expected
 from .guard import calls_reference, tripwires, CalledReference
@@ -30,7 +34,8 @@ CHECKED = {}          # exercise id -> the object check() saw last (for check_hi
 @dataclass
 class CheckResult:
     """What a check found: status is one of passed / failed / not implemented yet /
-    calls cnnlib's solution; message is the feedback that was printed."""
+    calls cnnlib's solution; message is the feedback (shown after the verdict's mark and
+    word, without repeating the word)."""
     exercise: str
     status: str
     message: str
@@ -42,6 +47,20 @@ class CheckResult:
 
     def __repr__(self):
         return f"CheckResult({self.exercise!r}, {self.status!r})"
+
+    @property
+    def kind(self):
+        """The verdict's kind: passed, failed (or calls cnnlib's solution), not yet."""
+        return {PASSED: "passed", NOT_IMPLEMENTED: "not yet"}.get(self.status, "failed")
+
+    def verdict(self):
+        word = "does not pass" if self.status == CALLS_REFERENCE else self.status
+        text = self.message                 # the mark and word already say the status
+        for said, rest in ((": FAILED on case", ": on case"), (": passed all", ": all"),
+                           (": does not pass: it", ": it"), (": does not pass:", ":"),
+                           (": not implemented yet (hint", " (hint")):
+            text = text.replace(said, rest, 1)
+        return Verdict(self.kind, text, word, note=PUBLIC_NOTE)
 
 
 # ---------------------------------------------------------------- running (untrusted side)
@@ -147,7 +166,7 @@ def _diagnose(got, want, n_batch):
 
 # ---------------------------------------------------------------- the check
 def check(exercise_id, obj, hidden=False, quiet=False):
-    """Check a student's answer to one exercise; prints feedback, returns a CheckResult.
+    """Check a student's answer to one exercise; shows feedback, returns a CheckResult.
 
     hidden=True adds the grading cases (the grader runs those in a sandbox instead).
     """
@@ -156,8 +175,7 @@ def check(exercise_id, obj, hidden=False, quiet=False):
     result = _check(ex, obj, hidden)
     RESULTS[ex.id] = result
     if not quiet:
-        print(result.message)
-        print(f"({PUBLIC_NOTE})")
+        show(result.verdict())
     return result
 
 
@@ -253,24 +271,34 @@ def current_definition(name, shell=None):
     return None
 
 
-def show_progress(notebook=None):
-    """Print, for the exercises of `notebook` ("05"; all if None), which pass, which are
-    not implemented yet and which fail: the code as it is now (the newest definition of
-    each exercise that ran in this kernel is checked again), not the last check run."""
+def progress(notebook=None):
+    """{exercise id: status or None} for the exercises of `notebook` ("05"; all if None):
+    the code as it is now (the newest definition of each exercise that ran in this kernel
+    is checked again), not the last check run; None for an exercise never run."""
     chosen = exercises.EXERCISES if notebook is None else exercises.for_notebook(notebook)
     for ex in chosen:
         obj = current_definition(ex.name)
         if obj is not None:
             check(ex.id, obj, quiet=True)
-    print(f"Your progress{'' if notebook is None else f' in notebook {notebook}'}:")
-    for ex in chosen:
-        res = RESULTS.get(ex.id)
-        status = "not written yet (run its cell)" if res is None else res.status
-        print(f"  {ex.id:<24} {status}")
-    passed = sum(1 for ex in chosen if ex.id in RESULTS and RESULTS[ex.id].passed)
-    expect = os.environ.get("CNNLIB_HOMEWORK_EXPECT")       # set by the test suite
-    if expect and any(RESULTS.get(ex.id) is None or RESULTS[ex.id].status != expect
-                      for ex in chosen):
-        raise AssertionError(f"the test suite expects every exercise to be {expect!r}")
-    print(f"{passed} of {len(chosen)} exercises pass the public checks ({PUBLIC_NOTE}).")
     return {ex.id: (RESULTS[ex.id].status if ex.id in RESULTS else None) for ex in chosen}
+
+
+def show_progress(notebook=None):
+    """Show, as a table with a mark and a word per exercise, which exercises of `notebook`
+    pass, which are not implemented yet and which fail (see progress()); then the numeric
+    written exercises whose answer_N holds a value. Returns None."""
+    from . import written
+    status = progress(notebook)
+    rows = [(ex_id, "not yet", "not written yet", "run its cell") if s is None else
+            (ex_id, RESULTS[ex_id].kind, "does not pass" if s == CALLS_REFERENCE else s,
+             RESULTS[ex_id].case and f"case '{RESULTS[ex_id].case}'")
+            for ex_id, s in status.items()]
+    rows += written.progress_rows(notebook)
+    expect = os.environ.get("CNNLIB_HOMEWORK_EXPECT")       # set by the test suite
+    if expect and any(s != expect for s in status.values()):
+        raise AssertionError(f"the test suite expects every exercise to be {expect!r}")
+    passed = sum(1 for s in status.values() if s == PASSED)
+    where = "" if notebook is None else f" in notebook {notebook}"
+    footer = (f"{passed} of {len(status)} exercises pass the public checks ({PUBLIC_NOTE})."
+              if status else "")
+    show(Table(f"Your progress{where}:", rows, footer))

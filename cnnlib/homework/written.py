@@ -14,7 +14,8 @@ the instructor edition read:
     The model answer, in Markdown.
 
 The student edition gets only a fingerprint (SHA-256 of the rounded value) to check
-against, never the value.
+against, never the value. The fingerprints live in answer_prints.py, which the build
+writes, so the check cell reads check_answer("03.1", answer_1) with no hash in sight.
 """
 
 import ast
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .feedback import Verdict, show
+
 ANSWERS = Path(__file__).resolve().parents[2] / "homework" / "answers"
 ITEM = re.compile(r"^(\d+)\.\s", re.M)
 
@@ -34,6 +37,18 @@ def exercise_numbers(markdown):
     if "## Exercises" not in markdown:
         return []
     return [int(n) for n in ITEM.findall(markdown.split("## Exercises", 1)[1])]
+
+
+def split_list(markdown):
+    """(head, [(k, text of exercise k)], tail) of a cell listing exercises: the head ends
+    where the first item starts, the last item ends at the next heading (the references)."""
+    before, _, after = markdown.partition("## Exercises")
+    starts = [(m.start(), int(m.group(1))) for m in ITEM.finditer(after)]
+    heading = re.compile(r"^#", re.M).search(after, starts[-1][0])
+    end = heading.start() if heading else len(after)
+    bounds = [a for a, _ in starts[1:]] + [end]
+    items = [(k, after[a:b].strip("\n")) for (a, k), b in zip(starts, bounds)]
+    return (before + "## Exercises" + after[:starts[0][0]]).rstrip("\n"), items, after[end:]
 
 
 def load_answers(number, folder=ANSWERS):
@@ -63,20 +78,83 @@ def fingerprint(value, decimals=6):
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
-def check_answer(name, value, expected, decimals=6):
-    """Print whether `value` matches the expected fingerprint; returns True or False."""
-    if value is None or value is Ellipsis:
-        print(f"exercise {name}: not answered yet")
-        return False
+def fingerprints():
+    """{"03.1": (fingerprint, decimals)} for every numeric written exercise (answer_prints.py)."""
+    from .answer_prints import PRINTS
+    return PRINTS
+
+
+def prints_source(folder=ANSWERS):
+    """The text of answer_prints.py, computed from homework/answers/NN.md."""
+    rows = []
+    for path in sorted(Path(folder).glob("[0-9][0-9].md")):
+        for k, entry in sorted(load_answers(path.stem, folder).items()):
+            if entry["check"] is not None:
+                fp = fingerprint(entry["check"], entry["decimals"])
+                rows.append(f"    {path.stem + '.' + str(k)!r}: ({fp!r}, {entry['decimals']}),")
+    return ('"""Written by python -m cnnlib.homework build from homework/answers/NN.md; do not '
+            'edit.\n\nThe fingerprint (written.fingerprint: SHA-256 of the rounded value) and the '
+            'decimals of\nevery numeric written exercise, for check_answer. The values are not '
+            'here.\n"""\n\nPRINTS = {\n' + "\n".join(rows) + "\n}\n")
+
+
+def answer_matches(value, expected, decimals=6):
+    """True if value's fingerprint is `expected` (what the instructor's hidden tests assert)."""
     try:
-        ok = fingerprint(value, decimals) == expected
+        return value is not None and fingerprint(value, decimals) == expected
     except (TypeError, ValueError):
-        print(f"exercise {name}: expected a number or an array of numbers, got {type(value).__name__}")
         return False
+
+
+def answer_verdict(name, value, expected=None, decimals=None):
+    """The Verdict of check_answer: right, not right yet, or not answered yet."""
+    if expected is None:
+        if name not in fingerprints():
+            raise ValueError(f"there is no numeric written exercise {name!r}: the check cell "
+                             f"names one of {', '.join(sorted(fingerprints()))}.")
+        expected, stored = fingerprints()[name]
+        decimals = stored if decimals is None else decimals
+    decimals = 6 if decimals is None else decimals
+    if value is None or value is Ellipsis:
+        return Verdict("not yet", f"exercise {name} (put your answer in the cell above, run it, "
+                       "then this one)", word="not answered yet")
+    try:
+        fingerprint(value, decimals)
+    except (TypeError, ValueError):
+        return Verdict("failed", f"exercise {name}: expected a number or an array of numbers, "
+                       f"got {type(value).__name__}", word="not right yet")
+    if answer_matches(value, expected, decimals):
+        return Verdict("passed", f"exercise {name}", word="right")
     shape = np.shape(value)
-    print(f"exercise {name}: " + ("right" if ok else
-          f"not right yet (compared to {decimals} decimals{', shape ' + str(shape) if shape else ''})"))
-    return ok
+    return Verdict("failed", f"exercise {name} (compared to {decimals} decimals"
+                   f"{', shape ' + str(shape) if shape else ''})", word="not right yet")
+
+
+def check_answer(name, value, expected=None, decimals=None):
+    """Show whether `value` is the answer of written exercise `name` ("03.1"): ✓ right,
+    ✗ not right yet or … not answered yet. It compares fingerprints (answer_prints.py,
+    or `expected` if given). Returns None, so the check cell echoes nothing."""
+    show(answer_verdict(name, value, expected, decimals))
+
+
+def progress_rows(notebook, namespace=None):
+    """Rows for show_progress: each numeric written exercise of `notebook` and its verdict
+    on the answer_N the notebook holds now."""
+    if notebook is None:
+        return []
+    if namespace is None:
+        try:
+            from IPython import get_ipython
+            namespace = get_ipython().user_ns
+        except (ImportError, AttributeError):
+            namespace = {}
+    rows = []
+    for name in sorted(fingerprints(), key=lambda n: int(n.split(".")[1])):
+        if name.split(".")[0] == notebook:
+            k = name.split(".")[1]
+            v = answer_verdict(name, namespace.get(f"answer_{k}"))
+            rows.append((f"answer_{k}", v.kind, v.word, f"written exercise {k}"))
+    return rows
 
 
 def cells(number, numbers, instructor, make_cell, nbgrader):
@@ -107,11 +185,13 @@ def cells(number, numbers, instructor, make_cell, nbgrader):
                 code, meta = f"answer_{k} = None   # your answer: a number or a list", {}
             out.append(make_cell("code", code, f"{tag}-answer", meta))
             fp = fingerprint(entry["check"], entry["decimals"])
-            check = f"check_answer({name!r}, answer_{k}, {fp!r}, decimals={entry['decimals']})"
+            check = f"check_answer({name!r}, answer_{k})"
             meta = {}
             if instructor:
-                check += (f"\n### BEGIN HIDDEN TESTS\nassert check_answer({name!r}, answer_{k}, "
-                          f"{fp!r}, decimals={entry['decimals']})\n### END HIDDEN TESTS")
+                check += (f"\n### BEGIN HIDDEN TESTS\nfrom cnnlib.homework.written import "
+                          f"answer_matches\nassert answer_matches(answer_{k}, {fp!r}, "
+                          f"decimals={entry['decimals']}), \"exercise {name} is not right\""
+                          "\n### END HIDDEN TESTS")
                 meta = nbgrader(f"ex{number}_{k}_check", points=1)
             out.append(make_cell("code", check, f"{tag}-check", meta))
         else:
