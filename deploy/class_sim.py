@@ -14,6 +14,7 @@ collects the notebooks and grades them with the built-in grader. Needs jupyterhu
 this script runs when npm is there and the proxy is not).
 """
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -23,17 +24,16 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psutil
 import requests
 import websocket
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from class_measure import Sampler, summary, table  # noqa: E402
 from classroom import HOMEWORK, Hub, collect  # noqa: E402
 
 PROXY = HERE / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -58,54 +58,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-class Sampler(threading.Thread):
-    """Peak resident memory and CPU time of the hub, the proxy and each student's tree."""
-
-    def __init__(self, hub_pid, every=0.2):
-        super().__init__(daemon=True)
-        self.hub, self.every, self.running = psutil.Process(hub_pid), every, True
-        self.peak, self.cpu, self.owner = {}, {}, {}    # role -> MB; pid -> s; pid -> role
-
-    def role(self, proc):
-        if proc.pid not in self.owner:
-            if proc.pid == self.hub.pid:
-                self.owner[proc.pid] = "hub"
-            elif "configurable-http-proxy" in " ".join(proc.cmdline()):
-                self.owner[proc.pid] = "proxy"
-            else:            # a student's server (the hub's child) or its kernel (and workers)
-                user = proc.environ().get("JUPYTERHUB_USER")
-                if user is None:         # forked by the hub, not yet the student's server
-                    return None
-                part = "server" if proc.ppid() == self.hub.pid else "kernel"
-                self.owner[proc.pid] = f"{part}:{user}"
-        return self.owner[proc.pid]
-
-    def sample(self):
-        now = {}
-        for proc in [self.hub] + self.hub.children(recursive=True):
-            try:
-                with proc.oneshot():
-                    role, mb = self.role(proc), proc.memory_info().rss / 2**20
-                    if role is None:
-                        continue
-                    for key in {role, role.replace("server:", "user:").replace("kernel:", "user:")}:
-                        now[key] = now.get(key, 0) + mb
-                    times = proc.cpu_times()
-                    self.cpu[proc.pid] = (role, times.user + times.system)
-            except psutil.Error:
-                continue
-        for role, mb in now.items():
-            self.peak[role] = max(self.peak.get(role, 0), mb)
-
-    def cpu_of(self, role):
-        return sum(t for r, t in self.cpu.values() if r == role or r.endswith(":" + role))
-
-    def run(self):
-        while self.running:
-            self.sample()
-            time.sleep(self.every)
 
 
 def start_hub(state, token, log, setup="local"):
@@ -221,53 +173,6 @@ def grade_class(hub, number, state):
             else done.stderr[-1000:]}
 
 
-def table(report):
-    rows = ["| student | server ready (s) | notebook ran (s) | peak memory: all, server, kernel "
-            "(MB) | CPU: all, kernel (s) | cells that raised |", "|---|---:|---:|---:|---:|---:|"]
-    for name, r in report["per_student"].items():
-        rows.append(f"| {name} | {r['spawn_s']:.1f} | {r['run_s']:.1f} | {r['peak_mb']:.0f}, "
-                    f"{r['server_peak_mb']:.0f}, {r['kernel_peak_mb']:.0f} | {r['cpu_s']:.1f}, {r['kernel_cpu_s']:.1f} | "
-                    f"{r['cells_with_errors'] if 'failed' not in r else r['failed']} |")
-    h = report["hub"]
-    rows.append(f"\nservers ready after {report['all_servers_ready_s']:.1f} s; class ran in "
-                f"{report['class_run_s']:.1f} s; hub {h['hub']['peak_mb']:.0f} MB, "
-                f"{h['hub']['cpu_s_during_run']:.1f} s CPU during the run; proxy "
-                f"{h['proxy']['peak_mb']:.0f} MB, {h['proxy']['cpu_s_during_run']:.1f} s CPU; "
-                f"load {report['load_before'][0]:.2f} before, {report['load_after'][0]:.2f} after")
-    if "graded" in report and report["graded"]["grader_exit"]:
-        rows.append("the grader failed: " + report["graded"]["scores_csv"].strip()[-300:])
-    elif "graded" in report:
-        import csv
-        import io
-        scores = csv.DictReader(io.StringIO(report["graded"]["scores_csv"]))
-        rows.append(f"collected {len(report['graded']['collected'])} notebook(s) through the hub; "
-                    "built-in grader: " + ", ".join(f"{Path(r['submission']).name.split('_')[0]} "
-                                                    f"{r['total']}/{r['out of']}" for r in scores))
-    return "\n".join(rows)
-
-
-def summary(reports):
-    """The course map's table: one row per run (--json files), what a class would see."""
-    rows = ["| notebook | students | all servers ready (s) | notebook ran, slowest student (s) | "
-            "peak memory per student, server + kernel (MB) | CPU per student, server + kernel (s) | "
-            "cores the kernels got | hub + proxy memory (MB) | hub + proxy CPU during the run (s) "
-            "| load before, after |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in sorted(reports, key=lambda r: (r["notebook"], r["students"])):
-        s, h = list(r["per_student"].values()), r["hub"]
-        server = max(x["server_peak_mb"] for x in s)
-        kernel = max(x["kernel_peak_mb"] for x in s)
-        kcpu = max(x["kernel_cpu_s"] for x in s)
-        scpu = max(x["cpu_s"] - x["kernel_cpu_s"] for x in s)
-        rows.append(
-            f"| {r['notebook'][:2]} | {r['students']} | {r['all_servers_ready_s']:.0f} | "
-            f"{max(x['run_s'] for x in s):.0f} | {server:.0f} + {kernel:.0f} | "
-            f"{scpu:.1f} + {kcpu:.1f} | {sum(x['kernel_cpu_s'] for x in s) / r['class_run_s']:.1f} | "
-            f"{h['hub']['peak_mb']:.0f} + {h['proxy']['peak_mb']:.0f} | "
-            f"{h['hub']['cpu_s_during_run'] + h['proxy']['cpu_s_during_run']:.1f} | "
-            f"{r['load_before'][0]:.1f}, {r['load_after'][0]:.1f} |")
-    return "\n".join(rows)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python deploy/class_sim.py",
                                      description=__doc__.split("\n")[0])
@@ -288,11 +193,16 @@ def main(argv=None):
         parser.error("--students must be 1 or more")
     if not (HERE.parent / "homework" / "student" / args.notebook).exists():
         parser.error(f"no homework/student/{args.notebook}")
+    if importlib.util.find_spec("jupyterhub") is None:
+        print(f"error: jupyterhub is not installed for {sys.executable}: "
+              "pip install -r deploy/requirements.txt", file=sys.stderr)
+        return 1
     state = Path(tempfile.mkdtemp(prefix="class-hub-"))
     try:
         report = simulate(args.students, args.notebook, state, args.grade)
-    except RuntimeError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (RuntimeError, TimeoutError, OSError, requests.RequestException) as err:
+        print(f"error: {str(err).splitlines()[0]}", file=sys.stderr)
+        args.keep = True                           # keep the hub's log for the reader
         return 1
     finally:
         if args.keep:
