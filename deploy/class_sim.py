@@ -2,9 +2,10 @@
 
 Starts the hub of deploy/jupyterhub_config.py in its local setup (CLASS_HUB=local) on
 127.0.0.1 in a temporary folder, creates N students through the hub's REST API, starts all
-their servers at once, and then, all at the same time, every student runs a notebook of
-their own (the homework copy deploy/singleuser.py handed out; default 03) through the hub's
-proxy: a session, its kernel's websocket, every code cell, the notebook saved. Meanwhile
+their servers at once, and then, all at the same time, every student opens JupyterLab and
+runs a notebook of their own (the homework copy deploy/singleuser.py handed out; default 03)
+through the hub's proxy: a session, its kernel's websocket, every code cell, the notebook
+saved. Meanwhile
 the process tree under the hub is sampled (psutil, every 0.2 s). It reports per student the
 time to start the server and to run the notebook, the peak memory (resident, summed over
 the student's server, kernel and any worker the kernel forks) and CPU time, and the hub's
@@ -86,6 +87,7 @@ def start_hub(state, token, log, setup="local"):
 def student(hub, name, notebook):
     """One student: their own token (as logging in gives), their notebook run in their server."""
     server = hub.server(name, hub.token_for(name, "class_sim"))
+    lab = server.http.get(f"{server.base}/lab/tree/{HOMEWORK}", timeout=120)  # as a browser opens it
     began = time.monotonic()
     try:
         _, errors, probe = server.run_notebook(f"{HOMEWORK}/{notebook}", probe=PROBE)
@@ -95,7 +97,7 @@ def student(hub, name, notebook):
         return {"run_s": time.monotonic() - began, "cells_with_errors": None, "kernel": None,
                 "failed": f"{type(err).__name__}: {str(err)[:200]}"}
     return {"run_s": time.monotonic() - began, "cells_with_errors": errors,
-            "kernel": json.loads(probe)}
+            "kernel": json.loads(probe), "lab_page": [lab.status_code, "JupyterLab" in lab.text]}
 
 
 # Run in each student's kernel after the notebook: what the threading policy gave it.

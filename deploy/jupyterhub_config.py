@@ -51,7 +51,7 @@ c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 
 # Every student's server and kernel: the course's own Python, through deploy/singleuser.py.
 c.Spawner.cmd = [sys.executable, str(HERE / "singleuser.py")]
-c.Spawner.default_url = "/lab/tree/cnn-course/notebooks/README.md"
+c.Spawner.default_url = "/lab/tree/cnn-course/notebooks"   # the course map, README.md, is there
 c.Spawner.notebook_dir = "~"
 c.Spawner.http_timeout = 120          # a server may be slow to start when the class arrives at once
 c.Spawner.start_timeout = 180

@@ -55,6 +55,7 @@ def test_two_students_run_their_homework_through_the_hub(class_of_two):
     assert sorted(report["per_student"]) == ["student01", "student02"]
     for name, student in report["per_student"].items():
         assert student["cells_with_errors"] == 0
+        assert student["lab_page"] == [200, True]          # JupyterLab itself, through the proxy
         assert 0 < student["spawn_s"] <= report["all_servers_ready_s"]
         # the sampler saw the student's own server and kernel, and they add up
         assert student["server_peak_mb"] > 30 and student["kernel_peak_mb"] > 30
