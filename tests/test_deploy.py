@@ -27,13 +27,16 @@ from browser_support import in_ci  # noqa: E402
 
 def _jupyterhub():
     """None when jupyterhub is importable (installing it in CI); else why not."""
+    pip = None
     if importlib.util.find_spec("jupyterhub") is None and in_ci():
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
-                        str(DEPLOY / "requirements.txt")], capture_output=True, timeout=600)
+        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
+                              str(DEPLOY / "requirements.txt")], capture_output=True, text=True,
+                             timeout=600)
         importlib.invalidate_caches()
     if importlib.util.find_spec("jupyterhub") is None:
         return ("jupyterhub is not installed in this environment: "
-                "pip install -r deploy/requirements.txt (CI with CI=true installs it itself)")
+                "pip install -r deploy/requirements.txt (CI with CI=true installs it itself)"
+                + (f"; pip said: {pip.stderr.strip()[-300:]}" if pip else ""))
     return None
 
 
