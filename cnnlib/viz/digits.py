@@ -128,7 +128,9 @@ def browse_digit(images, labels, index):
     Never raises for a bad index or input: the figure then shows the explanation.
     Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
     """
-    fig, axes = subplots(1, 2, figsize=(11, 8), squeeze=False, width_ratios=[1, 3])
+    # 9.5 inches, not wider: the square values panel is as wide as the figure is tall, and
+    # a wider figure is shrunk more on a projector (its 784 numbers are the smallest text)
+    fig, axes = subplots(1, 2, figsize=(9.5, 8), squeeze=False, width_ratios=[1, 3])
     try:
         images = _images(images)
         labels = _labels(labels, len(images), "labels")

@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 
 from ..conv import conv2d_backward_loop, conv2d_loop
 from ..pool import maxpool_backward_loop, maxpool_loop
-from .base import DIVERGING, MESSAGE_COLOR, annotate, message_figure, subplots, symmetric_limit
+from .base import DIVERGING, MESSAGE_COLOR, annotate, message_figure, panels, symmetric_limit
 
 __all__ = ["heatmap", "outline", "plot_conv_touch", "plot_pool_routing", "WINDOW"]
 
@@ -62,7 +62,7 @@ def plot_pool_routing(x, dout, size=2, stride=2, window=None):
     if dout.shape != out.shape:
         return message_figure(f"dout must have the pooled shape {out.shape}; got {dout.shape}.")
     dx = maxpool_backward_loop(dout[None, None], x[None, None], size, stride)[0, 0]
-    fig, axes = subplots(1, 3, figsize=(11, 3.8))
+    fig, axes = panels(3, figsize=(11, 3.8))
     heatmap(axes[0], x, "input x (winners outlined)")
     heatmap(axes[1], dout, "upstream gradient dout")
     heatmap(axes[2], dx, "dx = gradient routed to winners")
@@ -113,7 +113,7 @@ def plot_conv_touch(x, w, i, j, stride=1, pad=0):
     dx, dw, _ = conv2d_backward_loop(dout, x[None, None], w[None, None], stride, pad)
     kh, kw = w.shape
     xp = np.pad(x, pad)
-    fig, axes = subplots(1, 4, figsize=(14, 3.8))
+    fig, axes = panels(4, figsize=(14, 3.8))
     heatmap(axes[0], xp, f"input (pad={pad}), patch of ({i}, {j})")
     outline(axes[0], i * stride, j * stride, kh, kw, WINDOW)
     if pad:

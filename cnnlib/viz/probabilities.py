@@ -99,16 +99,19 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
 
 def probability_bars(ax, p, label=None, title="probabilities", top=1.05):
     """Bars of class probabilities p (K,): the predicted class blue when it is the label (or
-    no label is given), orange when it is wrong; the label's tick in bold. Colour-blind safe:
-    no red against green. top: the y limit. Used by cnnlib.viz.activations and .trained.
+    no label is given), orange when it is wrong; the label's bar hatched and its tick bold
+    and marked "true", so the true class is found without colour. Colour-blind safe:
+    no red against green (palette.DISTINCTIONS). top: the y limit. Used by cnnlib.viz.activations and .trained.
     """
     colors = ["tab:gray"] * len(p)
     pred = int(np.argmax(p))
     colors[pred] = "tab:blue" if label is None or pred == label else "tab:orange"
-    ax.bar(range(len(p)), p, color=colors)
+    bars = ax.bar(range(len(p)), p, color=colors)
     ax.set_ylim(0, top)
     ax.set_xticks(range(len(p)))
     if label is not None and 0 <= label < len(p):
+        bars[label].set(hatch="//", edgecolor="black", linewidth=0.8)
+        ax.set_xticks(range(len(p)), [f"{k}\ntrue" if k == label else str(k) for k in range(len(p))])
         ax.get_xticklabels()[label].set_fontweight("bold")
-    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label}, bold)"))
+    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label}, hatched)"))
     ax.set_title(title, fontsize=10)
