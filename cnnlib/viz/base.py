@@ -18,73 +18,26 @@ Colours that carry a sign (weights, gradients, feature maps) use DIVERGING, a
 red-white-blue map that colour-blind readers can read (no red-green contrast).
 Only the other cnnlib.viz modules use this one; notebooks call those.
 
-Presentation scale (for a projector, see notebooks/README.md, "Teaching with a projector"):
-
-    set_presentation_scale(1.6)        # or CNNLIB_PRESENTATION_SCALE=1.6 before starting Jupyter
-
-Every figure made after it keeps its size in pixels but is drawn s times smaller in
-inches at s times the dpi, so its text, lines and markers come out s times larger
-relative to the picture. text_px says how large a figure's smallest text appears on a
-screen, which the tests use to check the projector size.
+Presentation scale (cnnlib.viz.presentation, re-exported here): after
+set_presentation_scale(1.6), or with CNNLIB_PRESENTATION_SCALE=1.6, figure() draws every
+new figure with the same pixels and 1.6 times larger text, and panels() puts fewer panels
+in a row, so the course is readable on a projector.
 """
 import math
-import os
 import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .presentation import (PROJECTOR, PROJECTOR_SCALE, presentation_scale,  # noqa: F401
+                           set_presentation_scale, text_px)
+
 DIVERGING = "RdBu_r"        # blue < 0 < red, white at 0
 MESSAGE_COLOR = "darkred"
-SCALE_ENV = "CNNLIB_PRESENTATION_SCALE"
-SCALE_RANGE = (0.5, 4.0)
-# A projector at 1280x720 and 150 % zoom: 853x480 CSS px, 1.5 device px each. With the
-# file browser closed (Ctrl+B) JupyterLab 4's output column is this wide (measured in
-# Chromium); at PROJECTOR_SCALE every widget's figure text is >= 12 device px there
-# (tests/test_viz_widgets.py checks it).
-PROJECTOR = {"column_css_px": 653, "device_scale": 1.5, "min_text_px": 12}
-PROJECTOR_SCALE = 1.6
-
 __all__ = ["DIVERGING", "MESSAGE_COLOR", "figure", "panels", "subplots", "axes_or_new", "say",
            "message_figure", "note", "annotate", "show_digit", "footnote", "symmetric_limit",
            "scale_pixels", "presentation_scale", "set_presentation_scale", "text_px",
            "PROJECTOR", "PROJECTOR_SCALE"]
-
-_scale = None       # None: read SCALE_ENV (1 when unset)
-
-
-def _check_scale(value, where):
-    try:
-        scale = float(value)
-    except (TypeError, ValueError):
-        scale = math.nan
-    low, high = SCALE_RANGE
-    if not low <= scale <= high:        # also False for NaN
-        raise ValueError(f"{where} must be a number from {low:g} to {high:g} (1 = normal, "
-                         f"about 1.6 for a projector); got {value!r}.")
-    return scale
-
-
-def presentation_scale():
-    """The scale new figures are drawn at: set_presentation_scale's value, else the
-    environment variable CNNLIB_PRESENTATION_SCALE, else 1."""
-    if _scale is not None:
-        return _scale
-    value = os.environ.get(SCALE_ENV, "").strip()
-    return _check_scale(value, f"${SCALE_ENV}") if value else 1.0
-
-
-def set_presentation_scale(scale=1.0):
-    """Draw every later figure's text (and lines) `scale` times larger relative to the
-    figure, keeping its size in pixels; 1 is normal, 1.6 makes the course readable on a
-    projector at 150 % zoom. None goes back to the environment variable. Returns the
-    previous scale. Widgets redraw at the new scale when a control next moves.
-    """
-    global _scale
-    previous = presentation_scale()
-    _scale = None if scale is None else _check_scale(scale, "the presentation scale")
-    return previous
-
 
 def figure(figsize=(6, 4), **kw):
     """A new matplotlib Figure, detached from pyplot so that the caller shows it once.
@@ -99,30 +52,6 @@ def figure(figsize=(6, 4), **kw):
     fig = plt.figure(figsize=figsize, **kw)
     plt.close(fig)
     return fig
-
-
-def text_px(fig, shown_width=None, device_scale=1.0):
-    """The height in device pixels of the smallest visible text of fig (its font size)
-    when the figure is shown shown_width CSS pixels wide (None: at its own pixel width;
-    JupyterLab shrinks a wider figure to the column, never enlarges it) on a screen with
-    device_scale device pixels per CSS pixel (1.5 for a projector at 150 % zoom).
-    Tick labels count; empty and invisible texts do not. None when fig has no text.
-    """
-    fig.canvas.draw()                   # tick labels exist only after a draw
-    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize"))
-             if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
-             and _in_figure(t, fig)]
-    if not sizes:
-        return None
-    width = fig.get_figwidth() * fig.dpi
-    shrink = 1.0 if shown_width is None else min(1.0, shown_width / width)
-    return min(sizes) / 72 * fig.dpi * shrink * device_scale
-
-
-def _in_figure(text, fig):
-    """False for tick labels matplotlib keeps but does not draw (outside the axis range)."""
-    box = text.get_window_extent()
-    return box.width > 0 and box.x1 >= 0 and box.x0 <= fig.bbox.width + 1
 
 
 def panels(n, figsize, **kw):

@@ -9,7 +9,9 @@ Introduced in notebooks/00_mnist.ipynb.
 import numpy as np
 
 from ..checks import check_labels
+from .alt_text import set_alt_text
 from .base import say, show_digit, subplots
+from .describe import describe_digit
 
 __all__ = ["browse_digit", "plot_class_balance", "plot_digit_values", "show_digits"]
 
@@ -140,6 +142,8 @@ def browse_digit(images, labels, index):
         show_digit(axes[0, 0], images[index], f"#{index}, label {labels[index]}"
                    if labels is not None else f"#{index}", fontsize=12)
         plot_digit_values(images[index], ax=axes[0, 1], title="pixel values (blank = 0)")
+        set_alt_text(fig, describe_digit(images[index], index,
+                                         None if labels is None else labels[index]))
     except (ValueError, TypeError, IndexError) as err:
         axes[0, 0].axis("off")
         say(axes[0, 1], f"Cannot show this digit: {err}", fontsize=14)

@@ -10,6 +10,8 @@ from matplotlib.patches import Rectangle
 
 from ..checks import output_size
 from ..pool import avgpool_fast, maxpool_fast
+from .alt_text import set_alt_text
+from .describe import describe_pooling
 from .palette import OUTLINES
 from .base import DIVERGING, annotate, footnote, say, subplots, symmetric_limit
 
@@ -86,6 +88,7 @@ def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     ax_out.set_xticks([]), ax_out.set_yticks([])
     ax_out.set_title(f"{mode} pool size {size}, stride {stride} → {out_shape[0]}×{out_shape[1]}\n"
                      f"({fmap.shape[0]} − {size}) // {stride} + 1 = {out_shape[0]}")
+    set_alt_text(fig, describe_pooling(fmap.shape, pooled, size, stride, mode))
     if message:
         footnote(fig, message, 100)
     return fig

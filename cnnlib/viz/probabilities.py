@@ -11,7 +11,9 @@ Introduced in notebooks/03_softmax_and_cross_entropy.ipynb.
 import numpy as np
 
 from ..losses import log_softmax
+from .alt_text import set_alt_text
 from .base import MESSAGE_COLOR, say, subplots
+from .describe import describe_probabilities
 
 __all__ = ["check_logits_label", "plot_probabilities", "probability_bars",
            "tempered_log_probs"]
@@ -91,6 +93,7 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in p], fontsize=8)
     loss = -logp[label]
     ax.set_title(f"label {label}: p = {p[label]:.3g},  loss = -log p = {loss:.4g}  (T = {temperature:.3g})")
+    set_alt_text(ax.figure, describe_probabilities(p, label, temperature, loss))
     if p[label] == 0:
         ax.set_xlabel(f"class\np rounds to 0 in float64, yet log-softmax gives the finite loss {loss:.4g}",
                       color=MESSAGE_COLOR)

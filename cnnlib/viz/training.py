@@ -23,6 +23,7 @@ from ..optim import SGD
 from ..train import fit
 from .alt_text import set_alt_text
 from .base import MESSAGE_COLOR, axes_or_new, figure, note, subplots
+from .describe import describe_history
 from .health import divergence_message, layer_health
 from .health_plot import dashboard_alt_text, draw_health
 
@@ -90,6 +91,7 @@ def plot_history(history, axes=None, figsize=(10, 3.6)):
     notes = history_problems(history)
     if notes:
         note(loss_ax, "\n".join(notes))
+    set_alt_text(fig, describe_history(history) + (" " + " ".join(notes) if notes else ""))
     fig.tight_layout()
     return fig
 
