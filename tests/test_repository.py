@@ -134,6 +134,8 @@ def test_the_licence_keeps_every_tutorials_credit():
 MODULE_TO_DISTRIBUTION = {"numpy": "numpy", "tqdm": "tqdm", "threadpoolctl": "threadpoolctl",
                           "matplotlib": "matplotlib", "ipywidgets": "ipywidgets",
                           "IPython": "ipywidgets",  # ipywidgets requires IPython
+                          "anywidget": "anywidget",
+                          "traitlets": "ipywidgets",  # ipywidgets requires traitlets
                           "nbformat": "nbclient", "nbclient": "nbclient",
                           "jupyter_client": "nbclient",  # nbclient requires jupyter_client
                           "nbconvert": "nbconvert", "latex2mathml": "latex2mathml"}

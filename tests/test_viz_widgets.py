@@ -200,6 +200,17 @@ def test_every_widget_figure_is_readable_on_a_projector_at_the_presentation_scal
     assert min(plain.values()) < PROJECTOR["min_text_px"]      # the scale is what does it
 
 
+def test_every_widget_names_its_sliders_for_screen_readers(every_widget):
+    """ipywidgets 8 leaves a slider's handle (role="slider") unnamed; a SliderNames inside
+    each widget's box copies the description onto it in the browser."""
+    from cnnlib.viz.a11y import BOX_CLASS, ESM, SliderNames
+    for name, box in every_widget.items():
+        assert BOX_CLASS in box._dom_classes, name
+        assert sum(isinstance(w, SliderNames) for w in walk(box)) == 1, name
+    assert "[role=\"slider\"]" in ESM and "setAttribute('aria-label', name)" in ESM
+    assert f"closest('.{BOX_CLASS}')" in ESM
+
+
 def test_a_control_without_a_name_is_refused():
     from cnnlib.viz.widgets import FigureWidget
     with pytest.raises(ValueError, match="description or a tooltip"):

@@ -20,6 +20,7 @@ import ipywidgets as W
 import numpy as np
 from IPython.display import clear_output, display
 
+from .a11y import BOX_CLASS, SliderNames
 from .activations import plot_activations, to_input
 from .adversarial import ATTACKS, attack_view
 from .convolution import KERNEL_PRESETS, feature_map, plot_convolution
@@ -51,7 +52,8 @@ class FigureWidget(W.VBox):
     column, so its height on screen is known only to the browser; a fixed height either
     cut the figure off (running under the next cell) or left a gap. clear_output(wait=True)
     keeps the old picture until the new one arrives, so a redraw does not flicker.
-    Every control gets the full width its description needs ("temperature", not "temperat…").
+    Every control gets the full width its description needs ("temperature", not "temperat…"),
+    and an accessible name: its description, which a11y.SliderNames also gives sliders.
     """
 
     def __init__(self, draw, inputs, rows, min_height=None, others=None):
@@ -61,7 +63,8 @@ class FigureWidget(W.VBox):
             name_control(control)
         self.output = W.Output(layout=W.Layout(min_height=min_height, max_width="100%"))
         rows = [row(*r) if isinstance(r, (list, tuple)) else r for r in rows]
-        super().__init__(rows + [self.output], layout=W.Layout(max_width="100%"))
+        super().__init__(rows + [self.output, SliderNames()], layout=W.Layout(max_width="100%"))
+        self.add_class(BOX_CLASS)
         for control in inputs.values():
             control.observe(self.redraw, names="value")
         self.redraw()
@@ -311,7 +314,8 @@ def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, ma
          "stop": W.Button(description="Stop", tooltip="stop after this batch")}
     for control in c.values():
         name_control(control)
-    box = W.VBox([row(*c.values()), picture], layout=W.Layout(max_width="100%"))
+    box = W.VBox([row(*c.values()), picture, SliderNames()], layout=W.Layout(max_width="100%"))
+    box.add_class(BOX_CLASS)
     box.board, box.controls, box.picture, box.thread = board, c, picture, None
 
     def run():
