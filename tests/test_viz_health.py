@@ -116,5 +116,8 @@ def test_dashboard_alt_text_says_how_the_loss_moved():
     assert "train accuracy after epoch 1: 62%" in text and "1 Linear 0.05" in text
     assert "dead ReLU units: 2 ReLU 25%" in text and text.endswith("epoch 1: ...")
     assert dashboard_alt_text({}, [], "", "Press Start to train") == \
-        "Training dashboard, empty: Press Start to train"
+        "Training dashboard, empty: Press Start to train."
+    failed = dashboard_alt_text({}, rows, "Training stopped: the loss became nan", "hint", True)
+    assert failed == ("Training dashboard, no loss drawn; gradient norms: 1 Linear 0.05; dead "
+                      "ReLU units: 2 ReLU 25%. Training stopped: the loss became nan")
     assert "rises from 1.00 to 5.00" in dashboard_alt_text({"batch_loss": [1, 5]}, [], "", "")

@@ -34,12 +34,20 @@ function nameSliders(box) {
 }
 export default {
   render({ el }) {
-    const box = el.closest('.__BOX__') || el.parentElement;
-    if (!box) return;
-    nameSliders(box);
-    const watch = new MutationObserver(() => nameSliders(box));
-    watch.observe(box, { childList: true, subtree: true });
-    return () => watch.disconnect();
+    // render() runs before ipywidgets puts el into the page: wait until it is there
+    let watch = null, tries = 0, timer = null;
+    const start = () => {
+      const box = el.isConnected ? el.closest('.__BOX__') : null;
+      if (!box) {
+        if (tries++ < 300) timer = setTimeout(start, 100);
+        return;
+      }
+      nameSliders(box);
+      watch = new MutationObserver(() => nameSliders(box));
+      watch.observe(box, { childList: true, subtree: true });
+    };
+    start();
+    return () => { clearTimeout(timer); if (watch) watch.disconnect(); };
   }
 };
 """.replace("__BOX__", BOX_CLASS)

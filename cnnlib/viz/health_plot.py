@@ -68,15 +68,18 @@ def draw_health(norm_ax, dead_ax, rows):
                  if not rows or relus else "this network has no ReLU layer")
 
 
-def dashboard_alt_text(history, rows, status, hint):
+def dashboard_alt_text(history, rows, status, hint, failed=False):
     """The dashboard in words, from its numbers: how the loss moved, the last accuracy,
-    each layer's gradient norm and dead units, and the status line."""
+    each layer's gradient norm and dead units, and the status line (before any batch: the
+    hint, or the status when failed, e.g. a run that diverged at once)."""
     history = history or {}
     losses = [v for v in history.get("batch_loss", []) if math.isfinite(v)]
+    if not losses and not failed:
+        return f"Training dashboard, empty: {hint.rstrip('.')}."
+    first, last = (losses[0], losses[-1]) if losses else (None, None)
     if not losses:
-        return f"Training dashboard, empty: {hint}"
-    first, last = losses[0], losses[-1]
-    if len(losses) == 1:
+        parts = ["Training dashboard, no loss drawn"]
+    elif len(losses) == 1:
         parts = [f"The training loss is {first:.2f} after 1 batch"]
     else:
         verb = "falls" if last < first else "rises" if last > first else "stays the same,"

@@ -186,7 +186,8 @@ class TrainingDashboard:
         """What the dashboard shows, in words: the loss curve's start and end, the accuracy,
         each layer's gradient norm and dead units, and the status line."""
         return dashboard_alt_text(self.history, layer_health(self.net),
-                                  self.status.get_text().replace("\n", " "), self.hint)
+                                  self.status.get_text().replace("\n", " "), self.hint,
+                                  failed=self.status.get_color() == MESSAGE_COLOR)
 
     def stop(self):
         self.stop_requested = True

@@ -14,6 +14,8 @@ The drawings never raise for a setting a control can reach; they explain it in t
 
 Introduced in notebooks/00_mnist.ipynb (the first widget, digit_browser).
 """
+import base64
+import html
 import threading
 
 import ipywidgets as W
@@ -283,6 +285,15 @@ def attack_explorer(net, inputs, labels, index=0, eps=0.1):
     return FigureWidget(draw, c, [[c["index"], c["eps"]], [c["attack"], c["target"]]])
 
 
+def picture_html(board, width=800):
+    """<img> of a TrainingDashboard: its PNG, its alt text (also the title, shown on hover),
+    at most width CSS px wide and never wider than the notebook column."""
+    png = base64.b64encode(board.png()).decode("ascii")
+    alt = html.escape(board.alt_text(), quote=True)
+    return (f'<img src="data:image/png;base64,{png}" alt="{alt}" title="{alt}" '
+            f'style="width: {width}px; max-width: 100%; height: auto;"/>')
+
+
 def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_epochs=10):
     """Controls (epochs, learning rate, Start, Stop) above a live TrainingDashboard picture.
 
@@ -290,9 +301,11 @@ def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, ma
     what makes Stop work: while a cell (or a button handler) is running, the kernel does
     not read widget messages, so a Stop click would only arrive after training ended.
     Here the handler returns at once, the kernel stays free, and the click sets a flag
-    that the next dashboard update passes on to fit. The picture is an ipywidgets.Image
-    refreshed with PNG bytes, which works from a thread and in every front end; its tooltip
-    (the img's title, which a screen reader reads as its name) is the board's alt text.
+    that the next dashboard update passes on to fit. The picture is
+    refreshed with PNG bytes, which works from a thread and in every front end; it is an
+    <img> in an ipywidgets.HTML (picture_html) so that it carries the board's alt text,
+    which changes with the state (an ipywidgets.Image has no alt, and in ipywidgets 8.1
+    its view fails to render when given a tooltip).
     Returns the widget; .board is the TrainingDashboard, .controls the sliders and buttons,
     .thread the last training thread (None before the first Start).
     Introduced in notebooks/08_training.ipynb.
@@ -300,13 +313,8 @@ def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, ma
     board = TrainingDashboard(hint="Press Start to train: the loss (left) should fall and the "
                                    "accuracy (right) rise; the lower panels show each layer's "
                                    "health.")
-    picture = W.Image(value=board.png(), format="png", tooltip=board.alt_text(),
-                      layout=W.Layout(width="800px", max_width="100%", height="auto"))
-
-    def refresh(b):                 # the picture and its alt text (the img's title) together
-        picture.value, picture.tooltip = b.png(), b.alt_text()
-
-    board.on_draw = refresh
+    picture = W.HTML(value=picture_html(board), layout=W.Layout(max_width="100%"))
+    board.on_draw = lambda b: setattr(picture, "value", picture_html(b))
     c = {"epochs": _slider("epochs", 3, 1, max_epochs),
          "lr": W.FloatLogSlider(0.05, base=10, min=-4, max=1, step=0.25, description="learning rate",
                                 readout_format=".4f", continuous_update=False),
