@@ -131,3 +131,9 @@ def test_probability_bars_right_blue_wrong_orange_label_bold_hatched_and_marked(
         # the true class is marked without colour too: a hatched bar and the word "true"
         hatched = [i for i, bar in enumerate(ax.patches) if bar.get_hatch()]
         assert hatched == ([] if label is None else [label])
+
+
+def test_the_labels_bar_is_hatched_not_only_orange():
+    from cnnlib.viz.probabilities import plot_probabilities
+    fig = plot_probabilities([1.0, 3.0, 0.5], 2)
+    assert [i for i, bar in enumerate(fig.axes[0].patches) if bar.get_hatch()] == [2]

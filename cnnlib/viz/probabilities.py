@@ -60,7 +60,7 @@ def tempered_log_probs(logits, temperature=1.0):
 
 
 def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None):
-    """Bar chart of p = softmax(logits / temperature), the label's bar highlighted.
+    """Bar chart of p = softmax(logits / temperature), the label's bar orange and hatched.
 
     Inputs: logits (K,) scores; label: the correct class, int in 0..K-1; temperature > 0;
     ax: axes to draw into (a new figure if None); class_names: K tick labels (default 0..K-1).
@@ -90,6 +90,7 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     colors = ["tab:gray"] * k
     colors[label] = "tab:orange"
     bars = ax.bar(ticks, p, color=colors)
+    bars[label].set(hatch="//", edgecolor="black", linewidth=0.8)   # marked without colour too
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in p], fontsize=8)
     loss = -logp[label]
     ax.set_title(f"label {label}: p = {p[label]:.3g},  loss = -log p = {loss:.4g}  (T = {temperature:.3g})")
