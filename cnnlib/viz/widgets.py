@@ -6,9 +6,11 @@
 
 Every widget but the training dashboard (a picture that a training thread refreshes, see
 training_dashboard) is a FigureWidget: its controls (a dict, .controls) feed a drawing function
-from the other cnnlib.viz modules, whose Figure is shown in an Output of fixed height
-(no page jump) and replaced with clear_output(wait=True) (no flicker). Sliders only
-report when released (continuous_update=False), since every drawing takes a moment.
+from the other cnnlib.viz modules, whose Figure is shown in an Output as tall as the figure
+(never cut off, at any width) and replaced with clear_output(wait=True) (no flicker). Rows
+of controls wrap on a narrow screen (row); every control has an accessible name
+(name_control, and a11y.SliderNames for sliders). Sliders only report when released
+(continuous_update=False), since every drawing takes a moment.
 .figure is the Figure on show: the unit tests set the controls and check that it changed.
 The drawings never raise for a setting a control can reach; they explain it in the figure.
 
