@@ -97,6 +97,21 @@ def test_freeze_widgets_shows_output_pictures_and_names_controls():
     assert "widgets" not in nb.metadata
 
 
+def test_freeze_widgets_keeps_a_picture_drawn_as_html_with_its_alt():
+    import nbformat
+    img = '<img src="data:image/png;base64,iVBOR" alt="The training loss falls"/>'
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output(
+        "display_data", data={site.WIDGET_VIEW: {"model_id": "box", "version_major": 2}})])]
+    nb.metadata["widgets"] = {site.WIDGET_STATE: {"state": {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_s", "IPY_MODEL_p"]}},
+        "s": {"model_name": "IntSliderModel", "state": {"description": "epochs"}},
+        "p": {"model_name": "HTMLModel", "state": {"value": img}}}}}
+    outputs = site.freeze_widgets(nb).cells[0].outputs
+    assert "epochs" in outputs[0]["data"]["text/html"]
+    assert outputs[1]["data"]["text/html"] == img           # the board's own alt text kept
+
+
 def test_links_between_notebooks_and_to_the_repository():
     notebooks = ROOT / "notebooks"
     rewrite = lambda text: site.finish_html(text, {}, notebooks)  # noqa: E731

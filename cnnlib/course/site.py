@@ -127,6 +127,10 @@ def _static_outputs(model_id, models):
                 pictures.append({"output_type": "display_data", "metadata": {}, "data": {
                     "text/html": f'<img src="data:image/{state.get("format", "png")};base64,{data}" '
                                  'alt="{alt}" class="cnnlib-figure"/>'}})
+        elif name == "HTMLModel" and "<img" in str(state.get("value", "")):
+            # a picture with its own alt text (08's training dashboard, widgets.picture_html)
+            pictures.append({"output_type": "display_data", "metadata": {},
+                             "data": {"text/html": str(state["value"])}})
         elif name in ("LabelModel", "HTMLModel"):
             texts.append(re.sub(r"<[^>]+>", "", str(state.get("value", ""))).strip())
         elif label:
