@@ -24,6 +24,8 @@ display) and explains an impossible setting inside the figure instead of raising
     health         layer health (weight/gradient norms, dead ReLUs), divergence advice (08)
     health_plot    the dashboard's health panels and its alt text                      (08)
     palette        colour pairs that stay apart for colour-blind eyes, and the rule    (all)
+    presentation   the presentation scale for a projector, and text_px to measure it  (all)
+    a11y           accessible names for sliders (ipywidgets 8 gives them none)        (all)
 
 Presentation scale for a projector: base.set_presentation_scale(1.6) or the environment
 variable CNNLIB_PRESENTATION_SCALE (see notebooks/README.md).
