@@ -214,6 +214,21 @@ def test_freeze_widgets_shows_output_pictures_and_names_controls():
     assert len(outputs) == 3 and "widgets" not in nb.metadata
 
 
+def test_freeze_widgets_keeps_a_picture_drawn_as_html_with_its_alt():
+    import nbformat
+    img = '<img src="data:image/png;base64,iVBOR" alt="The training loss falls"/>'
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("w", outputs=[nbformat.v4.new_output(
+        "display_data", data={WIDGET_VIEW: {"model_id": "box", "version_major": 2}})])]
+    nb.metadata["widgets"] = {WIDGET_STATE: {"state": {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_s", "IPY_MODEL_p"]}},
+        "s": {"model_name": "IntSliderModel", "state": {"description": "epochs"}},
+        "p": {"model_name": "HTMLModel", "state": {"value": img}}}}}
+    outputs = freeze_widgets(nb).cells[0].outputs
+    assert "epochs" in outputs[0]["data"]["text/html"]
+    assert outputs[1]["data"]["text/html"] == img           # the board's own alt text kept
+
+
 def test_a_progress_bar_becomes_its_last_line():
     import nbformat
     nb = nbformat.v4.new_notebook()

@@ -3,6 +3,7 @@ import io
 
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from cnnlib.viz import alt_text as at
@@ -83,3 +84,51 @@ def test_outside_ipython_nothing_is_registered():
     code = "from cnnlib.viz.alt_text import register_formatter as r; print(r())"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# ---------------------------------------------------------------- the lesson, in words
+def test_pool_routing_alt_text_names_each_winner_and_its_gradient():
+    from cnnlib.viz.gradients import plot_pool_routing
+    x = np.array([[1, 3, 0, 0.6], [2, 0, 0.6, 0.2], [0, 0, 7, 1], [0.5, 0, 0, 2.0]])
+    text = at.alt_text(plot_pool_routing(x, np.array([[1, 2], [3, 4.0]])))
+    # the largest of each 2x2 window, found by hand: 3 at (0, 1), 0.6 at (0, 3) (first of
+    # the tie with (1, 2)), 0.5 at (3, 0), 7 at (2, 2)
+    for part in ("window (0, 0): x[0, 1] = 3 gets 1", "window (0, 1): x[0, 3] = 0.6 gets 2",
+                 "window (1, 0): x[3, 0] = 0.5 gets 3", "window (1, 1): x[2, 2] = 7 gets 4",
+                 "1 position(s) tie"):
+        assert part in text
+    assert "panels" not in text
+
+
+def test_history_alt_text_says_how_the_loss_moved():
+    from cnnlib.viz.training import plot_history
+    text = at.alt_text(plot_history({"loss": [2.3, 0.5, 0.11], "acc": [0.3, 0.8, 0.95]}))
+    assert text.startswith("The training loss falls from 2.30 to 0.11 over 3 epochs")
+    assert "training accuracy rises from 30% to 95%" in text
+    text = at.alt_text(plot_history({"loss": [1.0, float("nan")], "acc": [0.5, 0.1]}))
+    assert "is 1.00 after 1 epoch" in text and "not drawn" in text
+
+
+def test_pooling_convolution_softmax_and_digit_alt_texts_come_from_the_data():
+    from cnnlib.viz.convolution import plot_convolution
+    from cnnlib.viz.digits import browse_digit
+    from cnnlib.viz.pooling import plot_pooling
+    from cnnlib.viz.probabilities import plot_probabilities
+    text = at.alt_text(plot_pooling(np.arange(36.0).reshape(6, 6), 2, 2, "max"))
+    # 6x6 ramp 0..35, 2x2 windows: winners 7 (rows 0-1, cols 0-1) ... 35
+    assert "shrinks the 6×6 feature map to 3×3" in text and "run from 7 to 35" in text
+    image = np.zeros((5, 5))
+    image[1:4, 2] = 255                              # a vertical bar of full ink, 1 after / 255
+    text = at.alt_text(plot_convolution(image, np.array([[1.0, -1.0]])))
+    # by hand, out[r, c] = x[r, c] - x[r, c + 1]: -1 at column 1, +1 at column 2, rows 1..3
+    assert "gives a 5×4 feature map" in text
+    assert "strongest response is 1 at row 1, column 2" in text
+    assert "most negative -1 at row 1, column 1" in text
+    text = at.alt_text(plot_probabilities([0.0, 0.0, np.log(2.0)], 2))
+    # exp([0, 0, ln 2]) / 4 = [0.25, 0.25, 0.5]; loss -ln 0.5 = 0.693
+    assert "class 2 is most probable (0.50)" in text and "-log p is 0.693" in text
+    digits = np.zeros((2, 28, 28), np.uint8)
+    digits[1, 10:12, 10:13] = 255
+    text = at.alt_text(browse_digit(digits, np.array([3, 7]), 1))
+    assert text.startswith("Digit #1, label 7: 28×28 pixels, 6 of 784 not 0 (the ink), "
+                           "the brightest 255")

@@ -59,7 +59,6 @@ def test_he_keeps_the_forward_variance_and_a_small_std_makes_it_vanish(batch):
 def test_init_scale_explorer_redraws_for_each_setting(batch):
     x, y = batch
     box = init_scale_explorer(x[:16], y[:16], depth=5, width=16)
-    assert box.output.layout.height == "380px"
     first = box.figure
     labels = [t.get_text() for t in first.axes[0].get_legend().get_texts()]
     assert labels == ["std 0.01", "He"]

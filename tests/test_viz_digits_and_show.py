@@ -113,3 +113,19 @@ def test_browse_digit_good_and_extreme_indices():
     msg = " ".join(_texts(browse_digit(IMAGES[0], LABELS, 0))).replace("\n", " ")
     assert "Cannot show this digit" in msg and "(N, H, W)" in msg
     assert plt.get_fignums() == []
+
+
+def test_browse_digit_gives_the_values_the_whole_width_at_a_presentation_scale(monkeypatch):
+    from cnnlib.viz import presentation
+    from cnnlib.viz.digits import browse_digit
+    images, labels = np.zeros((2, 28, 28), np.uint8), np.array([3, 7])
+    images[1, 5:9, 5:9] = 200
+    monkeypatch.setattr(presentation, "_scale", 1.0)
+    assert len(browse_digit(images, labels, 1).axes) == 2        # the digit, then its values
+    monkeypatch.setattr(presentation, "_scale", 1.6)
+    fig = browse_digit(images, labels, 1)
+    ax, = fig.axes                                               # the values alone
+    assert ax.get_title() == "#1, label 7: pixel values (blank = 0)"
+    assert sum(t.get_text() == "200" for t in ax.texts) == 16
+    fig = browse_digit(images, labels, 5)                        # a bad index is explained
+    assert "Cannot show this digit" in fig.axes[0].texts[0].get_text()

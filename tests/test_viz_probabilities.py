@@ -116,7 +116,7 @@ def test_tempered_log_probs_is_shift_invariant_and_normalised():
     assert np.exp(a).sum() == pytest.approx(1.0)
 
 
-def test_probability_bars_right_blue_wrong_orange_label_bold():
+def test_probability_bars_right_blue_wrong_orange_label_bold_hatched_and_marked():
     from matplotlib.colors import to_rgba
     from cnnlib.viz.base import subplots
     from cnnlib.viz.probabilities import probability_bars
@@ -127,4 +127,13 @@ def test_probability_bars_right_blue_wrong_orange_label_bold():
         assert ax.patches[1].get_facecolor() == to_rgba(colour)     # the predicted class, 1
         assert ax.patches[0].get_facecolor() == to_rgba("tab:gray")
         bold = [t.get_text() for t in ax.get_xticklabels() if t.get_fontweight() == "bold"]
-        assert bold == ([] if label is None else [str(label)])
+        assert bold == ([] if label is None else [f"{label}\ntrue"])
+        # the true class is marked without colour too: a hatched bar and the word "true"
+        hatched = [i for i, bar in enumerate(ax.patches) if bar.get_hatch()]
+        assert hatched == ([] if label is None else [label])
+
+
+def test_the_labels_bar_is_hatched_not_only_orange():
+    from cnnlib.viz.probabilities import plot_probabilities
+    fig = plot_probabilities([1.0, 3.0, 0.5], 2)
+    assert [i for i, bar in enumerate(fig.axes[0].patches) if bar.get_hatch()] == [2]

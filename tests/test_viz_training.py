@@ -2,6 +2,7 @@
 
 Each test looks at what was drawn: the data of the lines and the texts on the figure.
 """
+import html
 import math
 import time
 
@@ -124,9 +125,39 @@ def test_dashboard_trains_and_draws_each_epoch():
 def test_dashboard_huge_learning_rate_gives_a_message_not_a_traceback():
     board = TrainingDashboard()
     assert board.train(tiny_net(), X, Y, epochs=2, lr=1e12, batch_size=8) is None
-    text = board.status.get_text()
+    text = board.status.get_text().replace("\n", " ")
     assert text.startswith("Training stopped:") and "loss became" in text
+    assert "lower the learning rate, e.g. to 1e+11 (from 1e+12)" in text    # a tenth
     assert board.status.get_color() == "darkred"
+    assert "lower the learning rate" in board.alt_text().replace("\n", " ")
+
+
+def test_dashboard_before_any_training_says_what_to_do_with_labelled_axes():
+    board = TrainingDashboard(hint="Press Start to train: the loss should fall.")
+    hint = [t.get_text().replace("\n", " ") for t in board.axes[0].texts]
+    assert "Press Start to train: the loss should fall." in hint
+    for ax in (*board.axes, *board.health_axes):
+        assert ax.get_xlabel() and ax.get_title() or ax.get_ylabel()
+    assert board.axes[0].get_ylim() == (0, 3)          # where ln 10 = 2.30 will appear
+    assert not any(legend.get_visible() for legend in board.legends)
+    assert board.alt_text() == "Training dashboard, empty: Press Start to train: the loss should fall."
+    assert "Training stopped" not in board.alt_text()
+    board.update({"loss": [], "acc": [], "batch_loss": [2.3]})
+    assert [t.get_text() for t in board.axes[0].texts] == [""]      # the hint gives way
+
+
+def test_dashboard_shows_each_layers_health_after_training():
+    board = TrainingDashboard()
+    net = tiny_net()
+    board.train(net, X, Y, epochs=1, lr=0.1, batch_size=8)
+    norm_ax, dead_ax = board.health_axes
+    assert [t.get_text() for t in norm_ax.get_yticklabels()] == ["1 Linear", "3 Linear"]
+    assert [t.get_text() for t in dead_ax.get_yticklabels()] == ["2 ReLU"]
+    w = net.layers[1].params
+    weight_norm = float(np.sqrt(sum((v.astype(np.float64) ** 2).sum() for v in w.values())))
+    assert norm_ax.texts[0].get_text() == f"{weight_norm:.2g}"
+    alt = board.alt_text()
+    assert alt.startswith("The training loss") and "gradient norms: 1 Linear" in alt
 
 
 @pytest.mark.parametrize("lr", [0.0, -1.0])
@@ -166,6 +197,9 @@ def test_widget_start_trains_in_a_thread_and_ignores_a_second_click():
     assert not thread.is_alive() and not start.disabled
     assert board.status.get_text().startswith("epoch 2:")
     assert picture.value != first_png
+    alt = html.escape(board.alt_text(), quote=True)
+    assert f'alt="{alt}"' in picture.value and "epoch 2:" in alt         # alt follows the state
+    assert 'alt="Training dashboard, empty: Press Start' in first_png
     for key in ("loss", "acc"):                  # Start drew both curves, one point per epoch
         np.testing.assert_array_equal(board.lines[key].get_xdata(), [1, 2])
         assert np.all(np.isfinite(board.lines[key].get_ydata()))

@@ -5,7 +5,10 @@ Outside a Jupyter kernel an Output widget captures nothing, so display() prints 
 figure's repr; the widget keeps the Figure it shows in .figure, which is what we check.
 """
 import json
+import re
 from pathlib import Path
+
+import ipywidgets as W
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -17,7 +20,8 @@ from cnnlib.data import load_mnist
 from cnnlib.viz.convolution import KERNEL_PRESETS
 from cnnlib.viz.widgets import (activation_explorer, attack_explorer, conv_touch_explorer, digit_browser,
                                 digit_explorer, kernel_editor, pool_routing_explorer,
-                                pooling_explorer, softmax_explorer, transform_explorer)
+                                pooling_explorer, softmax_explorer, training_dashboard,
+                                transform_explorer)
 
 matplotlib.use("Agg")
 
@@ -56,11 +60,161 @@ def set_and_get(box, **values):
     return box.figure
 
 
-def test_widget_has_fixed_height_output_and_slow_sliders_report_on_release(digits):
+def test_slow_sliders_report_on_release(digits):
     box = kernel_editor(digits[2])
-    assert box.output.layout.height == "420px"
     assert all(not c.continuous_update for c in box.controls.values()
                if hasattr(c, "continuous_update") and hasattr(c, "readout"))
+
+
+# ---------------------------------------------------------------- every widget: layout, names
+def tiny_net():
+    from cnnlib.layers import Flatten, Linear
+    from cnnlib.model import Sequential
+    return Sequential([Flatten(), Linear(784, 10, seed=0)])
+
+
+def build_every_widget(digits):
+    """{factory name: widget} for every widget factory of cnnlib.viz (small data)."""
+    from cnnlib.data import to_float
+    from cnnlib.saliency import with_input_gradient
+    from cnnlib.viz.depth import init_scale_explorer
+    x_train, y_train, x_test, y_test = digits
+    net = one_conv_net(seed=0)
+    x = to_float(x_test[:, None])
+    return {
+        "digit_browser": digit_browser({"train": (x_train, y_train), "test": (x_test, y_test)}),
+        "kernel_editor": kernel_editor(x_test),
+        "pooling_explorer": pooling_explorer(x_test),
+        "softmax_explorer": softmax_explorer([1.0, -0.5, 2.0, 0.3, -1.0, 0.0, 0.8, -2.0, 1.5, 0.2]),
+        "activation_explorer": activation_explorer(net, x_test, y_test),
+        "pool_routing_explorer": pool_routing_explorer(np.arange(36.0).reshape(6, 6) % 7,
+                                                       np.arange(1.0, 10.0).reshape(3, 3)),
+        "conv_touch_explorer": conv_touch_explorer(np.arange(64.0).reshape(8, 8), np.ones((3, 3))),
+        "digit_explorer": digit_explorer(net, x_test, y_test),
+        "transform_explorer": transform_explorer(net, x_test, y_test),
+        "attack_explorer": attack_explorer(with_input_gradient(one_conv_net(seed=0)), x, y_test),
+        "training_dashboard": training_dashboard(tiny_net, to_float(x_train[:, None]), y_train),
+        "init_scale_explorer": init_scale_explorer(x[:8], y_test[:8], depth=4, width=8),
+    }
+
+
+@pytest.fixture(scope="module")
+def every_widget(digits):
+    widgets = build_every_widget(digits)
+    plt.close("all")
+    return widgets
+
+
+def walk(widget):
+    """widget and every widget inside it (children of boxes), depth first."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from walk(child)
+
+
+def test_every_widget_factory_is_checked(every_widget):
+    import cnnlib.viz.depth as depth
+    import cnnlib.viz.widgets as widgets
+    factories = {name for name in widgets.__all__ if name[0].islower()} | \
+        {name for name in depth.__all__ if name.endswith("_explorer")}
+    assert factories == set(every_widget), "add the new widget to build_every_widget"
+
+
+def test_no_picture_has_a_fixed_height(every_widget):
+    """A fixed height cut off taller figures (00's digits, 06's bottom row, 07's grid):
+    JupyterLab shrinks a figure to the column, so only the browser knows its height."""
+    for name, box in every_widget.items():
+        for w in walk(box):
+            layout = getattr(w, "layout", None)
+            if isinstance(w, (W.Output, W.Image)) or isinstance(w, W.VBox):
+                assert layout.height in (None, "", "auto"), f"{name}: {type(w).__name__} " \
+                    f"has the fixed height {layout.height}"
+
+
+def px(value):
+    return float(value[:-2]) if isinstance(value, str) and value.endswith("px") else 0.0
+
+
+def test_rows_wrap_and_nothing_is_wider_than_the_projector(every_widget):
+    """A projector at 150 % zoom is 853 CSS px wide, the notebook column about 420 of them:
+    rows of controls wrap, and a fixed width is narrow or capped by max_width 100 %."""
+    for name, box in every_widget.items():
+        for w in walk(box):
+            if isinstance(w, W.HBox):
+                assert "wrap" in (w.layout.flex_flow or ""), f"{name}: a row that cannot wrap"
+            width = px(w.layout.width) if hasattr(w, "layout") else 0
+            if width > 300:
+                assert w.layout.max_width == "100%", \
+                    f"{name}: {type(w).__name__} is {w.layout.width} wide without max_width"
+            grid = getattr(w.layout, "grid_template_columns", None) or ""
+            assert "px" not in grid or sum(px(f"{v}px") for v in re.findall(r"(\d+)px", grid)) \
+                * int((re.findall(r"repeat\((\d+)", grid) or ["1"])[0]) <= 300, f"{name}: {grid}"
+
+
+CONTROLS = (W.ValueWidget, W.Button)
+
+
+def test_every_control_has_an_accessible_name_and_room_for_it(every_widget):
+    """A screen reader reads a control's description (or its tooltip) as its name; without
+    one it says "slider, 0". The description gets the width it needs ("temperat…" was cut)."""
+    count = 0
+    for name, box in every_widget.items():
+        for w in walk(box):
+            if not isinstance(w, CONTROLS) or isinstance(w, (W.Output, W.Image, W.Label, W.HTML)):
+                continue
+            count += 1
+            label = getattr(w, "description", "") or w.tooltip
+            assert label and label.strip(), f"{name}: a {type(w).__name__} without a name"
+            if getattr(w, "description", "") and not isinstance(w, W.Button):
+                assert w.style.description_width == "initial", f"{name}: {w.description} cut"
+            if isinstance(w, W.Button):
+                assert w.description.strip(), f"{name}: a button with no text"
+    assert count >= 40                  # the walk really reached the controls
+
+
+def test_every_widget_figure_is_readable_on_a_projector_at_the_presentation_scale(digits):
+    """At PROJECTOR_SCALE, shown in JupyterLab's column on a 1280x720 projector at 150 %
+    zoom (file browser closed), the smallest text of every widget's figure is at least
+    12 device pixels; at scale 1 several are not (the check can fail)."""
+    from cnnlib.viz import presentation as base
+    from cnnlib.viz.base import PROJECTOR, PROJECTOR_SCALE, set_presentation_scale, text_px
+
+    def smallest(widgets):
+        out = {}
+        for name, box in widgets.items():
+            fig = box.board.fig if name == "training_dashboard" else box.figure
+            out[name] = text_px(fig, PROJECTOR["column_css_px"], PROJECTOR["device_scale"])
+        plt.close("all")
+        return out
+
+    previous = base._scale
+    try:
+        set_presentation_scale(PROJECTOR_SCALE)
+        scaled = smallest(build_every_widget(digits))
+        set_presentation_scale(1.0)
+        plain = smallest(build_every_widget(digits))
+    finally:
+        base._scale = previous
+    small = {name: round(px, 1) for name, px in scaled.items() if px < PROJECTOR["min_text_px"]}
+    assert not small, f"text below {PROJECTOR['min_text_px']} device px on a projector: {small}"
+    assert min(plain.values()) < PROJECTOR["min_text_px"]      # the scale is what does it
+
+
+def test_every_widget_names_its_sliders_for_screen_readers(every_widget):
+    """ipywidgets 8 leaves a slider's handle (role="slider") unnamed; a SliderNames inside
+    each widget's box copies the description onto it in the browser."""
+    from cnnlib.viz.a11y import BOX_CLASS, ESM, SliderNames
+    for name, box in every_widget.items():
+        assert BOX_CLASS in box._dom_classes, name
+        assert sum(isinstance(w, SliderNames) for w in walk(box)) == 1, name
+    assert "[role=\"slider\"]" in ESM and "setAttribute('aria-label', name)" in ESM
+    assert f"closest('.{BOX_CLASS}')" in ESM
+
+
+def test_a_control_without_a_name_is_refused():
+    from cnnlib.viz.widgets import FigureWidget
+    with pytest.raises(ValueError, match="description or a tooltip"):
+        FigureWidget(lambda v: plt.figure(), {"v": W.IntSlider()}, [])
 
 
 def test_digit_browser_switches_split_and_index(digits):

@@ -62,6 +62,9 @@ def static_outputs(model_id, models):
             data = next((b["data"] for b in model.get("buffers", []) if b["path"] == ["value"]), None)
             if data:
                 images.append((data, state.get("format", "png")))
+        elif name == "HTMLModel" and "<img" in str(state.get("value", "")):
+            # a picture with its own alt text (08's training dashboard, widgets.picture_html)
+            pictures.append(_html(str(state["value"])))
         elif name in ("LabelModel", "HTMLModel"):
             texts.append(re.sub(r"<[^>]+>", "", str(state.get("value", ""))).strip())
         elif label:

@@ -22,6 +22,15 @@ display) and explains an impossible setting inside the figure instead of raising
     widgets        every notebook widget, built by one call (kernel_editor, ...)   (00-13)
     show           show_source: the engine's own code, displayed in a notebook     (00-11)
     alt_text       alt text and an opaque white background for every figure shown in Jupyter
+    describe       alt texts that say what a figure teaches, from its numbers          (00-08)
+    health         layer health (weight/gradient norms, dead ReLUs), divergence advice (08)
+    health_plot    the dashboard's health panels and its alt text                      (08)
+    palette        colour pairs that stay apart for colour-blind eyes, and the rule    (all)
+    presentation   the presentation scale for a projector, and text_px to measure it  (all)
+    a11y           accessible names for sliders (ipywidgets 8 gives them none)        (all)
+
+Presentation scale for a projector: base.set_presentation_scale(1.6) or the environment
+variable CNNLIB_PRESENTATION_SCALE (see notebooks/README.md).
 
 Importing any cnnlib.viz module in a Jupyter kernel registers alt_text's formatter.
 """

@@ -17,27 +17,59 @@ figure with say, note or footnote, all in MESSAGE_COLOR.
 Colours that carry a sign (weights, gradients, feature maps) use DIVERGING, a
 red-white-blue map that colour-blind readers can read (no red-green contrast).
 Only the other cnnlib.viz modules use this one; notebooks call those.
+
+Presentation scale (cnnlib.viz.presentation, re-exported here): after
+set_presentation_scale(1.6), or with CNNLIB_PRESENTATION_SCALE=1.6, figure() draws every
+new figure with the same pixels and 1.6 times larger text, and panels() puts fewer panels
+in a row, so the course is readable on a projector.
 """
+import math
 import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .presentation import (PROJECTOR, PROJECTOR_SCALE, presentation_scale,  # noqa: F401
+                           set_presentation_scale, text_px)
+
 DIVERGING = "RdBu_r"        # blue < 0 < red, white at 0
 MESSAGE_COLOR = "darkred"
-
-__all__ = ["DIVERGING", "MESSAGE_COLOR", "figure", "subplots", "axes_or_new", "say",
-           "message_figure", "note", "annotate", "show_digit", "footnote", "symmetric_limit", "scale_pixels"]
-
+__all__ = ["DIVERGING", "MESSAGE_COLOR", "figure", "panels", "subplots", "axes_or_new", "say",
+           "message_figure", "note", "annotate", "show_digit", "footnote", "symmetric_limit",
+           "scale_pixels", "presentation_scale", "set_presentation_scale", "text_px",
+           "PROJECTOR", "PROJECTOR_SCALE"]
 
 def figure(figsize=(6, 4), **kw):
     """A new matplotlib Figure, detached from pyplot so that the caller shows it once.
 
-    kw go to plt.figure (layout="constrained", dpi=...).
+    kw go to plt.figure (layout="constrained", dpi=...). At presentation scale s the
+    figure is figsize / s inches at s times the dpi: the same pixels, s times larger text.
     """
+    scale = presentation_scale()
+    if scale != 1.0:
+        kw["dpi"] = (kw.get("dpi") or plt.rcParams["figure.dpi"]) * scale
+        figsize = (figsize[0] / scale, figsize[1] / scale)
     fig = plt.figure(figsize=figsize, **kw)
     plt.close(fig)
     return fig
+
+
+def panels(n, figsize, **kw):
+    """(fig, axes) for n equal panels side by side, figsize=(width, height) for one row;
+    axes is a flat array of n axes, in reading order.
+
+    At presentation scale s > 1 there are fewer panels per row, ceil(n / s), each keeping
+    its width: on a projector the figure's pixel width then fits the notebook column, so it
+    is shrunk less and its text stays readable. Unused cells of the last row are hidden.
+    """
+    cols = max(1, min(n, math.ceil(n / presentation_scale())))
+    rows = math.ceil(n / cols)
+    cols = math.ceil(n / rows)          # balanced: 4 panels as 2 + 2, not 3 + 1
+    fig, axes = subplots(rows, cols, figsize=(figsize[0] * cols / n, figsize[1] * rows),
+                         squeeze=False, **kw)
+    for ax in axes.flat[n:]:
+        fig.delaxes(ax)
+    return fig, axes.flat[:n]
 
 
 def subplots(nrows=1, ncols=1, figsize=(6, 4), layout=None, **kw):

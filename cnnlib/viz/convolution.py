@@ -13,7 +13,9 @@ from matplotlib.patches import Rectangle
 
 from ..checks import output_size
 from ..conv import conv2d_fast
+from .alt_text import set_alt_text
 from .base import DIVERGING, annotate, footnote, say, scale_pixels, subplots, symmetric_limit
+from .describe import describe_convolution
 
 __all__ = ["as_image", "conv_problem", "feature_map", "KERNEL_PRESETS", "MAX_PIXELS",
            "plot_convolution", "plot_feature_maps"]
@@ -132,6 +134,7 @@ def plot_convolution(image, kernel, pad=0, stride=1, axes=None):
     h = img.shape[0]
     ax_out.set_title(f"feature map {out_shape[0]}×{out_shape[1]}\n"
                      f"({h} + 2·{pad} − {kern.shape[0]}) // {stride} + 1 = {out_shape[0]}")
+    set_alt_text(fig, describe_convolution(img.shape, kern, fmap, pad, stride))
     if not np.any(fmap):
         message = (message + " Flat map: every output is 0.").strip()
     if message:

@@ -106,7 +106,7 @@ def init_scale_explorer(x, y, depth=15, width=128):
          "std": W.FloatLogSlider(value=0.01, base=10, min=-3, max=0, step=0.1,
                                  description="std", continuous_update=False,
                                  readout_format=".3f")}
-    return FigureWidget(draw, c, [W.HBox([c["rule"], c["std"]])], "380px")
+    return FigureWidget(draw, c, [[c["rule"], c["std"]]])
 
 
 def plot_schedules(schedules, ax=None, figsize=(6, 3.2)):

@@ -9,7 +9,9 @@ Introduced in notebooks/00_mnist.ipynb.
 import numpy as np
 
 from ..checks import check_labels
-from .base import say, show_digit, subplots
+from .alt_text import set_alt_text
+from .base import presentation_scale, say, show_digit, subplots
+from .describe import describe_digit
 
 __all__ = ["browse_digit", "plot_class_balance", "plot_digit_values", "show_digits"]
 
@@ -128,17 +130,29 @@ def browse_digit(images, labels, index):
     Never raises for a bad index or input: the figure then shows the explanation.
     Returns the Figure. Introduced in notebooks/00_mnist.ipynb.
     """
-    fig, axes = subplots(1, 2, figsize=(11, 8), squeeze=False, width_ratios=[1, 3])
+    # 9.5 inches, not wider: the square values panel is as wide as the figure is tall, and
+    # a wider figure is shrunk more on a projector (its 784 numbers are the smallest text).
+    # At a presentation scale the values panel alone takes the width (it shows the digit
+    # too), so that its larger numbers still fit their cells.
+    alone = presentation_scale() > 1
+    fig, axes = subplots(1, 1 if alone else 2, figsize=(8, 8) if alone else (9.5, 8),
+                         squeeze=False, **({} if alone else {"width_ratios": [1, 3]}))
+    small, big = (None, axes[0, 0]) if alone else axes[0]
     try:
         images = _images(images)
         labels = _labels(labels, len(images), "labels")
         if not -len(images) <= index < len(images):
             raise ValueError(f"index {index} is out of range: there are {len(images)} images "
                              f"(0..{len(images) - 1})")
-        show_digit(axes[0, 0], images[index], f"#{index}, label {labels[index]}"
-                   if labels is not None else f"#{index}", fontsize=12)
-        plot_digit_values(images[index], ax=axes[0, 1], title="pixel values (blank = 0)")
+        name = f"#{index}, label {labels[index]}" if labels is not None else f"#{index}"
+        if small is not None:
+            show_digit(small, images[index], name, fontsize=12)
+        plot_digit_values(images[index], ax=big, title=("" if small is not None else name + ": ")
+                          + "pixel values (blank = 0)")
+        set_alt_text(fig, describe_digit(images[index], index,
+                                         None if labels is None else labels[index]))
     except (ValueError, TypeError, IndexError) as err:
-        axes[0, 0].axis("off")
-        say(axes[0, 1], f"Cannot show this digit: {err}", fontsize=14)
+        if small is not None:
+            small.axis("off")
+        say(big, f"Cannot show this digit: {err}", fontsize=14)
     return fig

@@ -16,7 +16,9 @@ from matplotlib.patches import Rectangle
 
 from ..conv import conv2d_backward_loop, conv2d_loop
 from ..pool import maxpool_backward_loop, maxpool_loop
-from .base import DIVERGING, MESSAGE_COLOR, annotate, message_figure, subplots, symmetric_limit
+from .alt_text import set_alt_text
+from .base import DIVERGING, MESSAGE_COLOR, annotate, message_figure, panels, symmetric_limit
+from .describe import describe_conv_touch, describe_pool_routing
 
 __all__ = ["heatmap", "outline", "plot_conv_touch", "plot_pool_routing", "WINDOW"]
 
@@ -62,19 +64,23 @@ def plot_pool_routing(x, dout, size=2, stride=2, window=None):
     if dout.shape != out.shape:
         return message_figure(f"dout must have the pooled shape {out.shape}; got {dout.shape}.")
     dx = maxpool_backward_loop(dout[None, None], x[None, None], size, stride)[0, 0]
-    fig, axes = subplots(1, 3, figsize=(11, 3.8))
+    fig, axes = panels(3, figsize=(11, 3.8))
     heatmap(axes[0], x, "input x (winners outlined)")
     heatmap(axes[1], dout, "upstream gradient dout")
     heatmap(axes[2], dx, "dx = gradient routed to winners")
+    winners, ties = [], 0
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             win = x[i * stride:i * stride + size, j * stride:j * stride + size]
             p, q = np.unravel_index(np.argmax(win), win.shape)
+            winners.append(((i, j), (i * stride + p, j * stride + q)))
             for ax in (axes[0], axes[2]):
                 outline(ax, i * stride + p, j * stride + q, 1, 1)
             for p2, q2 in zip(*np.nonzero(win == win.max())):
                 if (p2, q2) != (p, q):
+                    ties += 1
                     outline(axes[0], i * stride + p2, j * stride + q2, 1, 1, "grey", "--")
+    set_alt_text(fig, describe_pool_routing(x, dout, winners, ties))
     if window is not None:
         i, j = window
         if not (0 <= i < out.shape[0] and 0 <= j < out.shape[1]):
@@ -113,7 +119,7 @@ def plot_conv_touch(x, w, i, j, stride=1, pad=0):
     dx, dw, _ = conv2d_backward_loop(dout, x[None, None], w[None, None], stride, pad)
     kh, kw = w.shape
     xp = np.pad(x, pad)
-    fig, axes = subplots(1, 4, figsize=(14, 3.8))
+    fig, axes = panels(4, figsize=(14, 3.8))
     heatmap(axes[0], xp, f"input (pad={pad}), patch of ({i}, {j})")
     outline(axes[0], i * stride, j * stride, kh, kw, WINDOW)
     if pad:
@@ -126,5 +132,7 @@ def plot_conv_touch(x, w, i, j, stride=1, pad=0):
     axes[2].set_xlim(-0.5, x.shape[1] - 0.5)
     axes[2].set_ylim(x.shape[0] - 0.5, -0.5)
     heatmap(axes[3], dw[0, 0], "dw when dout = 1 at that pixel")
+    set_alt_text(fig, describe_conv_touch(i, j, stride, pad, w.shape, (i * stride, j * stride),
+                                          out.shape))
     fig.tight_layout()
     return fig

@@ -10,6 +10,9 @@ from matplotlib.patches import Rectangle
 
 from ..checks import output_size
 from ..pool import avgpool_fast, maxpool_fast
+from .alt_text import set_alt_text
+from .describe import describe_pooling
+from .palette import OUTLINES
 from .base import DIVERGING, annotate, footnote, say, subplots, symmetric_limit
 
 __all__ = ["plot_pooling", "pool_problem"]
@@ -41,8 +44,8 @@ def pool_problem(shape, size, stride, mode="max"):
 def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     """Draw a feature map with its pooling windows and the pooled result.
 
-    feature_map: (H, W) float. Windows are outlined (two alternating colours so
-    overlapping ones stay apart); with mode="max" a dot marks each window's
+    feature_map: (H, W) float. Windows are outlined (alternating orange solid and blue
+    dashed, palette.OUTLINES, so overlapping ones stay apart, also for colour-blind eyes); with mode="max" a dot marks each window's
     winner (its first maximum; windows whose values are all equal get none).
     Returns the Figure (pool_problem gives the output shape, Hout = (H - size) // stride + 1,
     and the message in words).
@@ -72,8 +75,9 @@ def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     for i in range(out_shape[0]):
         for j in range(out_shape[1]):
             r, c = i * stride, j * stride
-            ax_in.add_patch(Rectangle((c - 0.5, r - 0.5), size, size, fill=False, lw=1,
-                                      ec="gold" if (i + j) % 2 else "limegreen"))
+            color, style = OUTLINES[(i + j) % 2]
+            ax_in.add_patch(Rectangle((c - 0.5, r - 0.5), size, size, fill=False, lw=1.2,
+                                      ec=color, ls=style))
             window = fmap[r:r + size, c:c + size]
             if mode == "max" and window.max() > window.min():
                 wins.append((r + arg[i, j] // size, c + arg[i, j] % size))
@@ -84,6 +88,7 @@ def plot_pooling(feature_map, size=2, stride=2, mode="max", axes=None):
     ax_out.set_xticks([]), ax_out.set_yticks([])
     ax_out.set_title(f"{mode} pool size {size}, stride {stride} → {out_shape[0]}×{out_shape[1]}\n"
                      f"({fmap.shape[0]} − {size}) // {stride} + 1 = {out_shape[0]}")
+    set_alt_text(fig, describe_pooling(fmap.shape, pooled, size, stride, mode))
     if message:
         footnote(fig, message, 100)
     return fig

@@ -11,7 +11,9 @@ Introduced in notebooks/03_softmax_and_cross_entropy.ipynb.
 import numpy as np
 
 from ..losses import log_softmax
+from .alt_text import set_alt_text
 from .base import MESSAGE_COLOR, say, subplots
+from .describe import describe_probabilities
 
 __all__ = ["check_logits_label", "plot_probabilities", "probability_bars",
            "tempered_log_probs"]
@@ -58,7 +60,7 @@ def tempered_log_probs(logits, temperature=1.0):
 
 
 def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None):
-    """Bar chart of p = softmax(logits / temperature), the label's bar highlighted.
+    """Bar chart of p = softmax(logits / temperature), the label's bar orange and hatched.
 
     Inputs: logits (K,) scores; label: the correct class, int in 0..K-1; temperature > 0;
     ax: axes to draw into (a new figure if None); class_names: K tick labels (default 0..K-1).
@@ -88,9 +90,11 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
     colors = ["tab:gray"] * k
     colors[label] = "tab:orange"
     bars = ax.bar(ticks, p, color=colors)
+    bars[label].set(hatch="//", edgecolor="black", linewidth=0.8)   # marked without colour too
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in p], fontsize=8)
     loss = -logp[label]
     ax.set_title(f"label {label}: p = {p[label]:.3g},  loss = -log p = {loss:.4g}  (T = {temperature:.3g})")
+    set_alt_text(ax.figure, describe_probabilities(p, label, temperature, loss))
     if p[label] == 0:
         ax.set_xlabel(f"class\np rounds to 0 in float64, yet log-softmax gives the finite loss {loss:.4g}",
                       color=MESSAGE_COLOR)
@@ -99,16 +103,19 @@ def plot_probabilities(logits, label, temperature=1.0, ax=None, class_names=None
 
 def probability_bars(ax, p, label=None, title="probabilities", top=1.05):
     """Bars of class probabilities p (K,): the predicted class blue when it is the label (or
-    no label is given), orange when it is wrong; the label's tick in bold. Colour-blind safe:
-    no red against green. top: the y limit. Used by cnnlib.viz.activations and .trained.
+    no label is given), orange when it is wrong; the label's bar hatched and its tick bold
+    and marked "true", so the true class is found without colour. Colour-blind safe:
+    no red against green (palette.DISTINCTIONS). top: the y limit. Used by cnnlib.viz.activations and .trained.
     """
     colors = ["tab:gray"] * len(p)
     pred = int(np.argmax(p))
     colors[pred] = "tab:blue" if label is None or pred == label else "tab:orange"
-    ax.bar(range(len(p)), p, color=colors)
+    bars = ax.bar(range(len(p)), p, color=colors)
     ax.set_ylim(0, top)
     ax.set_xticks(range(len(p)))
     if label is not None and 0 <= label < len(p):
+        bars[label].set(hatch="//", edgecolor="black", linewidth=0.8)
+        ax.set_xticks(range(len(p)), [f"{k}\ntrue" if k == label else str(k) for k in range(len(p))])
         ax.get_xticklabels()[label].set_fontweight("bold")
-    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label}, bold)"))
+    ax.set_xlabel("digit" + ("" if label is None else f" (true: {label}, hatched)"))
     ax.set_title(title, fontsize=10)

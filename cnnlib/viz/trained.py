@@ -91,7 +91,7 @@ def _show_mosaic(ax, maps, ncols, cmap, symmetric, labels=None, above=False):
             ax.text(c + maps.shape[2] / 2 - 0.5, r - 0.6, text, fontsize=8, ha="center",
                     va="bottom")
         else:
-            ax.text(c - 0.4, r - 0.4, text, fontsize=7, va="top", ha="left",
+            ax.text(c - 0.4, r - 0.4, text, fontsize=8, va="top", ha="left",
                     bbox=dict(fc="white", ec="none", pad=0.5, alpha=0.7))
     ax.set_xticks([]), ax.set_yticks([])
     return im

@@ -21,7 +21,11 @@ import numpy as np
 
 from ..optim import SGD
 from ..train import fit
+from .alt_text import set_alt_text
 from .base import MESSAGE_COLOR, axes_or_new, figure, note, subplots
+from .describe import describe_history
+from .health import divergence_message, layer_health
+from .health_plot import dashboard_alt_text, draw_health
 
 __all__ = ["CURVES", "finite_points", "history_problems", "plot_history", "plot_speedup",
            "TrainingDashboard"]
@@ -87,54 +91,74 @@ def plot_history(history, axes=None, figsize=(10, 3.6)):
     notes = history_problems(history)
     if notes:
         note(loss_ax, "\n".join(notes))
+    set_alt_text(fig, describe_history(history) + (" " + " ".join(notes) if notes else ""))
     fig.tight_layout()
     return fig
 
 
 class TrainingDashboard:
-    """Loss and accuracy curves that a training run updates in place.
+    """Loss and accuracy curves that a training run updates in place, and below them the
+    health of each layer (cnnlib.viz.health): weight and gradient norms, dead ReLU units.
 
     update(history) moves the lines (set_data) instead of drawing a new figure, so it is
     cheap enough to run every few batches; use it as fit's callback. Besides the epoch
     curves, the loss panel shows every batch's loss (thin line, x in fractional epochs,
-    needs batches_per_epoch). status shows the last numbers or what went wrong.
+    needs batches_per_epoch). status shows the last numbers or what went wrong; a run
+    that diverges says which learning rate to try instead. Before any training the
+    panels are labelled and say what they will show (hint: e.g. "Press Start to train").
     stop() makes the next update return False, which tells fit to stop.
     on_draw(board), if set, runs after every update (e.g. to refresh a widget).
+    .net is the network being trained (None before train); alt_text() describes the state.
     Introduced in notebooks/08_training.ipynb.
     """
 
-    def __init__(self, batches_per_epoch=None, figsize=(10, 3.8), dpi=80):
+    def __init__(self, batches_per_epoch=None, figsize=(10, 6.4), dpi=80, hint=None):
         self.fig = figure(figsize=figsize, dpi=dpi)
-        self.axes = self.fig.subplots(1, 2)
+        grid = self.fig.subplots(2, 2, gridspec_kw={"height_ratios": (1.2, 1)})
+        self.axes, self.health_axes = tuple(grid[0]), tuple(grid[1])
         loss_ax, acc_ax = self.axes
         self.batch_line, = loss_ax.plot([], [], color="C0", alpha=0.3, lw=0.8, label="train, each batch")
         self.lines = {key: (loss_ax if key.endswith("loss") else acc_ax).plot(
             [], [], "o-", color=color, label=label)[0] for key, label, color in CURVES}
         _style(loss_ax, acc_ax)
-        for ax in self.axes:
-            ax.legend(loc="upper right" if ax is loss_ax else "lower right", fontsize=8)
+        self.legends = [ax.legend(loc="upper right" if ax is loss_ax else "lower right", fontsize=8)
+                        for ax in self.axes]
+        self.hint = hint or "No training yet: call train(...) to fill these panels."
+        self.empty = loss_ax.text(0.5, 0.5, "", transform=loss_ax.transAxes, ha="center",
+                                  va="center", fontsize=10, color="gray", wrap=True)
         self.status = self.fig.text(0.01, 0.01, "", fontsize=9, va="bottom")
-        self.fig.tight_layout(rect=(0, 0.12, 1, 1))
         self.batches_per_epoch = batches_per_epoch
         self.stop_requested = False
         self.on_draw = None
+        self.net, self.history, self.laid_out_for = None, {}, None
         self.update({})
 
     def update(self, history):
         """Redraw from a (possibly partial) history. Returns False after stop(), else None."""
-        history = history or {}
+        history = self.history = history or {}
         for key, line in self.lines.items():
             line.set_data(*finite_points(history.get(key, [])))
         if self.batches_per_epoch:
             xs, ys = finite_points(history.get("batch_loss", []))
             self.batch_line.set_data(xs / self.batches_per_epoch, ys)
         loss_ax, acc_ax = self.axes
-        loss_ax.relim()
-        loss_ax.autoscale_view()
         n = len(history.get("loss", []))
         batches = len(history.get("batch_loss", []))
+        loss_ax.relim()
+        loss_ax.autoscale_view()
+        if not (n or batches):
+            loss_ax.set_ylim(0, 3)              # where an untrained net's loss (ln 10) will be
         for ax in self.axes:
             ax.set_xlim(0, max(1, n + 0.2, batches / (self.batches_per_epoch or math.inf)))
+        self.empty.set_text("" if n or batches else textwrap.fill(self.hint, 30))
+        for legend in self.legends:             # no legend over the hint of an empty board
+            legend.set_visible(bool(n or batches))
+        rows = layer_health(self.net)
+        draw_health(*self.health_axes, rows)
+        names = [r["layer"] for r in rows]
+        if names != self.laid_out_for:      # new layer names need new margins; once per net
+            self.fig.tight_layout(rect=(0, 0.12, 1, 1))     # (a layout per update is slow)
+            self.laid_out_for = names
         notes = history_problems(history)
         if n and notes == []:
             text = f"epoch {n}: train loss {history['loss'][-1]:.3f}, acc {history['acc'][-1]:.1%}"
@@ -150,10 +174,20 @@ class TrainingDashboard:
     __call__ = update       # so the board itself can be fit's callback
 
     def show_message(self, text, color=MESSAGE_COLOR):
-        self.status.set_text(textwrap.fill(text, width=130))
+        # as many characters as fit the figure's width (fewer at a presentation scale)
+        chars = int(self.fig.get_figwidth() * 72 / (0.55 * self.status.get_fontsize()))
+        self.status.set_text(textwrap.fill(text, width=chars))
         self.status.set_color(color)
+        set_alt_text(self.fig, self.alt_text())
         if self.on_draw:
             self.on_draw(self)
+
+    def alt_text(self):
+        """What the dashboard shows, in words: the loss curve's start and end, the accuracy,
+        each layer's gradient norm and dead units, and the status line."""
+        return dashboard_alt_text(self.history, layer_health(self.net),
+                                  self.status.get_text().replace("\n", " "), self.hint,
+                                  failed=self.status.get_color() == MESSAGE_COLOR)
 
     def stop(self):
         self.stop_requested = True
@@ -168,19 +202,24 @@ class TrainingDashboard:
               optimizer=SGD, callback_every=None, seed=0):
         """Train net with fit(..., callback=self), optimizer(net, lr=lr).
 
-        Never raises for a bad setting: a diverging run (fit's FloatingPointError) or a
-        rejected value (ValueError) is shown in the status text. Returns the history, or
+        Never raises for a bad setting: a diverging run (fit's FloatingPointError) is shown
+        in the status text with a smaller learning rate to try (health.divergence_message),
+        a rejected value (ValueError) with fit's reason. Returns the history, or
         None if training failed. callback_every defaults to about 10 updates per epoch.
         Introduced in notebooks/08_training.ipynb.
         """
         self.batches_per_epoch = max(1, math.ceil(len(x) / batch_size))
         every = callback_every or max(1, self.batches_per_epoch // 10)
+        self.net = net
         self.update({})
         try:
             history = fit(net, x, y, epochs=epochs, batch_size=batch_size,
                           optimizer=optimizer(net, lr=lr), x_val=x_val, y_val=y_val, seed=seed,
                           progress=False, callback=self, callback_every=every)
-        except (FloatingPointError, ValueError) as err:
+        except FloatingPointError as err:
+            self.show_message(f"Training stopped: {divergence_message(err, lr)}")
+            return None
+        except ValueError as err:
             self.show_message(f"Training stopped: {err}")
             return None
         finally:

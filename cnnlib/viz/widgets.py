@@ -6,20 +6,25 @@
 
 Every widget but the training dashboard (a picture that a training thread refreshes, see
 training_dashboard) is a FigureWidget: its controls (a dict, .controls) feed a drawing function
-from the other cnnlib.viz modules, whose Figure is shown in an Output of fixed height
-(no page jump) and replaced with clear_output(wait=True) (no flicker). Sliders only
-report when released (continuous_update=False), since every drawing takes a moment.
+from the other cnnlib.viz modules, whose Figure is shown in an Output as tall as the figure
+(never cut off, at any width) and replaced with clear_output(wait=True) (no flicker). Rows
+of controls wrap on a narrow screen (row); every control has an accessible name
+(name_control, and a11y.SliderNames for sliders). Sliders only report when released
+(continuous_update=False), since every drawing takes a moment.
 .figure is the Figure on show: the unit tests set the controls and check that it changed.
 The drawings never raise for a setting a control can reach; they explain it in the figure.
 
 Introduced in notebooks/00_mnist.ipynb (the first widget, digit_browser).
 """
+import base64
+import html
 import threading
 
 import ipywidgets as W
 import numpy as np
 from IPython.display import clear_output, display
 
+from .a11y import BOX_CLASS, SliderNames
 from .activations import plot_activations, to_input
 from .adversarial import ATTACKS, attack_view
 from .convolution import KERNEL_PRESETS, feature_map, plot_convolution
@@ -37,19 +42,33 @@ __all__ = ["activation_explorer", "attack_explorer", "conv_touch_explorer", "dig
 
 
 class FigureWidget(W.VBox):
-    """Rows of controls above a picture of fixed height that draw(**values) fills.
+    """Rows of controls above a picture that draw(**values) fills.
 
     inputs: {name: widget}; every change of a value redraws with all the values.
-    rows: the widgets (or boxes) to lay out above the picture; height: e.g. "420px".
+    rows: the widgets (or boxes) to lay out above the picture; a list of widgets inside
+    rows is wrapped in a row() that wraps onto the next line on a narrow screen.
+    min_height: optional reserved height of the picture (e.g. "300px") for a widget whose
+    figures differ in height; the course's widgets pass none (see below).
     others: further controls that act through callbacks of their own (a preset menu).
     .controls holds inputs and others by name.
+
+    The Output has no fixed height: JupyterLab shrinks a wide figure to the width of the
+    column, so its height on screen is known only to the browser; a fixed height either
+    cut the figure off (running under the next cell) or left a gap. clear_output(wait=True)
+    keeps the old picture until the new one arrives, so a redraw does not flicker.
+    Every control gets the full width its description needs ("temperature", not "temperat…"),
+    and an accessible name: its description, which a11y.SliderNames also gives sliders.
     """
 
-    def __init__(self, draw, inputs, rows, height, others=None):
+    def __init__(self, draw, inputs, rows, min_height=None, others=None):
         self.draw, self.inputs, self.figure, self.paused = draw, inputs, None, False
         self.controls = {**inputs, **(others or {})}
-        self.output = W.Output(layout=W.Layout(height=height))
-        super().__init__(list(rows) + [self.output])
+        for control in self.controls.values():
+            name_control(control)
+        self.output = W.Output(layout=W.Layout(min_height=min_height, max_width="100%"))
+        rows = [row(*r) if isinstance(r, (list, tuple)) else r for r in rows]
+        super().__init__(rows + [self.output, SliderNames()], layout=W.Layout(max_width="100%"))
+        self.add_class(BOX_CLASS)
         for control in inputs.values():
             control.observe(self.redraw, names="value")
         self.redraw()
@@ -63,13 +82,35 @@ class FigureWidget(W.VBox):
             display(self.figure)
 
 
+def row(*children):
+    """An HBox of controls that wraps onto a second line when the screen is too narrow
+    (a projector at 150% zoom is 853 CSS px wide), instead of cutting controls off."""
+    return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", align_items="flex-start",
+                                                  max_width="100%"))
+
+
+def name_control(control):
+    """Let control's description take the width it needs, and repeat it as the tooltip: a
+    control's accessible name and its visible label. Raises ValueError for a control a
+    screen reader would announce without a name (no description, no text)."""
+    name = getattr(control, "description", "") or control.tooltip
+    if not name:
+        raise ValueError(f"every control needs a description or a tooltip (its accessible "
+                         f"name); this {type(control).__name__} has neither: pass description=...")
+    if control.description and not isinstance(control, W.Button):
+        control.style.description_width = "initial"
+    control.tooltip = control.tooltip or name
+    return control
+
+
 def _slider(description, value, low, high, step=1, **kw):
     return W.IntSlider(value=value, min=low, max=high, step=step, description=description,
                        continuous_update=False, **kw)
 
 
 def _digit_slider(images, value=0, description="test digit"):
-    return _slider(description, value, 0, len(images) - 1, layout=W.Layout(width="500px"))
+    return _slider(description, value, 0, len(images) - 1,
+                   layout=W.Layout(width="500px", max_width="100%"))
 
 
 def digit_browser(splits):
@@ -84,14 +125,15 @@ def digit_browser(splits):
     split.observe(lambda change: setattr(index, "max", len(splits[change["new"]][0]) - 1),
                   names="value")
     return FigureWidget(lambda split, index: browse_digit(*splits[split], index),
-                        {"split": split, "index": index}, [W.HBox([split, index])], "600px")
+                        {"split": split, "index": index}, [[split, index]])
 
 
 def kernel_editor(images, preset="vertical edge"):
     """Type a 3x3 kernel (or pick a preset), padding and stride; see the feature map of a digit
     (plot_convolution). images: (N, H, W) raw digits. Introduced in notebooks/01_convolution.ipynb.
     """
-    cells = {f"k{i}": W.FloatText(value=round(float(v), 4), layout=W.Layout(width="75px"))
+    cells = {f"k{i}": W.FloatText(value=round(float(v), 4), layout=W.Layout(width="75px"),
+                                  tooltip=f"kernel row {i // 3 + 1}, column {i % 3 + 1}")
              for i, v in enumerate(KERNEL_PRESETS[preset].ravel())}
     menu = W.Dropdown(options=list(KERNEL_PRESETS), value=preset, description="preset")
     controls = {"index": _digit_slider(images), "pad": _slider("padding", 0, 0, 6),
@@ -103,8 +145,7 @@ def kernel_editor(images, preset="vertical edge"):
 
     grid = W.GridBox(list(cells.values()), layout=W.Layout(grid_template_columns="repeat(3, 80px)"))
     left = W.VBox([menu, controls["index"], controls["pad"], controls["stride"]])
-    box = FigureWidget(draw, controls, [W.HBox([left, W.VBox([W.Label("kernel (row by row)"),
-                                                               grid])])], "420px",
+    box = FigureWidget(draw, controls, [[left, W.VBox([W.Label("kernel (row by row)"), grid])]],
                        others={"preset": menu})
 
     def fill(change):
@@ -132,8 +173,8 @@ def pooling_explorer(images):
         return plot_pooling(feature_map(images[index], KERNEL_PRESETS[kernel]), size, stride, mode)
 
     c = controls
-    rows = [W.HBox([W.VBox([c["index"], c["kernel"]]), W.VBox([c["size"], c["stride"], c["mode"]])])]
-    return FigureWidget(draw, controls, rows, "480px")
+    rows = [[W.VBox([c["index"], c["kernel"]]), W.VBox([c["size"], c["stride"], c["mode"]])]]
+    return FigureWidget(draw, controls, rows)
 
 
 def softmax_explorer(logits, label=0):
@@ -143,7 +184,7 @@ def softmax_explorer(logits, label=0):
     """
     scores = {f"z{k}": W.FloatSlider(value=v, min=-10.0, max=10.0, step=0.1, description=str(k),
                                      orientation="vertical", readout_format=".1f",
-                                     continuous_update=False,
+                                     continuous_update=False, tooltip=f"score of class {k}",
                                      layout=W.Layout(height="170px", width="48px"))
               for k, v in enumerate(logits)}
     controls = {"label": W.Dropdown(options=list(range(len(scores))), value=label,
@@ -155,8 +196,8 @@ def softmax_explorer(logits, label=0):
     def draw(label, temperature, **z):
         return plot_probabilities(np.array([z[f"z{k}"] for k in range(len(z))]), label, temperature)
 
-    rows = [W.HBox(list(scores.values())), W.HBox([controls["label"], controls["temperature"]])]
-    return FigureWidget(draw, controls, rows, "360px")
+    rows = [list(scores.values()), [controls["label"], controls["temperature"]]]
+    return FigureWidget(draw, controls, rows)
 
 
 def activation_explorer(net, images, labels):
@@ -166,7 +207,7 @@ def activation_explorer(net, images, labels):
     """
     controls = {"index": _digit_slider(images)}
     return FigureWidget(lambda index: plot_activations(net, images[index], int(labels[index])),
-                        controls, [controls["index"]], "580px")
+                        controls, [controls["index"]])
 
 
 def pool_routing_explorer(x, dout, size=2, stride=2):
@@ -177,7 +218,7 @@ def pool_routing_explorer(x, dout, size=2, stride=2):
     rows, cols = np.shape(dout)
     controls = {"i": _slider("window row", 0, 0, rows - 1), "j": _slider("window col", 0, 0, cols - 1)}
     return FigureWidget(lambda i, j: plot_pool_routing(x, dout, size, stride, window=(i, j)),
-                        controls, [W.HBox(list(controls.values()))], "330px")
+                        controls, [list(controls.values())])
 
 
 def conv_touch_explorer(x, w, i=0, j=0):
@@ -188,7 +229,7 @@ def conv_touch_explorer(x, w, i=0, j=0):
     c = {"i": _slider("out row i", i, 0, 9), "j": _slider("out col j", j, 0, 9),
          "stride": _slider("stride", 1, 1, 3), "pad": _slider("pad", 0, 0, 2)}
     return FigureWidget(lambda i, j, stride, pad: plot_conv_touch(x, w, i, j, stride, pad), c,
-                        [W.HBox([c["i"], c["j"]]), W.HBox([c["stride"], c["pad"]])], "300px")
+                        [[c["i"], c["j"]], [c["stride"], c["pad"]]])
 
 
 def digit_explorer(net, images, labels, index=0, probs=None, mistakes=20):
@@ -208,8 +249,7 @@ def digit_explorer(net, images, labels, index=0, probs=None, mistakes=20):
     menu.observe(lambda change: setattr(picker, "value", change["new"]) if change["new"] >= 0
                  else None, names="value")
     return FigureWidget(lambda index: predict_view(net, images, index, labels),
-                        {"index": picker}, [W.HBox([picker, menu])], "460px",
-                        others={"mistakes": menu})
+                        {"index": picker}, [[picker, menu]], others={"mistakes": menu})
 
 
 def transform_explorer(net, images, labels, index=0):
@@ -223,8 +263,7 @@ def transform_explorer(net, images, labels, index=0):
     def draw(index, dy, dx, angle):
         return plot_transform_effect(net, images[index], labels[index], (dy, dx), angle)
 
-    return FigureWidget(draw, c, [W.HBox([c["index"], c["angle"]]), W.HBox([c["dy"], c["dx"]])],
-                        "360px")
+    return FigureWidget(draw, c, [[c["index"], c["angle"]], [c["dy"], c["dx"]]])
 
 
 def attack_explorer(net, inputs, labels, index=0, eps=0.1):
@@ -245,8 +284,16 @@ def attack_explorer(net, inputs, labels, index=0, eps=0.1):
     def draw(index, eps, attack, target):
         return attack_view(net, inputs[index:index + 1], int(labels[index]), eps, attack, target)
 
-    return FigureWidget(draw, c, [W.HBox([c["index"], c["eps"]]), W.HBox([c["attack"], c["target"]])],
-                        "330px")
+    return FigureWidget(draw, c, [[c["index"], c["eps"]], [c["attack"], c["target"]]])
+
+
+def picture_html(board, width=800):
+    """<img> of a TrainingDashboard: its PNG, its alt text (also the title, shown on hover),
+    at most width CSS px wide and never wider than the notebook column."""
+    png = base64.b64encode(board.png()).decode("ascii")
+    alt = html.escape(board.alt_text(), quote=True)
+    return (f'<img src="data:image/png;base64,{png}" alt="{alt}" title="{alt}" '
+            f'style="width: {width}px; max-width: 100%; height: auto;"/>')
 
 
 def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, max_epochs=10):
@@ -256,22 +303,29 @@ def training_dashboard(make_net, x, y, x_val=None, y_val=None, batch_size=32, ma
     what makes Stop work: while a cell (or a button handler) is running, the kernel does
     not read widget messages, so a Stop click would only arrive after training ended.
     Here the handler returns at once, the kernel stays free, and the click sets a flag
-    that the next dashboard update passes on to fit. The picture is an ipywidgets.Image
-    refreshed with PNG bytes, which works from a thread and in every front end.
+    that the next dashboard update passes on to fit. The picture is
+    refreshed with PNG bytes, which works from a thread and in every front end; it is an
+    <img> in an ipywidgets.HTML (picture_html) so that it carries the board's alt text,
+    which changes with the state (an ipywidgets.Image has no alt, and in ipywidgets 8.1
+    its view fails to render when given a tooltip).
     Returns the widget; .board is the TrainingDashboard, .controls the sliders and buttons,
     .thread the last training thread (None before the first Start).
     Introduced in notebooks/08_training.ipynb.
     """
-    board = TrainingDashboard()
-    picture = W.Image(value=board.png(), format="png", layout=W.Layout(width="800px"))
-    board.on_draw = lambda b: setattr(picture, "value", b.png())
+    board = TrainingDashboard(hint="Press Start to train: the loss (left) should fall and the "
+                                   "accuracy (right) rise; the lower panels show each layer's "
+                                   "health.")
+    picture = W.HTML(value=picture_html(board), layout=W.Layout(max_width="100%"))
+    board.on_draw = lambda b: setattr(picture, "value", picture_html(b))
     c = {"epochs": _slider("epochs", 3, 1, max_epochs),
          "lr": W.FloatLogSlider(0.05, base=10, min=-4, max=1, step=0.25, description="learning rate",
-                                readout_format=".4f", continuous_update=False,
-                                style={"description_width": "initial"}),
-         "start": W.Button(description="Start", button_style="success"),
-         "stop": W.Button(description="Stop")}
-    box = W.VBox([W.HBox(list(c.values())), picture])
+                                readout_format=".4f", continuous_update=False),
+         "start": W.Button(description="Start", button_style="success", tooltip="start training"),
+         "stop": W.Button(description="Stop", tooltip="stop after this batch")}
+    for control in c.values():
+        name_control(control)
+    box = W.VBox([row(*c.values()), picture, SliderNames()], layout=W.Layout(max_width="100%"))
+    box.add_class(BOX_CLASS)
     box.board, box.controls, box.picture, box.thread = board, c, picture, None
 
     def run():
