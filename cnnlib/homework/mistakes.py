@@ -9,8 +9,10 @@ off by a factor K), and names the mistake when the answer matches it:
     -> "flipped kernel: ..." or ""
 
 Used by the student's check (checks.py) and by the grader's report (grade.py), so both
-say the same thing. tests/test_homework_mistakes.py holds a wrong implementation of every
-mistake, written the way a student would, and shows each is caught and named.
+say the same thing. Notebook 12's mistakes (BatchNorm, Dropout, the residual block) live in
+mistakes_beyond.py and join the CATALOGUE here. tests/test_homework_mistakes.py holds a
+wrong implementation of every mistake, written the way a student would, and shows each is
+caught and named.
 """
 
 from dataclasses import dataclass
@@ -550,6 +552,9 @@ CATALOGUE = [
       "pixel by exactly eps, x + eps * np.sign(g)", lambda i, g, w, p: any(
           _fgsm_is(_fgsm_variant(+1, False, c))(i, g, w, p) for c in (True, False))),
 ]
+from .mistakes_beyond import MISTAKES as _BEYOND  # noqa: E402 (it imports Mistake from here)
+
+CATALOGUE += _BEYOND
 BY_EXERCISE = {}
 for _m in CATALOGUE:
     BY_EXERCISE.setdefault(_m.exercise, []).append(_m)
