@@ -31,6 +31,9 @@ def test_arguments(bench):
     args = bench.parse_args(["--quick", "--data-dir", "somewhere", "--threads", "1"])
     assert args.quick and args.data_dir == "somewhere" and args.threads == 1
     assert not bench.parse_args([]).quick
+    args = bench.parse_args(["--recipe", "beyond99", "--recipe-only", "--epochs", "2"])
+    assert args.recipe_only and args.epochs == 2 and args.recipe == "beyond99"
+    assert not bench.parse_args([]).recipe_only and bench.parse_args([]).epochs is None
 
 
 def test_timing_helpers(bench):
