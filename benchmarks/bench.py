@@ -494,6 +494,7 @@ def recipe_rows(args, recipe, torch, x_train, y_train, x_test, y_test):
             f"same recipe; cnnlib / torch time = **{seconds / tseconds:.2f}x** (target <= 1.0), "
             f"CPU {tcpu:.0f} s (cnnlib / torch {cpu / tcpu:.2f}x); load before {load_before}, "
             f"after {load()}")
+    return recipe
 
 
 def main(args):
@@ -513,8 +514,8 @@ def main(args):
     print(f"| {'benchmark':<48} | {'result':>32} | note |")
     print(f"|{'-' * 50}|{'-' * 34}|------|")
     if args.recipe_only:
-        recipe = get_recipe(args.recipe)
-        recipe_rows(args, recipe, torch, x_train, y_train, x_test, y_test)
+        recipe = recipe_rows(args, get_recipe(args.recipe), torch, x_train, y_train, x_test,
+                             y_test)
         print(f"\n{recipe.describe()}")
         print(f"load average (1, 5, 15 min) at the end: {load()}; "
               f"wall time of the run: {time.perf_counter() - wall:.0f} s")
@@ -563,7 +564,7 @@ def main(args):
 
     recipe = get_recipe(args.recipe)
     if not args.quick:
-        recipe_rows(args, recipe, torch, x_train, y_train, x_test, y_test)
+        recipe = recipe_rows(args, recipe, torch, x_train, y_train, x_test, y_test)
 
     nets = [("LeNet", trainers[0].net, 64), (recipe.arch, make_net(recipe.arch), recipe.batch_size)]
     for title, net, bs in nets:
