@@ -15,37 +15,10 @@ wrong implementation of every mistake, written the way a student would, and show
 caught and named.
 """
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Mistake:
-    id: str
-    exercise: str
-    says: str                      # the sentence the student reads
-    matches: Callable              # (inputs, got, expected, problem) -> bool
-
-
-def _f(a):
-    return None if a is None else np.asarray(a, dtype=np.float64)
-
-
-def close(got, want, rtol=1e-6, atol=1e-8):
-    """True if got has want's shape and values (NaNs in the same places)."""
-    if got is None or want is None:
-        return False
-    got, want = np.asarray(got), np.asarray(want)
-    if got.shape != want.shape or got.dtype.kind not in "fiub":
-        return False
-    return bool(np.allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol,
-                            atol=atol, equal_nan=True))
-
-
-def _g(got, key):
-    return None if not isinstance(got, dict) else got.get(key)
+from .mistake_base import Mistake, _f, _g, close  # noqa: F401 (close: mistakes.close)
+from .mistakes_beyond import MISTAKES as BEYOND
 
 
 # ---------------------------------------------------------------- convolution forward
@@ -552,9 +525,7 @@ CATALOGUE = [
       "pixel by exactly eps, x + eps * np.sign(g)", lambda i, g, w, p: any(
           _fgsm_is(_fgsm_variant(+1, False, c))(i, g, w, p) for c in (True, False))),
 ]
-from .mistakes_beyond import MISTAKES as _BEYOND  # noqa: E402 (it imports Mistake from here)
-
-CATALOGUE += _BEYOND
+CATALOGUE += BEYOND
 BY_EXERCISE = {}
 for _m in CATALOGUE:
     BY_EXERCISE.setdefault(_m.exercise, []).append(_m)

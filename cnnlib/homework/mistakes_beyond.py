@@ -6,7 +6,7 @@ mistaken code returns and compares it with the answer.
 
 import numpy as np
 
-from .mistakes import Mistake as M, _f, _g, close
+from .mistake_base import Mistake as M, _f, _g, close
 
 
 # ---------------------------------------------------------------- BatchNorm
