@@ -5,7 +5,10 @@ Training mode, for a feature seen in m numbers x_1..x_m of the batch:
     mu = mean(x),  var = mean((x - mu)^2),  xhat = (x - mu) / sqrt(var + eps)
     out = gamma * xhat + beta
 and the running averages that inference will use are updated:
-    running_mean <- momentum * running_mean + (1 - momentum) * mu       (same for var)
+    running_mean <- momentum * running_mean + (1 - momentum) * mu
+    running_var  <- momentum * running_var + (1 - momentum) * var * m / (m - 1)
+(the running variance averages the unbiased variance, divided by m - 1, as PyTorch keeps it;
+the normalisation itself divides by m).
 Inference mode uses running_mean and running_var instead of the batch's own statistics,
 so a digit's score does not depend on the other digits in its batch.
 
@@ -47,6 +50,10 @@ class BatchNorm(Layer):
     layer.training (True after construction) chooses batch statistics (True) or the running
     ones (False); Sequential.train() and Sequential.eval() set it, and cnnlib.train's
     evaluate, and predict, run in inference mode.
+    forward in training mode updates the running averages in place:
+    running <- momentum * running + (1 - momentum) * batch statistic, where the variance's
+    batch statistic is the unbiased one (divided by m - 1, m = numbers per feature) while
+    xhat divides by the biased one (divided by m); eps goes inside the square root.
     momentum: how much of the old running average each batch keeps (0.9 here; PyTorch
     writes the same rule with its momentum = 1 - ours).
     """

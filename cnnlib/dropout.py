@@ -24,9 +24,10 @@ class Dropout(Layer):
     """Inverted dropout with drop probability p (0 <= p < 1); no parameters.
 
     x: any float array (N, ...); out has its shape. The mask of the k-th training batch
-    comes from np.random.default_rng((seed, k)), so a run repeats exactly, and the batch
-    counter buffers["step"] is saved with the weights and in checkpoints, so a resumed run
-    draws the masks the uninterrupted one would have.
+    (k = 0, 1, ...) keeps the numbers where np.random.default_rng((seed, k)).random(x.shape)
+    >= p, so a run repeats exactly; the batch counter k is buffers["step"], saved with the
+    weights and in checkpoints, so a resumed run draws the masks the uninterrupted one would
+    have. Backward multiplies dout by the mask of the last forward, scale included.
     layer.training (True after construction): Sequential.train() / eval() set it; in
     inference mode forward returns x itself and backward dout.
     """

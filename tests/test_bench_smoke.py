@@ -31,6 +31,9 @@ def test_arguments(bench):
     args = bench.parse_args(["--quick", "--data-dir", "somewhere", "--threads", "1"])
     assert args.quick and args.data_dir == "somewhere" and args.threads == 1
     assert not bench.parse_args([]).quick
+    args = bench.parse_args(["--recipe", "beyond99", "--recipe-only", "--epochs", "2"])
+    assert args.recipe_only and args.epochs == 2 and args.recipe == "beyond99"
+    assert not bench.parse_args([]).recipe_only and bench.parse_args([]).epochs is None
 
 
 def test_timing_helpers(bench):
@@ -116,28 +119,40 @@ def test_torch_recipe_trains_the_same_architecture(bench, data):
 def test_torch_twin_knows_every_layer_of_every_named_network(bench):
     """torch_net_like must translate every layer the named networks use (lenet99's
     FFTConv2D once was not, and only the torch run, skipped without torch, found it): a
-    stand-in for torch.nn records what would be built."""
+    stand-in for torch.nn records what would be built. (tests/test_torch_crosscheck.py
+    checks the real twin of notebook 12's network against cnnlib, with torch.)"""
     from types import SimpleNamespace
 
     from cnnlib.architectures import ARCHITECTURES, make_net
 
     def maker(kind):
         return lambda *args, **kw: (kind, args, tuple(sorted(kw.items())))
+
+    class Module:                       # what the residual twin subclasses
+        def __init__(self):
+            pass
     nn = SimpleNamespace(**{k: maker(k) for k in ("Conv2d", "MaxPool2d", "Linear", "ReLU",
-                                                   "Flatten")},
-                         Sequential=lambda *layers: list(layers))
+                                                   "Flatten", "BatchNorm1d", "BatchNorm2d",
+                                                   "Dropout")},
+                         Sequential=lambda *layers: list(layers), Module=Module)
     fake = SimpleNamespace(nn=nn, manual_seed=lambda seed: None)
     translated = set()
     for name in ARCHITECTURES:
         net = make_net(name)
         kinds = {type(layer).__name__ for layer in net.layers}
-        if not kinds <= set(bench.TWINS):          # notebook 12's BatchNorm, Residual, ...
-            with pytest.raises(ValueError, match="no torch twin for a .* layer yet"):
-                bench.torch_net_like(fake, net)
-            continue
+        assert kinds <= set(bench.TWINS), name
         twin = bench.torch_net_like(fake, net)
         assert len(twin) == len(net.layers), name
-        convs = [layer for layer in twin if layer[0] == "Conv2d"]
+        convs = [layer for layer in twin if isinstance(layer, tuple) and layer[0] == "Conv2d"]
         assert len(convs) == sum(type(l).__name__.endswith("Conv2D") for l in net.layers), name
         translated.add(name)
-    assert {"lenet", "lenet99"} <= translated     # what bench.py compares with torch
+    # BatchNorm after a convolution works on images, after Flatten on features
+    twin = bench.torch_net_like(fake, make_net("lenet99_res"))
+    norms = [layer[0] for layer in twin if isinstance(layer, tuple) and layer[0].startswith("BatchNorm")]
+    assert norms == ["BatchNorm2d", "BatchNorm2d", "BatchNorm1d"]
+    block = next(layer for layer in twin if isinstance(layer, Module))
+    assert [layer[0] for layer in block.inner] == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d",
+                                                   "BatchNorm2d"]
+    with pytest.raises(ValueError, match="no torch twin for a Tanh layer yet"):
+        bench.torch_net_like(fake, SimpleNamespace(layers=[type("Tanh", (), {})()]))
+    assert {"lenet", "lenet99", "lenet99_res"} <= translated   # what bench.py compares with torch

@@ -394,7 +394,8 @@ def test_no_function_of_the_grading_build_computes_the_exercise(ex, tmp_path):
     assert routes == {}, f"add these to exercises.EQUIVALENTS[{ex.id!r}]: {routes}"
 
 
-@pytest.mark.parametrize("ex_id", ["conv2d_loop", "softmax", "momentum"])
+@pytest.mark.parametrize("ex_id", ["conv2d_loop", "softmax", "momentum", "batchnorm", "dropout",
+                                   "residual_backward"])
 def test_the_sweep_finds_the_solution_in_a_build_that_keeps_it(ex_id, tmp_path):
     ex = exercises.get(ex_id)
     routes = sweep(ex, False, tmp_path)

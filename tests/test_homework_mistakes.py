@@ -282,6 +282,102 @@ def fgsm_answer(sign=+1, use_sign=True, clip=True):
     return fgsm
 
 
+# ---------------------------------------------------------------- notebook 12's layers
+def batchnorm(axes4=(0, 2, 3), eps_outside=False, ddof=0, batch_at_eval=False, update=True,
+              swap=False, running_ddof=1, backward="full", mode_aware=True):
+    class BatchNorm(Layer):
+        def __init__(self, num_features, momentum=0.9, eps=1e-5, dtype=np.float32):
+            super().__init__()
+            self.momentum, self.eps, self.training = momentum, eps, True
+            self.params = {"gamma": np.ones(num_features, dtype),
+                           "beta": np.zeros(num_features, dtype)}
+            self.buffers = {"running_mean": np.zeros(num_features, dtype),
+                            "running_var": np.ones(num_features, dtype)}
+
+        def forward(self, x):
+            axes = (0,) if x.ndim == 2 else axes4
+            shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+            if self.training or batch_at_eval:
+                mu, var = x.mean(axis=axes), x.var(axis=axes, ddof=ddof)
+            else:
+                mu, var = self.buffers["running_mean"], self.buffers["running_var"]
+            if self.training and update:
+                a = 1 - self.momentum if swap else self.momentum
+                run = self.buffers["running_mean"]
+                run *= a
+                run += (1 - a) * mu
+                run = self.buffers["running_var"]
+                run *= a
+                run += (1 - a) * x.var(axis=axes, ddof=running_ddof)
+            s = np.sqrt(var) + self.eps if eps_outside else np.sqrt(var + self.eps)
+            self.s = s.reshape(shape)
+            self.xhat = (x - mu.reshape(shape)) / self.s
+            self.mode = self.training
+            return self.params["gamma"].reshape(shape) * self.xhat + \
+                self.params["beta"].reshape(shape)
+
+        def backward(self, dout):
+            axes = (0,) if dout.ndim == 2 else (0, 2, 3)
+            shape = (1, -1) if dout.ndim == 2 else (1, -1, 1, 1)
+            self.grads = {"gamma": (dout * self.xhat).sum(axis=axes), "beta": dout.sum(axis=axes)}
+            dxhat = dout * self.params["gamma"].reshape(shape)
+            if mode_aware and not self.mode:
+                return dxhat / self.s
+            mean_term = dxhat.mean(axis=axes, keepdims=True)
+            xhat_term = self.xhat * (dxhat * self.xhat).mean(axis=axes, keepdims=True)
+            if backward == "constants":
+                return dxhat / self.s
+            if backward == "no mean term":
+                return (dxhat - xhat_term) / self.s
+            if backward == "no xhat term":
+                return (dxhat - mean_term) / self.s
+            return (dxhat - mean_term - xhat_term) / self.s
+    return BatchNorm
+
+
+def dropout(scale=True, at_eval=False, reuse=True, advance=True, own_rng=False):
+    class Dropout(Layer):
+        def __init__(self, p=0.5, seed=0):
+            super().__init__()
+            self.p, self.seed, self.training = p, seed, True
+            self.buffers = {"step": np.zeros((), np.int64)}
+
+        def forward(self, x):
+            self.mask = None
+            if (not self.training and not at_eval) or self.p == 0:
+                return x
+            rng = np.random.default_rng((self.seed, int(self.buffers["step"])))
+            u = rng.random(x.shape)
+            keep = (u < 1 - self.p if own_rng else u >= self.p).astype(x.dtype)
+            if advance:
+                self.buffers["step"] += 1
+            self.mask = keep / (1 - self.p) if scale else keep
+            return x * self.mask
+
+        def backward(self, dout):
+            if self.mask is None:
+                return dout
+            if not reuse:                 # a new mask, drawn like forward's
+                rng = np.random.default_rng((self.seed, int(self.buffers["step"])))
+                return dout * (rng.random(dout.shape) >= self.p) / (1 - self.p)
+            return dout * self.mask
+    return Dropout
+
+
+def residual(skip=True, branch=True):
+    from cnnlib.residual import Residual as CnnlibResidual
+
+    class Residual(CnnlibResidual):
+        def backward(self, dout):
+            d = dout
+            for layer in reversed(self.inner):
+                d = layer.backward(d)
+            if not branch:
+                return dout
+            return dout + d if skip else d
+    return Residual
+
+
 FIXTURES = {
     # the fourteen of issue 20
     "flipped-kernel": conv(flip=True),
@@ -326,7 +422,28 @@ FIXTURES = {
     "fgsm-wrong-sign": fgsm_answer(sign=-1),
     "fgsm-no-clip": fgsm_answer(clip=False),
     "fgsm-gradient-not-sign": fgsm_answer(use_sign=False),
+    # notebook 12
+    "bn-stats-per-pixel": batchnorm(axes4=(0,)),
+    "bn-eps-outside-sqrt": batchnorm(eps_outside=True),
+    "bn-unbiased-var": batchnorm(ddof=1),
+    "bn-batch-stats-at-inference": batchnorm(batch_at_eval=True),
+    "bn-running-stats-not-updated": batchnorm(update=False),
+    "bn-momentum-swapped": batchnorm(swap=True),
+    "bn-running-var-biased": batchnorm(running_ddof=0),
+    "bn-backward-no-batch-terms": batchnorm(backward="constants"),
+    "bn-backward-missing-a-term": batchnorm(backward="no mean term"),
+    "bn-training-backward-at-inference": batchnorm(mode_aware=False),
+    "dropout-not-rescaled": dropout(scale=False),
+    "dropout-same-mask": dropout(advance=False),
+    "dropout-at-inference": dropout(at_eval=True),
+    "dropout-mask-not-reused": dropout(reuse=False),
+    "dropout-other-mask": dropout(own_rng=True),
+    "residual-no-skip-gradient": residual(skip=False),
+    "residual-skip-only": residual(branch=False),
 }
+RIGHT = {"batchnorm": batchnorm(), "dropout": dropout(), "residual_backward": residual()}
+# a second fixture for mistakes with more than one form
+MORE = {"bn-backward-missing-a-term": batchnorm(backward="no xhat term")}
 BY_ID = {m.id: m for m in mistakes.CATALOGUE}
 
 
@@ -368,6 +485,23 @@ def test_the_mistake_is_caught_and_named_by_the_check_and_by_the_grader(mistake_
     score, reason, detail = judge(ex, *grading_process(ex, wrong))
     assert score == 0 and m.says in reason, reason
     assert detail["mistake"] == m.says
+
+
+@pytest.mark.parametrize("mistake_id", sorted(MORE))
+def test_the_other_form_of_a_mistake_is_named_too(mistake_id):
+    m = BY_ID[mistake_id]
+    res = check(m.exercise, MORE[mistake_id], hidden=True, quiet=True)
+    assert res.status == FAILED and m.says in res.message, res.message
+
+
+@pytest.mark.parametrize("ex_id", sorted(RIGHT))
+def test_the_right_answer_written_the_same_way_scores_full_marks(ex_id):
+    """The fixtures above with no mistake switched on pass the check and score 1, so each
+    mistake's failure is the mistake's doing."""
+    ex = exercises.get(ex_id)
+    res = check(ex_id, RIGHT[ex_id], hidden=True, quiet=True)
+    assert res.passed, res.message
+    assert judge(ex, *grading_process(ex, RIGHT[ex_id]))[0] == 1
 
 
 def test_a_right_answer_is_not_diagnosed_with_any_mistake():

@@ -91,3 +91,74 @@ def test_input_gradient_and_fgsm_match_torch():
     sure = np.abs(g) > 1e-9                 # a sign of a rounding-sized entry may differ
     np.testing.assert_array_equal(fgsm(net, x, y, 0.1)[sure],
                                   np.clip(x + 0.1 * np.sign(g), -0.5, 0.5)[sure])
+
+
+def _pairs(tmods, layers):
+    """(cnnlib array, torch tensor, what) for every parameter and BatchNorm buffer of a
+    cnnlib net and its torch twin (bench.torch_net_like), walked side by side."""
+    out = []
+    for t, layer in zip(tmods, layers):
+        kind = type(layer).__name__
+        if kind == "Residual":
+            out += _pairs(t.inner, layer.inner)
+        elif kind == "BatchNorm":
+            out += [(layer.params["gamma"], t.weight, "gamma"), (layer.params["beta"], t.bias, "beta"),
+                    (layer.buffers["running_mean"], t.running_mean, "running_mean"),
+                    (layer.buffers["running_var"], t.running_var, "running_var")]
+        elif "W" in getattr(layer, "params", {}):
+            linear = kind == "Linear"
+            out += [(layer.params["W"], t.weight, "W.T" if linear else "W"),
+                    (layer.params["b"], t.bias, "b")]
+    return out
+
+
+def test_the_torch_twin_of_notebook_12_s_network_matches_cnnlib():
+    """bench.py's torch twin of lenet99_res (BatchNorm on images and on features, dropout,
+    a residual block), given cnnlib's float64 weights: the same logits and loss, the same
+    gradient for every parameter, the same running statistics after a training step, and
+    the same inference-mode logits."""
+    import importlib.util
+    from pathlib import Path
+
+    from cnnlib.architectures import lenet99_res
+    spec = importlib.util.spec_from_file_location(
+        "bench", Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    net = lenet99_res(seed=4, dtype=np.float64)
+    twin = bench.torch_net_like(torch, net).double()
+    pairs = _pairs(twin, net.layers)
+    assert len(pairs) == 6 * 2 + 5 * 4                   # 6 weight layers, 5 BatchNorms
+    with torch.no_grad():
+        for a, t, what in pairs:
+            t.copy_(torch.tensor(a.T if what == "W.T" else a))
+    drops = [(layer, t) for layer, t in zip(net.layers, twin) if type(layer).__name__ == "Dropout"]
+    assert len(drops) == 1 and drops[0][1].p == drops[0][0].p == 0.3
+    for layer, t in drops:              # masks are drawn differently: compare without them
+        layer.p = t.p = 0.0
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(-0.5, 0.5, size=(6, 1, 28, 28)), np.array([0, 3, 3, 9, 4, 1])
+    net.train()
+    twin.train()
+    logits = net.forward(x)
+    loss, dlogits = softmax_cross_entropy(logits, y)
+    net.backward(dlogits)
+    tlogits = twin(torch.tensor(x))
+    tloss = F.cross_entropy(tlogits, torch.tensor(y))
+    tloss.backward()
+    close(logits, tlogits)
+    assert abs(loss - tloss.item()) < 1e-9
+    grads = {id(v): g for layer in net.layers for k, v in layer.params.items()
+             for k2, g in layer.grads.items() if k2 == k}
+    for a, t, what in pairs:
+        if what in ("running_mean", "running_var"):
+            close(a, t)                 # updated by the training-mode forward, in both
+        else:
+            g = grads[id(a)]
+            close(g.T if what == "W.T" else g, t.grad)
+    for layer, t in drops:
+        layer.p = t.p = 0.3             # inference passes everything whatever p is
+    net.eval()
+    twin.eval()
+    with torch.no_grad():
+        close(net.forward(x), twin(torch.tensor(x)))

@@ -88,6 +88,11 @@ STUDENT_WORDING = [
      "The shared loop (weight decay is an option we do not use here), then the `update` of `SGD` "
      "and of `Momentum` (its body hidden: it is an exercise of notebook 08); `Adam.update` is "
      "yours to write in the exercise below:"),
+    ("batchnorm", "12", "`BatchNorm.backward` computes this form, with the two sums it needs for "
+     "$\\gamma$ and $\\beta$ anyway; `batchnorm_backward_steps` follows the chain step by step.",
+     "In the exercise below you write `BatchNorm`'s forward pass and this compact backward pass, "
+     "with the two sums it needs for $\\gamma$ and $\\beta$ anyway (`cnnlib`'s "
+     "`batchnorm_backward_steps` follows the chain step by step; your answer may not call it)."),
 ]
 
 

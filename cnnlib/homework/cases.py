@@ -9,6 +9,8 @@ answer). The expected outputs are the runner applied to cnnlib's own solution.
 
 import numpy as np
 
+from .cases_beyond import MAKERS as BEYOND_MAKERS
+
 
 def _rng(seed):
     return np.random.default_rng(seed)
@@ -313,7 +315,8 @@ _MAKERS = {"conv2d_loop": _conv_cases, "maxpool_loop": _pool_cases,
            "conv2d_backward_loop": _conv_back_cases, "im2col": _im2col_cases,
            "col2im": _col2im_cases, "train_step": _train_cases,
            "momentum": lambda r, h: _optim_cases(r, h, adam=False),
-           "adam": lambda r, h: _optim_cases(r, h, adam=True), "fgsm": _fgsm_cases}
+           "adam": lambda r, h: _optim_cases(r, h, adam=True), "fgsm": _fgsm_cases,
+           **BEYOND_MAKERS}
 
 
 def make_cases(exercise_id, hidden=False):

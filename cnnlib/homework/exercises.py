@@ -110,6 +110,10 @@ EQUIVALENTS = {
     "adam": ("cnnlib.optim:Adam.update",),
     # input_gradient stays allowed: the exercise is the step, its sign and the clipping
     "fgsm": ("cnnlib.attacks:fgsm", "cnnlib.attacks:pgd", "cnnlib.attacks:_direction"),
+    "batchnorm": ("cnnlib.batchnorm:BatchNorm.forward", "cnnlib.batchnorm:BatchNorm.backward",
+                  "cnnlib.batchnorm:batchnorm_backward_steps"),
+    "dropout": ("cnnlib.dropout:Dropout.forward", "cnnlib.dropout:Dropout.backward"),
+    "residual_backward": ("cnnlib.residual:Residual.backward",),
 }
 
 EXERCISES = [
@@ -177,6 +181,23 @@ EXERCISES = [
              "g = input_gradient(net, x, labels, of='loss'); x + eps * np.sign(g), clipped to "
              "[-0.5, 0.5]; with a target: x - eps * np.sign(gradient of the target's loss)",
              show=("fgsm",), minutes=20),
+    Exercise("batchnorm", "batch normalisation forward and backward", "BatchNorm",
+             "cnnlib.batchnorm", "12",
+             "training: mu, var (divide by m) over _axes(x), xhat = (x - mu) / sqrt(var + eps), "
+             "running <- momentum * running + (1 - momentum) * stat (var * m / (m - 1)); "
+             "inference: the running statistics; backward: the compact formula",
+             methods=("forward", "backward"), show=("BatchNorm",), minutes=45),
+    Exercise("dropout", "inverted dropout forward and backward", "Dropout", "cnnlib.dropout",
+             "12",
+             "training: keep = np.random.default_rng((self.seed, step)).random(x.shape) >= "
+             "self.p, then step += 1; out = x * keep / (1 - p), the mask kept for backward; "
+             "inference: x itself",
+             methods=("forward", "backward"), show=("Dropout",), minutes=20),
+    Exercise("residual_backward", "the residual block's backward", "Residual",
+             "cnnlib.residual", "12",
+             "run dout back through the inner layers in reverse order, then add the skip's "
+             "gradient: dx = dout + the branch's gradient",
+             methods=("backward",), show=("Residual.backward",), minutes=15),
 ]
 
 BY_ID = {ex.id: ex for ex in EXERCISES}

@@ -9,41 +9,16 @@ off by a factor K), and names the mistake when the answer matches it:
     -> "flipped kernel: ..." or ""
 
 Used by the student's check (checks.py) and by the grader's report (grade.py), so both
-say the same thing. tests/test_homework_mistakes.py holds a wrong implementation of every
-mistake, written the way a student would, and shows each is caught and named.
+say the same thing. Notebook 12's mistakes (BatchNorm, Dropout, the residual block) live in
+mistakes_beyond.py and join the CATALOGUE here. tests/test_homework_mistakes.py holds a
+wrong implementation of every mistake, written the way a student would, and shows each is
+caught and named.
 """
-
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Mistake:
-    id: str
-    exercise: str
-    says: str                      # the sentence the student reads
-    matches: Callable              # (inputs, got, expected, problem) -> bool
-
-
-def _f(a):
-    return None if a is None else np.asarray(a, dtype=np.float64)
-
-
-def close(got, want, rtol=1e-6, atol=1e-8):
-    """True if got has want's shape and values (NaNs in the same places)."""
-    if got is None or want is None:
-        return False
-    got, want = np.asarray(got), np.asarray(want)
-    if got.shape != want.shape or got.dtype.kind not in "fiub":
-        return False
-    return bool(np.allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol,
-                            atol=atol, equal_nan=True))
-
-
-def _g(got, key):
-    return None if not isinstance(got, dict) else got.get(key)
+from .mistake_base import Mistake, _f, _g, close  # noqa: F401 (close: mistakes.close)
+from .mistakes_beyond import MISTAKES as BEYOND
 
 
 # ---------------------------------------------------------------- convolution forward
@@ -550,6 +525,7 @@ CATALOGUE = [
       "pixel by exactly eps, x + eps * np.sign(g)", lambda i, g, w, p: any(
           _fgsm_is(_fgsm_variant(+1, False, c))(i, g, w, p) for c in (True, False))),
 ]
+CATALOGUE += BEYOND
 BY_EXERCISE = {}
 for _m in CATALOGUE:
     BY_EXERCISE.setdefault(_m.exercise, []).append(_m)

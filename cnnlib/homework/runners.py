@@ -76,6 +76,65 @@ def _run_fgsm(fn, inp):
                         target=target)}
 
 
+def _run_batchnorm(cls, inp):
+    """One training-mode forward and backward from the case's parameters and running
+    statistics, then one inference-mode forward and backward on x_eval."""
+    x = inp["x"]
+    layer = cls(x.shape[1], momentum=float(inp["momentum"]), eps=float(inp["eps"]),
+                dtype=x.dtype)
+    layer.params = {"gamma": inp["gamma"].copy(), "beta": inp["beta"].copy()}
+    layer.buffers = {"running_mean": inp["running_mean"].copy(),
+                     "running_var": inp["running_var"].copy()}
+    layer.training = True
+    out = {"out (training)": layer.forward(x)}
+    out.update({f"{k} after": np.array(v) for k, v in layer.buffers.items()})
+    out["dx (training)"] = layer.backward(inp["dout"])
+    grads = dict(getattr(layer, "grads", {}) or {})
+    out.update({f"grads['{k}']": grads.get(k) for k in ("gamma", "beta")})
+    layer.training = False
+    out["out (inference)"] = layer.forward(inp["x_eval"])
+    out["dx (inference)"] = layer.backward(inp["dout_eval"])
+    return out
+
+
+def _run_dropout(cls, inp):
+    """Two training batches (each with its own mask), then inference, on the same x."""
+    layer = cls(p=float(inp["p"]), seed=int(inp["seed"]))
+    layer.training = True
+    out = {}
+    for k in (1, 2):
+        out[f"out (batch {k})"] = layer.forward(inp["x"])
+        out[f"dx (batch {k})"] = layer.backward(inp["dout"])
+    layer.training = False
+    out["out (inference)"] = layer.forward(inp["x"])
+    out["dx (inference)"] = layer.backward(inp["dout"])
+    return out
+
+
+def _residual_branch(inp):
+    """cnnlib's layers for the case's branch: Linear -> ReLU -> Linear (W1 of shape (D, D)) or
+    Conv2D 3x3 pad 1 -> ReLU -> Conv2D 3x3 pad 1 (W1 of shape (C, C, 3, 3)), float64."""
+    from ..conv import Conv2D
+    from ..layers import Linear, ReLU
+    inner = []
+    for w, b in ((inp["W1"], inp["b1"]), (inp["W2"], inp["b2"])):
+        layer = (Linear(*w.shape, dtype=np.float64) if w.ndim == 2 else
+                 Conv2D(w.shape[1], w.shape[0], w.shape[2], pad=w.shape[2] // 2,
+                        dtype=np.float64))
+        layer.params = {"W": w.copy(), "b": b.copy()}
+        inner += [layer, ReLU()]
+    return inner[:-1]
+
+
+def _run_residual(cls, inp):
+    block = cls(_residual_branch(inp))
+    block.forward(inp["x"])
+    out = {"dx": block.backward(inp["dout"])}
+    grads = dict(getattr(block, "grads", {}) or {})
+    out.update({f"grads['{k}']": grads.get(k) for k in ("0.W", "0.b", "2.W", "2.b")})
+    return out
+
+
 def _kw(inp, *names):
     # the cases say "size"; cnnlib's pooling functions call it kernel_size
     return {("kernel_size" if k == "size" else k): int(inp[k]) for k in names}
@@ -102,6 +161,9 @@ RUNNERS = {
         lambda net: c(net, lr=float(i["lr"]), beta1=0.9, beta2=0.999, eps=1e-8), i),
     "train_step": _run_train_step,
     "fgsm": _run_fgsm,
+    "batchnorm": _run_batchnorm,
+    "dropout": _run_dropout,
+    "residual_backward": _run_residual,
 }
 
 
@@ -138,4 +200,22 @@ def numerical_expected(exercise_id, inp):
             return np.sum(conv2d_loop(inp["x"], inp["w"], b, int(inp["stride"]),
                                       int(inp["pad"])) * inp["dout"])
         return {"dx": grad(f, inp["x"]), "dw": grad(f, inp["w"]), "db": grad(f, b)}
+    if exercise_id == "batchnorm":
+        from ..batchnorm import BatchNorm
+        layer = BatchNorm(inp["x"].shape[1], eps=float(inp["eps"]), dtype=np.float64)
+        layer.params = {"gamma": inp["gamma"], "beta": inp["beta"]}
+
+        def f():
+            return np.sum(layer.forward(inp["x"]) * inp["dout"])
+        return {"dx (training)": grad(f, inp["x"]), "grads['gamma']": grad(f, inp["gamma"]),
+                "grads['beta']": grad(f, inp["beta"])}
+    if exercise_id == "residual_backward":
+        from ..model import Sequential
+        branch = Sequential(_residual_branch(inp))
+        p = branch.named_params()
+
+        def f():
+            return np.sum((inp["x"] + branch.forward(inp["x"])) * inp["dout"])
+        return {"dx": grad(f, inp["x"]), **{f"grads['{k}']": grad(f, p[k])
+                                            for k in ("0.W", "0.b", "2.W", "2.b")}}
     raise ValueError(f"no numerical gradient for {exercise_id!r}")
