@@ -11,7 +11,7 @@ gradient norm near 0 means the layer has stopped learning; one that grows by ord
 magnitude announces an exploding loss. A dead ReLU unit gives 0 for every image of the
 batch, so no gradient passes it: a layer whose units are mostly dead has stopped learning.
 
-Introduced in notebooks/08_training.ipynb (the dashboard's lower panels).
+Used by the training dashboard (cnnlib.viz.training.TrainingDashboard), whose lower panels it fills.
 """
 import math
 import re

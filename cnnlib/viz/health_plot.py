@@ -5,7 +5,8 @@ dashboard's alt text: what a teacher points at while a network trains.
     dashboard_alt_text(history, layer_health(net), status, hint) -> "The loss falls from 2.30 to ..."
 
 Weights are solid blue bars and gradients hatched orange ones (told apart by pattern as
-well as colour, and the title says which is which); every bar carries its number. Introduced in notebooks/08_training.ipynb.
+well as colour, and the title says which is which); every bar carries its number. Used by the training dashboard
+(cnnlib.viz.training).
 """
 import math
 import textwrap
