@@ -1,0 +1,149 @@
+"""Move every control of every widget once, by keyboard, the way a student would.
+
+controls(page) finds each slider, dropdown, toggle button(s), checkbox, button and number box
+in the notebook on show and tags it (data-probe="n"), so it is found again after redraws.
+move(page, control) focuses it and presses a key: ArrowRight (ArrowLeft at the maximum) on a
+slider's handle, Alt+ArrowDown to open a dropdown's list, ArrowDown (ArrowUp on the last
+option) and Enter to choose (a bare ArrowDown is JupyterLab's "select the next cell"), Enter
+on a button or on a toggle not yet chosen, Space on a checkbox, ArrowUp then Enter in a
+number box. It then
+waits until the kernel has answered and is idle again, and says in a sentence what did not
+happen: the value did not change (not operable by keyboard, or the kernel set it back), or a
+button press never reached the kernel. A keyboard that cannot move a control is a failure:
+the issue asks for widgets a student can use without a mouse.
+"""
+import time
+
+from browser_checks import ACTIVE
+
+# Run in the page: tag the controls of the widgets on show; [{id, type, label, disabled}].
+FIND_JS = r"""(active) => {
+  const panel = document.querySelector(active);
+  const kinds = [
+    ['slider', '.widget-slider'],
+    ['dropdown', '.widget-dropdown select'],
+    ['toggles', '.widget-toggle-buttons'],
+    ['toggle', 'button.widget-toggle-button'],
+    ['checkbox', '.widget-checkbox input[type=checkbox]'],
+    ['button', 'button.widget-button'],
+    ['number', '.widget-text input[type=number]'],
+  ];
+  const out = [];
+  let n = document.querySelectorAll('[data-probe]').length;
+  for (const [type, selector] of kinds) {
+    for (const el of panel.querySelectorAll(selector)) {
+      if (type === 'toggle' && el.closest('.widget-toggle-buttons')) continue;
+      if (!el.dataset.probe) el.dataset.probe = String(n++);
+      const box = el.closest('.widget-inline-hbox') || el;
+      const label = box.querySelector('.widget-label, label');
+      const text = (label && label.textContent.trim()) || el.textContent.trim() ||
+                   el.getAttribute('aria-label') || el.title || '';
+      const cells = [...panel.querySelectorAll('.jp-Cell')];
+      out.push({id: el.dataset.probe, type, label: text.slice(0, 40),
+                cell: cells.findIndex(c => c.contains(el)),
+                disabled: !!(el.disabled || el.querySelector('[disabled]') ||
+                             el.classList.contains('mod-disabled'))});
+    }
+  }
+  return out;
+}"""
+
+# Run in the page: the value a student sees on the control.
+VALUE_JS = r"""(el) => {
+  if (el.classList.contains('widget-slider')) {
+    const h = el.querySelector('.noUi-handle');
+    const r = el.querySelector('.widget-readout');
+    return {now: h && h.getAttribute('aria-valuenow'), max: h && h.getAttribute('aria-valuemax'),
+            text: r ? r.textContent : null};
+  }
+  if (el.tagName === 'SELECT') return {now: el.selectedIndex, max: el.options.length - 1};
+  if (el.classList.contains('widget-toggle-buttons'))
+    return {now: [...el.querySelectorAll('button')].findIndex(b => b.classList.contains('mod-active'))};
+  if (el.type === 'checkbox') return {now: el.checked};
+  if (el.tagName === 'INPUT') return {now: el.value, max: el.max};
+  return {now: el.classList.contains('mod-active')};
+}"""
+
+# Run in the page once: count the kernel's returns to idle (a lumino signal of the kernel).
+WATCH_JS = r"""() => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  if (window.__probeKernel === kernel) return;
+  window.__probeKernel = kernel; window.__probeIdle = 0;
+  kernel.statusChanged.connect((_, status) => { if (status === 'idle') window.__probeIdle++; });
+}"""
+IDLE_JS = "() => [window.__probeIdle, window.__probeKernel.status]"
+
+
+def controls(page):
+    page.evaluate(WATCH_JS)
+    return page.evaluate(FIND_JS, ACTIVE)
+
+
+def locate(page, control):
+    return page.locator(f'{ACTIVE} [data-probe="{control["id"]}"]')
+
+
+def wait_idle(page, idle_before, reach_s=5, run_s=180):
+    """True when the kernel went busy and came back to idle after idle_before returns."""
+    deadline = time.monotonic() + reach_s
+    while page.evaluate(IDLE_JS)[0] <= idle_before:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    deadline = time.monotonic() + run_s
+    while True:
+        count, status = page.evaluate(IDLE_JS)
+        if status == "idle":
+            time.sleep(0.25)                         # outputs that arrived render
+            if page.evaluate(IDLE_JS) == [count, "idle"]:
+                return True
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the kernel was still busy {run_s} s after a control moved")
+        time.sleep(0.1)
+
+
+def _press(page, el, control, value):
+    kind = control["type"]
+    if kind == "slider":
+        handle = el.locator(".noUi-handle").first
+        at_max = value["now"] is not None and value["now"] == value["max"]
+        handle.focus()
+        handle.press("ArrowLeft" if at_max else "ArrowRight")
+    elif kind == "dropdown":        # a bare ArrowDown is JupyterLab's "next cell": open the list
+        el.focus()
+        el.press("Alt+ArrowDown")
+        el.press("ArrowUp" if value["now"] == value["max"] else "ArrowDown")
+        el.press("Enter")
+    elif kind == "toggles":
+        buttons = el.locator("button")
+        other = 1 if value["now"] == 0 else 0
+        buttons.nth(other).focus()
+        buttons.nth(other).press("Enter")
+    elif kind == "checkbox":
+        el.focus()
+        el.press("Space")
+    elif kind == "number":
+        el.focus()
+        el.press("ArrowDown" if value["max"] and value["now"] == value["max"] else "ArrowUp")
+        el.press("Enter")
+    else:                                            # button, toggle button
+        el.focus()
+        el.press("Enter")
+
+
+def move(page, control):
+    """Move one control by keyboard; None when it moved, else a sentence saying what failed."""
+    el = locate(page, control)
+    el.scroll_into_view_if_needed()
+    before = el.evaluate(VALUE_JS)
+    idle = page.evaluate(IDLE_JS)[0]
+    _press(page, el, control, before)
+    reached = wait_idle(page, idle)
+    where = f'cell {control["cell"]}: not moved: {control["type"]} "{control["label"]}"'
+    if control["type"] == "button":
+        return None if reached else f"{where}: pressing Enter on it sent nothing to the kernel"
+    after = el.evaluate(VALUE_JS)
+    if after["now"] == before["now"]:
+        return (f"{where}: its value stayed {before['now']!r} after a key press"
+                + ("" if reached else " (nothing reached the kernel)"))
+    return None
