@@ -39,8 +39,10 @@ FIND_JS = r"""(active) => {
       const text = (label && label.textContent.trim()) || el.textContent.trim() ||
                    el.getAttribute('aria-label') || el.title || '';
       const cells = [...panel.querySelectorAll('.jp-Cell')];
+      const roots = [...panel.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets')];
       out.push({id: el.dataset.probe, type, label: text.slice(0, 40),
                 cell: cells.findIndex(c => c.contains(el)),
+                root: roots.findIndex(r => r.contains(el)),
                 disabled: !!(el.disabled || el.querySelector('[disabled]') ||
                              el.classList.contains('mod-disabled'))});
     }
@@ -51,10 +53,10 @@ FIND_JS = r"""(active) => {
 # Run in the page: the value a student sees on the control.
 VALUE_JS = r"""(el) => {
   if (el.classList.contains('widget-slider')) {
-    const h = el.querySelector('.noUi-handle');
-    const r = el.querySelector('.widget-readout');
-    return {now: h && h.getAttribute('aria-valuenow'), max: h && h.getAttribute('aria-valuemax'),
-            text: r ? r.textContent : null};
+    // noUiSlider's own value: aria-valuenow is rounded (0.1 stays "0.1" after a 0.005 step)
+    const t = el.querySelector('.noUi-target'), h = el.querySelector('.noUi-handle');
+    return {now: t && t.noUiSlider ? String(t.noUiSlider.get()) : h.getAttribute('aria-valuenow'),
+            max: t && t.noUiSlider ? String(t.noUiSlider.options.range.max) : null};
   }
   if (el.tagName === 'SELECT') return {now: el.selectedIndex, max: el.options.length - 1};
   if (el.classList.contains('widget-toggle-buttons'))
@@ -106,7 +108,7 @@ def _press(page, el, control, value):
     kind = control["type"]
     if kind == "slider":
         handle = el.locator(".noUi-handle").first
-        at_max = value["now"] is not None and value["now"] == value["max"]
+        at_max = value["max"] is not None and float(value["now"]) >= float(value["max"])
         handle.focus()
         handle.press("ArrowLeft" if at_max else "ArrowRight")
     elif kind == "dropdown":        # a bare ArrowDown is JupyterLab's "next cell": open the list
@@ -147,3 +149,13 @@ def move(page, control):
         return (f"{where}: its value stayed {before['now']!r} after a key press"
                 + ("" if reached else " (nothing reached the kernel)"))
     return None
+
+
+# Run in the page: per widget on show, a short fingerprint of each picture in its Outputs.
+PICTURES_JS = r"""(active) => [...document.querySelectorAll(
+    active + ' .jp-OutputArea-output > .jupyter-widgets')].map(root =>
+    [...root.querySelectorAll('img')].map(i => i.src.length + ':' + i.src.slice(-48)).join(' '))"""
+
+
+def pictures(page):
+    return page.evaluate(PICTURES_JS, ACTIVE)
