@@ -14,7 +14,7 @@ the issue asks for widgets a student can use without a mouse.
 """
 import time
 
-from browser_checks import ACTIVE
+from browser_checks import ACTIVE, problems
 
 # Run in the page: tag the controls of the widgets on show; [{id, type, label, disabled}].
 FIND_JS = r"""(active) => {
@@ -159,3 +159,28 @@ PICTURES_JS = r"""(active) => [...document.querySelectorAll(
 
 def pictures(page):
     return page.evaluate(PICTURES_JS, ACTIVE)
+
+
+def exercise(page, skip, report):
+    """Move every control once but those labelled in skip; report(label, problems) after each
+    move, with browser_checks.problems and what move() saw. Every widget with a picture must
+    redraw it for at least one of its controls (a picture that follows no control is a widget
+    that does nothing). How many controls were found."""
+    found = controls(page)
+    drew, shown = set(), pictures(page)
+    for control in found:
+        if control["label"] in skip or control["disabled"]:
+            continue
+        failure = move(page, control)
+        report(f'{control["type"]} "{control["label"]}"', ([failure] if failure else []) + problems(page))
+        now = pictures(page)
+        drew |= {i for i, (a, b) in enumerate(zip(shown, now)) if a != b}
+        shown = now
+    moved = {c["root"]: c["cell"] for c in found if c["label"] not in skip and not c["disabled"]}
+    for c in found:
+        if c["label"] in skip:                   # 08's dashboard: Start draws, checked apart
+            moved.pop(c["root"], None)
+    report("every control", [f"cell {cell}: picture frozen: widget {root}: none of its controls "
+                             f"redrew its picture" for root, cell in moved.items()
+                             if root not in drew and shown[root]])
+    return len(found)

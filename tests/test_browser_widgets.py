@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from browser_checks import ACTIVE, problems
-from browser_controls import controls, move, pictures
+from browser_controls import exercise, pictures
 from browser_page import (SHOTS, browser, missing_alt, open_notebook, photograph,  # noqa: F401
                           projector, resize, run_all, stop_kernels, wait_for_widgets)
 from browser_support import ROOT, jupyter_lab
@@ -60,30 +60,6 @@ def lab(browser, tmp_path_factory):
     build.build(instructor_dir=root / "answered", student_dir=tmp_path_factory.mktemp("unused"))
     with jupyter_lab(root, tmp_path_factory.mktemp("lab-work")) as url:
         yield url
-
-
-def exercise(page, stem, report):
-    """Move every control once; report(stage, problems) after each move. Every widget with a
-    picture must redraw it for at least one of its controls (a picture that follows no control
-    is a widget that does nothing). How many controls were found."""
-    skip = LONG_RUNNING.get(stem[:2], set())
-    found = controls(page)
-    drew, shown = set(), pictures(page)
-    for control in found:
-        if control["label"] in skip or control["disabled"]:
-            continue
-        failure = move(page, control)
-        report(f"projector, after moving {control['type']} \"{control['label']}\"",
-               ([failure] if failure else []) + problems(page))
-        now = pictures(page)
-        drew |= {i for i, (a, b) in enumerate(zip(shown, now)) if a != b}
-        shown = now
-    moved = {c["root"] for c in found if c["label"] not in skip and not c["disabled"]}
-    moved -= {c["root"] for c in found if c["label"] in skip}  # dashboard(): Start draws
-    report("projector, after the controls",
-           [f"widget {i}: picture never changed: none of its controls redrew it"
-            for i in sorted(moved - drew) if shown[i]])
-    return len(found)
 
 
 def dashboard(page):
@@ -130,7 +106,9 @@ def test_widgets_at_every_size(projector, lab, edition, name):
             report(size, problems(page))
             photograph(page, folder, size)
         resize(page, "projector")
-        assert exercise(page, stem, report), f"{name} shows widgets but no control was found"
+        moved = exercise(page, LONG_RUNNING.get(stem[:2], set()),
+                         lambda label, lines: report(f"projector, after moving {label}", lines))
+        assert moved, f"{name} shows widgets but no control was found"
         if stem.startswith("08"):
             dashboard(page)
         report("projector, after the controls", problems(page))
