@@ -398,3 +398,18 @@ def test_short_or_learning_run_is_not_reported_as_chance():
         warnings.simplefilter("error", ChanceLevelWarning)
         h = fit(lenet(), XS, YS, epochs=1, batch_size=32, progress=False)
     assert len(h["batch_loss"]) == 10
+
+
+def test_a_notebook_progress_bar_wraps_on_a_narrow_screen():
+    # A projector at 150% zoom leaves a 421 px output: the bar's row must wrap, not cut
+    # the accuracy off (the browser test measures it; here, that the row is told to wrap).
+    from tqdm.notebook import tqdm as notebook_tqdm
+    from cnnlib.train import _wrap_row
+    bar = notebook_tqdm(range(2), disable=False)
+    assert bar.container.layout.flex_flow != "row wrap"
+    _wrap_row(bar)
+    assert (bar.container.layout.flex_flow, bar.container.layout.max_width) == ("row wrap", "100%")
+    bar.set_postfix(loss="0.1234", acc="0.9700")
+    assert "it/s" not in str(bar) and "acc=0.9700, loss=0.1234]" in str(bar)
+    bar.close()
+    _wrap_row(iter(()))                      # a terminal bar (no row) is left alone

@@ -110,7 +110,8 @@ def _slider(description, value, low, high, step=1, **kw):
 
 def _digit_slider(images, value=0, description="test digit"):
     return _slider(description, value, 0, len(images) - 1,
-                   layout=W.Layout(width="500px", max_width="100%"))
+                   # 100% less the 2 px margin each side, or a narrow column overflows by 4 px
+                   layout=W.Layout(width="500px", max_width="calc(100% - 4px)"))
 
 
 def digit_browser(splits):
