@@ -122,7 +122,23 @@ def photograph(page, folder, size):
         time.sleep(0.2)
         page.screenshot(path=str(folder / f"{size}-widget{i}.png"),
                         scale="device" if size.startswith("projector") else "css")  # projector: 1280x720
+    if size.startswith("projector"):
+        whole_widgets(page, widgets, folder, size)
     return widgets.count()
+
+
+def whole_widgets(page, widgets, folder, size):
+    """Each widget whole, for a person to look at: a projector shows a tall widget a screen at
+    a time, so the window is made taller (same width, so the same layout) while each is taken."""
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": viewport["width"], "height": 3000})
+    try:
+        for i in range(widgets.count()):
+            widgets.nth(i).evaluate("el => el.scrollIntoView({block: 'start'})")
+            time.sleep(0.3)
+            widgets.nth(i).screenshot(path=str(folder / f"{size}-widget{i}-whole.png"), scale="device")
+    finally:
+        page.set_viewport_size(viewport)
 
 
 def resize(page, size):

@@ -88,3 +88,21 @@ def test_every_control_has_a_name_and_the_canvas_is_labelled(net):
     assert 'setAttribute("role", "img")' in box.canvas._esm
     with pytest.raises(ValueError, match="sample must be one of"):
         drawing_explorer(net, sample="a 10")
+
+
+def test_at_the_presentation_scale_no_two_titles_overlap(net):
+    # With the projector's larger text the five step panels in one row had their titles run
+    # into each other (seen in the browser test's screenshots); every title must stand alone.
+    from cnnlib.viz import presentation
+    previous = presentation._scale
+    try:
+        for scale in (1.0, presentation.PROJECTOR_SCALE):
+            presentation.set_presentation_scale(scale)
+            fig = drawing_view(net, render_strokes(SAMPLES[SMALL_TWO]))
+            fig.draw_without_rendering()             # lay out (constrained) as when shown
+            boxes = [ax.title.get_window_extent() for ax in fig.axes
+                     if ax.get_visible() and ax.get_title()]
+            clashes = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+            assert not clashes, f"scale {scale}: {len(clashes)} pair(s) of titles overlap"
+    finally:
+        presentation._scale = previous

@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 
 from ..data.preprocess import BOX, center_of_mass, preprocess, resize
 from .alt_text import set_alt_text
-from .base import figure, message_figure, show_digit
+from .base import figure, message_figure, presentation_scale, show_digit
 from .probabilities import probability_bars
 from .trained import conv_map_layers, layer_outputs, plot_layer_maps, to_input
 
@@ -116,10 +116,14 @@ def drawing_view(net, image):
         fig = message_figure(f"{err} Drag the mouse (or a finger) over the canvas.")
         return set_alt_text(fig, str(err))
     image = np.asarray(image, dtype=np.float64)
-    # three rows, 9 inches wide: titles stay readable when a projector shows it small
-    fig = figure(figsize=(9, 9.4), layout="constrained")
-    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[1, 0.95, 1.45])
-    row = top.subplots(1, 5)
+    # three rows, 9 inches wide: titles stay readable when a projector shows it small; with
+    # the presentation scale's larger text the five steps take two rows, or titles collide
+    big = presentation_scale() > 1
+    fig = figure(figsize=(9, 12.4 if big else 9.4), layout="constrained")
+    top, middle, bottom = fig.subfigures(3, 1, height_ratios=[2 if big else 1, 0.95, 1.45])
+    row = top.subplots(2, 3).ravel() if big else top.subplots(1, 5)
+    if big:
+        row[5].set_visible(False)
     _steps(row[:4], image, steps)
     readings = _compare(zip([row[4], None], middle.subplots(1, 2)), net, image, steps)
     outs = layer_outputs(net, steps.digit)

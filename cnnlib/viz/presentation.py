@@ -1,7 +1,7 @@
 """The presentation scale: figures readable from the back of a classroom.
 
     set_presentation_scale(1.6)        # or CNNLIB_PRESENTATION_SCALE=1.6 before starting Jupyter
-    text_px(fig, 653, 1.5)             # its smallest text in device px on a projector
+    text_px(fig, 648, 1.5)             # its smallest text in device px on a projector
 
 cnnlib.viz.base.figure reads presentation_scale() for every new figure: at scale s a
 figure is drawn figsize / s inches at s times the dpi, so it keeps its size in pixels and
@@ -18,10 +18,11 @@ __all__ = ["PROJECTOR", "PROJECTOR_SCALE", "SCALE_ENV", "presentation_scale",
 SCALE_ENV = "CNNLIB_PRESENTATION_SCALE"
 SCALE_RANGE = (0.5, 4.0)
 # A projector at 1280x720 and 150 % zoom: 853x480 CSS px, 1.5 device px each. With the
-# file browser closed (Ctrl+B) JupyterLab 4's output column is this wide (measured in
-# Chromium); at PROJECTOR_SCALE every widget's figure text is >= 12 device px there
+# file browser closed (Ctrl+B) JupyterLab 4 shows a widget's picture at most this wide
+# (tests/test_browser_presentation.py measures it in Chromium and fails if pictures are
+# shown narrower); at PROJECTOR_SCALE every widget's figure text is >= 12 device px there
 # (tests/test_viz_widgets.py checks it).
-PROJECTOR = {"column_css_px": 653, "device_scale": 1.5, "min_text_px": 12}
+PROJECTOR = {"column_css_px": 648, "device_scale": 1.5, "min_text_px": 12}
 PROJECTOR_SCALE = 1.6
 
 _scale = None       # None: read SCALE_ENV (1 when unset)
