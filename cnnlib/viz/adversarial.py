@@ -13,6 +13,7 @@ import numpy as np
 from ..attacks import fgsm, pgd, sign_noise
 from .alt_text import set_alt_text
 from .base import DIVERGING, figure, say, show_digit, symmetric_limit
+from .describe_trained import describe_attack
 from .probabilities import probability_bars
 
 __all__ = ["ATTACKS", "attack_view", "plot_attack", "plot_eps_histogram", "plot_saliency"]
@@ -69,10 +70,7 @@ def plot_attack(net, x, adv, label=None, title="adversarial"):
     probability_bars(axes[3], p, label, "probabilities, original")
     probability_bars(axes[4], q, label, f"probabilities, {title}")
     fig.tight_layout()
-    return set_alt_text(fig, f"A digit the network reads as {p.argmax()} with {p.max():.0%}, "
-                             f"the change added to it (largest change {top:.3f} per pixel), "
-                             f"and the changed digit, read as {q.argmax()} with {q.max():.0%}; "
-                             f"bar charts of the ten class probabilities before and after.")
+    return set_alt_text(fig, describe_attack(p, q, label, delta, title))
 
 
 def attack_view(net, x, label, eps=0.1, attack="FGSM", target=None, steps=10):

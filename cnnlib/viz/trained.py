@@ -19,7 +19,9 @@ from ..augment import transform_digit
 from ..conv import Conv2D
 from ..layers import ReLU
 from .activations import to_input, trace_activations
+from .alt_text import set_alt_text
 from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
+from .describe_trained import describe_maps, describe_mistakes, describe_prediction
 from .probabilities import probability_bars
 
 __all__ = ["conv_map_layers", "first_conv_weights", "layer_outputs", "load_trained",
@@ -206,7 +208,7 @@ def plot_most_wrong(net, x, y, images, n=12, ncols=6, probs=None):
         show_digit(ax, images[i], f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
                    f"confidence {probs[i].max():.0%}", fontsize=8, color=MESSAGE_COLOR)
     fig.tight_layout()
-    return fig
+    return set_alt_text(fig, describe_mistakes(idx, y, probs))
 
 
 def plot_confidence_histogram(probs, y, ax=None, bins=20):
@@ -262,7 +264,9 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
         footnote(fig, "The digit has left the picture (blank input): the answer only "
                  "reflects the biases.")
     outs = layer_outputs(net, digit)
+    said = [describe_prediction(p, label, index)]
     for k, i in enumerate(conv_map_layers(net)[:2]):   # near-square blocks: 16 maps -> 4x4
         plot_layer_maps(net, digit, [i], ncols=int(np.ceil(np.sqrt(len(outs[i])))),
                         axes=[fig.add_subplot(grid[2 + k])])
-    return fig
+        said.append(describe_maps(f"Layer {i} ({type(net.layers[i]).__name__})", outs[i]))
+    return set_alt_text(fig, " ".join(said))
