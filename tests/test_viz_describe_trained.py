@@ -15,10 +15,13 @@ from cnnlib.viz.activations import trace_activations
 from cnnlib.viz.adversarial import attack_view
 from cnnlib.viz.alt_text import ALT_ATTRIBUTE, alt_text
 from cnnlib.viz.depth import plot_signal, signal_variances
-from cnnlib.viz.describe_trained import describe_confusion, describe_signal
+from cnnlib.viz.describe_trained import (describe_confusion, describe_signal,
+                                         describe_transform_accuracy)
 from cnnlib.viz.evaluation import plot_confusion_matrix
-from cnnlib.viz.robustness import plot_transform_effect
-from cnnlib.viz.trained import conv_map_layers, plot_most_wrong, predict_view, to_input
+from cnnlib.viz.robustness import (plot_transform_accuracy, plot_transform_effect,
+                                    transform_accuracy)
+from cnnlib.viz.trained import (conv_map_layers, first_conv_weights, plot_confidence_histogram,
+                                 plot_filters, plot_most_wrong, predict_view, to_input)
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +165,52 @@ def test_attack_says_both_answers_and_the_size_of_the_change():
     assert f"at most {delta.max():.3f} per pixel, that much on {at_max} of {delta.size}" in text
     assert alt_text(attack_view(net, x, label, 0.1, "random signs", target=3)).startswith(
         "A message: cannot attack")
+
+
+# notebook 11: filters, confidence, accuracy of moved digits ----------------------------------
+
+def test_filters_name_the_range_and_the_largest_filter(net):
+    w = first_conv_weights(net)
+    norms = [np.sqrt((f ** 2).sum()) for f in w]
+    text = own(plot_filters(w))
+    assert f"{len(w)} filter(s) of {w.shape[1]} channel(s), {w.shape[2]}×{w.shape[3]}" in text
+    assert f"weights from {w.min():.2g} (blue) to {w.max():.2g} (red)" in text
+    largest = int(np.argmax(norms))
+    assert f"filter f{largest} has the largest weights (norm {norms[largest]:.2g})" in text
+
+
+def test_confidence_compares_accuracy_with_mean_confidence(net, digits):
+    images, labels = digits
+    probs = net.predict_proba(to_input(images))
+    right = probs.argmax(axis=1) == labels
+    conf = probs.max(axis=1)
+    text = own(plot_confidence_histogram(probs, labels))
+    assert f"{right.sum()} correct" in text and f"{(~right).sum()} wrong" in text
+    assert f"accuracy {right.mean():.1%} against mean confidence {conf.mean():.1%}" in text
+    assert ("over-confident" in text) == (conf.mean() - right.mean() > 0.005)
+    sure = np.eye(10)[labels]                      # every answer right with probability 1
+    assert "calibrated on average" in own(plot_confidence_histogram(sure, labels))
+
+
+def test_transform_accuracy_names_the_best_and_worst_move(net, digits):
+    images, labels = digits
+    shifts, angles = (-6, 0, 6), (0, 90)
+    shift_acc, angle_acc = transform_accuracy(net, images, labels, shifts, angles)
+    text = own(plot_transform_accuracy(shifts, shift_acc, angles, angle_acc))
+    lo = int(np.argmin(shift_acc))
+    assert f"lowest {shift_acc[lo]:.0%} at {shifts[lo]} pixels" in text
+    hi = int(np.argmax(angle_acc))
+    assert f"rotated, highest {angle_acc[hi]:.0%} at {angles[hi]}°" in text
+
+
+def test_transform_accuracy_text_follows_the_numbers():
+    rng = np.random.default_rng(2)
+    shifts, angles = [-4, -2, 0, 2, 4], [-60, 0, 60]
+    shift_acc, angle_acc = rng.permutation(5) / 5, rng.permutation(3) / 3
+    text = describe_transform_accuracy(shifts, shift_acc, angles, angle_acc)
+    for xs, ys, what, unit in ((shifts, shift_acc, "shifted right", " pixels"),
+                               (angles, angle_acc, "rotated", "°")):
+        hi, lo = int(np.argmax(ys)), int(np.argmin(ys))
+        assert (f"{what}, highest {ys[hi]:.0%} at {xs[hi]}{unit} and lowest {ys[lo]:.0%} at "
+                f"{xs[lo]}{unit}") in text
+    assert describe_transform_accuracy([], [], [], []).endswith("nothing measured.")

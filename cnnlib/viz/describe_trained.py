@@ -9,8 +9,9 @@ No notebook introduces it: every notebook hears it through the figures it shows.
 """
 import numpy as np
 
-__all__ = ["describe_attack", "describe_confusion", "describe_maps", "describe_mistakes",
-           "describe_prediction", "describe_signal", "describe_transform"]
+__all__ = ["describe_attack", "describe_confidence", "describe_confusion", "describe_filters",
+           "describe_maps", "describe_mistakes", "describe_prediction", "describe_signal",
+           "describe_transform", "describe_transform_accuracy"]
 
 MAX_LISTED = 3      # confusions / mistakes read out one by one
 
@@ -25,8 +26,9 @@ def describe_prediction(p, label, index):
     """11, digit explorer: what the network reads, the runner-up, and whether it is right."""
     p = np.asarray(p, dtype=float)
     top, second = np.argsort(-p, kind="stable")[:2]
-    verdict = "" if label is None else (" (right)." if top == label else
-                                         f" (wrong: the label is {label}, which gets {p[label]:.1%}).")
+    wrong = f" (wrong: the label is {label}, which gets {p[label]:.1%})." if label is not None \
+        else ""
+    verdict = " (right)." if label is not None and top == label else wrong
     who = f"Test digit #{index}" + ("" if label is None else f", label {label}")
     return (f"{who}: the network reads it as {_reading(p)}, runner-up {int(second)} "
             f"({p[second]:.1%})" + (verdict or "."))
@@ -109,3 +111,38 @@ def describe_signal(runs):
         parts.append(f"with {name} the output variance {move} (gradient variance at layer 1: "
                      f"{float(grads[0]):.2g})")
     return "Variance of the signal per layer, log scale: " + "; ".join(parts) + "."
+
+
+def describe_filters(w):
+    """11: the filters (F, C, KH, KW): their weight range and the filter with the most weight."""
+    w = np.asarray(w, dtype=float)
+    norms = np.sqrt((w.reshape(len(w), -1) ** 2).sum(axis=1))
+    k = int(np.argmax(norms))
+    return (f"{w.shape[0]} filter(s) of {w.shape[1]} channel(s), {w.shape[2]}×{w.shape[3]}, "
+            f"weights from {w.min():.2g} (blue) to {w.max():.2g} (red); filter f{k} has the "
+            f"largest weights (norm {norms[k]:.2g}), filter f{int(np.argmin(norms))} the "
+            f"smallest ({norms.min():.2g}).")
+
+
+def describe_confidence(conf, right):
+    """11: confidence (largest probability) of correct and wrong answers, and calibration."""
+    conf, right = np.asarray(conf, dtype=float), np.asarray(right, dtype=bool)
+    parts = [f"{int(s.sum())} {name} with median confidence {np.median(conf[s]):.1%}"
+             for s, name in ((right, "correct"), (~right, "wrong")) if s.any()]
+    gap = conf.mean() - right.mean()
+    verdict = ("over-confident" if gap > 0.005 else "under-confident" if gap < -0.005
+               else "calibrated on average")
+    return (f"Confidence of {len(conf):,} answers: " + ", ".join(parts) + f"; accuracy "
+            f"{right.mean():.1%} against mean confidence {conf.mean():.1%}: {verdict}.")
+
+
+def describe_transform_accuracy(shifts, shift_acc, angles, angle_acc):
+    """11: accuracy of moved digits: the worst shift and the worst rotation."""
+    parts = []
+    for xs, ys, what, unit in ((shifts, shift_acc, "shifted right", " pixels"),
+                               (angles, angle_acc, "rotated", "°")):
+        if len(ys):
+            hi, lo = int(np.argmax(ys)), int(np.argmin(ys))
+            parts.append(f"{what}, highest {ys[hi]:.0%} at {xs[hi]:g}{unit} and lowest "
+                         f"{ys[lo]:.0%} at {xs[lo]:g}{unit}")
+    return "Accuracy of moved digits: " + ("; ".join(parts) or "nothing measured") + "."

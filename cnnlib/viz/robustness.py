@@ -13,7 +13,7 @@ from ..augment import transform_digit
 from .activations import to_input
 from .alt_text import set_alt_text
 from .base import figure, footnote, say, show_digit
-from .describe_trained import describe_transform
+from .describe_trained import describe_transform, describe_transform_accuracy
 from .probabilities import probability_bars
 
 __all__ = ["plot_transform_accuracy", "plot_transform_effect", "transform_accuracy"]
@@ -73,4 +73,4 @@ def plot_transform_accuracy(shifts, shift_acc, angles, angle_acc):
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
+    return set_alt_text(fig, describe_transform_accuracy(shifts, shift_acc, angles, angle_acc))

@@ -21,7 +21,8 @@ from ..layers import ReLU
 from .activations import to_input, trace_activations
 from .alt_text import set_alt_text
 from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
-from .describe_trained import describe_maps, describe_mistakes, describe_prediction
+from .describe_trained import (describe_confidence, describe_filters, describe_maps,
+                               describe_mistakes, describe_prediction)
 from .probabilities import probability_bars
 
 __all__ = ["conv_map_layers", "first_conv_weights", "layer_outputs", "load_trained",
@@ -115,7 +116,8 @@ def plot_filters(w, ax=None):
         raise ValueError("the filters contain NaN or infinite weights: the training diverged.")
     f, c, kh, kw = w.shape
     maps = w.transpose(1, 0, 2, 3).reshape(c * f, kh, kw)       # channel-major: one row each
-    if ax is None:
+    own = ax is None             # only a figure of our own gets the filters' alt text
+    if own:
         fig = figure(figsize=(min(1.1 * f + 1.5, 16), 1.3 * c + 1.0))
         ax = fig.add_subplot()
     im = _show_mosaic(ax, maps, f, DIVERGING, True, labels=[f"f{i}" for i in range(f)] * c,
@@ -126,7 +128,7 @@ def plot_filters(w, ax=None):
     ax.figure.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(f"{f} filter(s) of {c} channel(s), {kh}×{kw}"
                  + (" (row = input channel)" if c > 1 else ""), fontsize=10, pad=16)
-    return ax.figure
+    return set_alt_text(ax.figure, describe_filters(w)) if own else ax.figure
 
 
 def layer_outputs(net, image):
@@ -223,7 +225,8 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
         raise ValueError(f"expected probs (N, K) and y (N,) with N >= 1; got {probs.shape}, "
                          f"{y.shape}")
     conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
-    if ax is None:
+    own = ax is None
+    if own:
         ax = figure(figsize=(7, 3.2)).add_subplot()
     edges = np.linspace(1 / probs.shape[1], 1, bins + 1)
     ax.hist([conf[right], conf[~right]], bins=edges, color=["tab:blue", "tab:orange"],
@@ -232,7 +235,7 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
     ax.set_ylabel("digits (log scale)")
     ax.set_title(f"accuracy {right.mean():.1%}, mean confidence {conf.mean():.1%}", fontsize=10)
     ax.legend(loc="upper left")
-    return ax.figure
+    return set_alt_text(ax.figure, describe_confidence(conf, right)) if own else ax.figure
 
 
 def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
