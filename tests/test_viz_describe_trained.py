@@ -12,16 +12,17 @@ from cnnlib.augment import transform_digit
 from cnnlib.data import load_mnist, to_float
 from cnnlib.saliency import with_input_gradient
 from cnnlib.viz.activations import trace_activations
-from cnnlib.viz.adversarial import attack_view
+from cnnlib.viz.adversarial import attack_view, plot_eps_histogram
 from cnnlib.viz.alt_text import ALT_ATTRIBUTE, alt_text
 from cnnlib.viz.depth import plot_signal, signal_variances
 from cnnlib.viz.describe_trained import (describe_confusion, describe_signal,
                                          describe_transform_accuracy)
-from cnnlib.viz.evaluation import plot_confusion_matrix
+from cnnlib.viz.evaluation import plot_confusion_matrix, plot_optimizer_comparison
 from cnnlib.viz.robustness import (plot_transform_accuracy, plot_transform_effect,
                                     transform_accuracy)
 from cnnlib.viz.trained import (conv_map_layers, first_conv_weights, plot_confidence_histogram,
-                                 plot_filters, plot_most_wrong, predict_view, to_input)
+                                 plot_filters, plot_layer_maps, plot_most_wrong, predict_view,
+                                 to_input)
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +215,49 @@ def test_transform_accuracy_text_follows_the_numbers():
         assert (f"{what}, highest {ys[hi]:.0%} at {xs[hi]}{unit} and lowest {ys[lo]:.0%} at "
                 f"{xs[lo]}{unit}") in text
     assert describe_transform_accuracy([], [], [], []).endswith("nothing measured.")
+
+
+# notebook 10: optimizers; notebook 13: smallest flipping eps ---------------------------------
+
+def test_optimizer_comparison_says_where_each_loss_ends_and_which_is_lowest():
+    rng = np.random.default_rng(4)
+    histories = {name: {"batch_loss": list(2.3 * np.exp(-rate * np.arange(60)) +
+                                           0.01 * rng.random(60)), "loss": [0.0] * 3}
+                 for name, rate in (("SGD", 0.01), ("Adam", 0.08))}
+    histories["diverged"] = {"loss": [2.3, float("nan"), float("nan")]}
+    text = own(plot_optimizer_comparison(histories, every=20))
+    ends = {}
+    for name in ("SGD", "Adam"):
+        loss = np.asarray(histories[name]["batch_loss"])
+        first, last = loss[:20].mean(), loss[-20:].mean()
+        ends[name] = last
+        assert f"{name} falls from {first:.2g} to {last:.2g}" in text
+    best = min(ends, key=ends.get)
+    assert f"lowest at the end: {best} ({ends[best]:.2g})" in text
+    assert "diverged: loss not finite from epoch 2 on" in text
+
+
+def test_eps_histogram_gives_medians_and_the_never_flipped():
+    rng = np.random.default_rng(5)
+    runs = {"FGSM": rng.random(40) * 0.3, "PGD": rng.random(40) * 0.2}
+    runs["FGSM"][:4] = np.inf
+    text = own(plot_eps_histogram(runs, 0.3))
+    for name, eps in runs.items():
+        done = eps[np.isfinite(eps)]
+        assert f"{name}: median {np.median(done):.3f}, {len(eps) - len(done)} of 40" in text
+    smallest = min(runs, key=lambda n: np.median(runs[n][np.isfinite(runs[n])]))
+    assert f"{smallest} needs the smallest ε" in text
+
+
+def test_layer_maps_name_the_strongest_and_the_silent_maps(net, digits):
+    image = digits[0][0]
+    outs = [out[0] for _, out in trace_activations(net, image)]
+    text = own(plot_layer_maps(net, image))
+    for i in conv_map_layers(net):
+        maps = outs[i]
+        means = maps.reshape(len(maps), -1).mean(axis=1)
+        silent = sum(not m.any() for m in maps)
+        said = (f"Layer {i} ({type(net.layers[i]).__name__}): {len(maps)} maps of "
+                f"{maps.shape[1]}×{maps.shape[2]}, the strongest on average is map "
+                f"{int(np.argmax(means))} (mean {means.max():.2g})")
+        assert said + (f", {silent} " if silent else ".") in text

@@ -13,7 +13,7 @@ import numpy as np
 from ..attacks import fgsm, pgd, sign_noise
 from .alt_text import set_alt_text
 from .base import DIVERGING, figure, say, show_digit, symmetric_limit
-from .describe_trained import describe_attack
+from .describe_trained import describe_attack, describe_eps
 from .probabilities import probability_bars
 
 __all__ = ["ATTACKS", "attack_view", "plot_attack", "plot_eps_histogram", "plot_saliency"]
@@ -116,6 +116,4 @@ def plot_eps_histogram(eps_by_attack, high, bins=25):
     ax.set_xlabel("smallest ε that changes the answer (pixel range is 1)")
     ax.set_ylabel("digits")
     ax.legend(fontsize=8)
-    names = ", ".join(eps_by_attack)
-    return set_alt_text(fig, f"Overlaid histograms of the smallest eps that changes the "
-                             f"network's answer, per digit, for {names}, from 0 to {high:g}.")
+    return set_alt_text(fig, describe_eps(eps_by_attack))

@@ -9,8 +9,8 @@ No notebook introduces it: every notebook hears it through the figures it shows.
 """
 import numpy as np
 
-__all__ = ["describe_attack", "describe_confidence", "describe_confusion", "describe_filters",
-           "describe_maps", "describe_mistakes", "describe_prediction", "describe_signal",
+__all__ = ["describe_attack", "describe_confidence", "describe_confusion", "describe_eps",
+           "describe_filters", "describe_maps", "describe_optimizers", "describe_mistakes", "describe_prediction", "describe_signal",
            "describe_transform", "describe_transform_accuracy"]
 
 MAX_LISTED = 3      # confusions / mistakes read out one by one
@@ -146,3 +146,31 @@ def describe_transform_accuracy(shifts, shift_acc, angles, angle_acc):
             parts.append(f"{what}, highest {ys[hi]:.0%} at {xs[hi]:g}{unit} and lowest "
                          f"{ys[lo]:.0%} at {xs[lo]:g}{unit}")
     return "Accuracy of moved digits: " + ("; ".join(parts) or "nothing measured") + "."
+
+
+def describe_optimizers(curves, notes=()):
+    """10: each run's (smoothed) training loss, first and last drawn value, and the lowest.
+    curves {label: (first, last)}; notes: the figure's own notes (diverged runs)."""
+    parts = [f"{name} {'falls' if last < first else 'rises' if last > first else 'stays'} "
+             f"from {first:.2g} to {last:.2g}" for name, (first, last) in curves.items()]
+    text = "Training loss per run: " + ("; ".join(parts) or "nothing to draw")
+    if len(curves) > 1:
+        best = min(curves, key=lambda name: curves[name][1])
+        text += f"; lowest at the end: {best} ({curves[best][1]:.2g})"
+    return text + "." + "".join(f" {n}" for n in notes)
+
+
+def describe_eps(eps_by_attack):
+    """13: per attack, the median smallest flipping ε and how many digits never flipped."""
+    parts, medians = [], {}
+    for name, eps in eps_by_attack.items():
+        eps = np.asarray(eps, dtype=float)
+        done = eps[np.isfinite(eps)]
+        if len(done):
+            medians[name] = float(np.median(done))
+        parts.append(f"{name}: " + (f"median {medians[name]:.3f}, " if len(done) else "")
+                     + f"{len(eps) - len(done)} of {len(eps)} digits never flipped")
+    text = "Smallest ε that changes the answer, per digit: " + "; ".join(parts)
+    if len(medians) > 1:
+        text += f"; {min(medians, key=medians.get)} needs the smallest ε"
+    return text + "."

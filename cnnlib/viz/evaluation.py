@@ -15,7 +15,7 @@ import numpy as np
 
 from .alt_text import set_alt_text
 from .base import MESSAGE_COLOR, axes_or_new, note
-from .describe_trained import describe_confusion
+from .describe_trained import describe_confusion, describe_optimizers
 
 __all__ = ["block_means", "normalize_rows", "plot_confusion_matrix",
            "plot_optimizer_comparison", "short_count"]
@@ -120,8 +120,9 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
     """
     if every < 1:
         raise ValueError(f"every must be >= 1 batch; got {every}.")
+    own_figure = ax is None
     ax = axes_or_new(ax, (7, 3.8))
-    notes = []
+    notes, curves = [], {}
     if not histories:
         notes.append("no runs given: pass {label: history} with at least one training history.")
     for i, (label, h) in enumerate((histories or {}).items()):
@@ -139,6 +140,7 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
             where = f"epoch {bad}" if bad else None
         if len(xs):
             ax.plot(xs, ys, color=f"C{i}", label=label)
+            curves[label] = (float(ys[0]), float(ys[-1]))
         if not batch and not epoch:
             notes.append(f"{label}: empty history, nothing drawn.")
         elif where:
@@ -154,4 +156,6 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
     if notes:
         note(ax, "\n".join(notes))
     ax.figure.tight_layout()
+    if own_figure:
+        set_alt_text(ax.figure, describe_optimizers(curves, notes))
     return ax.figure

@@ -164,7 +164,8 @@ def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
         if outs[i].ndim != 3:
             raise ValueError(f"layer {i} ({type(net.layers[i]).__name__}) outputs shape "
                              f"{outs[i].shape}, not feature maps (C, H, W)")
-    if axes is None:
+    own = axes is None           # a figure of our own gets the maps' alt text
+    if own:
         rows = [-(-len(outs[i]) // ncols) for i in picks]
         fig = figure(figsize=(12, 0.6 + 1.6 * sum(rows)), layout="constrained")
         axes = fig.subplots(len(picks), 1, squeeze=False, height_ratios=rows)[:, 0]
@@ -174,6 +175,9 @@ def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
                      maps.min() < 0)
         ax.set_title(f"layer {i} ({type(net.layers[i]).__name__}): {maps.shape[0]} maps of "
                      f"{maps.shape[1]}×{maps.shape[2]}", fontsize=10)
+    if own:
+        set_alt_text(axes[0].figure, " ".join(
+            describe_maps(f"Layer {i} ({type(net.layers[i]).__name__})", outs[i]) for i in picks))
     return axes[0].figure
 
 
