@@ -22,7 +22,8 @@ display) and explains an impossible setting inside the figure instead of raising
     widgets        every notebook widget, built by one call (kernel_editor, ...)   (00-13)
     show           show_source: the engine's own code, displayed in a notebook     (00-11)
     alt_text       alt text and an opaque white background for every figure shown in Jupyter
-    describe       alt texts that say what a figure teaches, from its numbers          (00-08)
+    describe       alt texts that say what a figure teaches, from its numbers          (00-10)
+    describe_trained  the same for the trained network's figures                    (10-13)
     health         layer health (weight/gradient norms, dead ReLUs), divergence advice (08)
     health_plot    the dashboard's health panels and its alt text                      (08)
     palette        colour pairs that stay apart for colour-blind eyes, and the rule    (all)

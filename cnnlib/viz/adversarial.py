@@ -13,6 +13,7 @@ import numpy as np
 from ..attacks import fgsm, pgd, sign_noise
 from .alt_text import set_alt_text
 from .base import DIVERGING, figure, say, show_digit, symmetric_limit
+from .describe_trained import describe_attack, describe_eps
 from .probabilities import probability_bars
 
 __all__ = ["ATTACKS", "attack_view", "plot_attack", "plot_eps_histogram", "plot_saliency"]
@@ -69,10 +70,7 @@ def plot_attack(net, x, adv, label=None, title="adversarial"):
     probability_bars(axes[3], p, label, "probabilities, original")
     probability_bars(axes[4], q, label, f"probabilities, {title}")
     fig.tight_layout()
-    return set_alt_text(fig, f"A digit the network reads as {p.argmax()} with {p.max():.0%}, "
-                             f"the change added to it (largest change {top:.3f} per pixel), "
-                             f"and the changed digit, read as {q.argmax()} with {q.max():.0%}; "
-                             f"bar charts of the ten class probabilities before and after.")
+    return set_alt_text(fig, describe_attack(p, q, label, delta, title))
 
 
 def attack_view(net, x, label, eps=0.1, attack="FGSM", target=None, steps=10):
@@ -118,6 +116,4 @@ def plot_eps_histogram(eps_by_attack, high, bins=25):
     ax.set_xlabel("smallest ε that changes the answer (pixel range is 1)")
     ax.set_ylabel("digits")
     ax.legend(fontsize=8)
-    names = ", ".join(eps_by_attack)
-    return set_alt_text(fig, f"Overlaid histograms of the smallest eps that changes the "
-                             f"network's answer, per digit, for {names}, from 0 to {high:g}.")
+    return set_alt_text(fig, describe_eps(eps_by_attack))

@@ -16,6 +16,7 @@ from ..layers import Linear
 from ..losses import softmax_cross_entropy
 from .alt_text import set_alt_text
 from .base import message_figure, note, show_digit, subplots
+from .describe_trained import describe_signal
 from .widgets import FigureWidget
 
 __all__ = ["init_scale_explorer", "plot_augmented", "plot_schedules", "plot_signal",
@@ -69,12 +70,7 @@ def plot_signal(runs, axes=None, figsize=(10, 3.4)):
     axes[0].legend(fontsize=8)
     if not finite:
         note(axes[1], "values of 0, inf or NaN are left out")
-    names = ", ".join(runs)
-    last = {k: (a[-1], g[0]) for k, (a, g) in runs.items()}
-    summary = "; ".join(f"{k}: last output variance {a:.2g}, first-layer gradient variance "
-                        f"{g:.2g}" for k, (a, g) in last.items())
-    return set_alt_text(fig, f"Two log-scale line plots of the variance per layer of a deep "
-                             f"stack for {names}. {summary}.")
+    return set_alt_text(fig, describe_signal(runs))
 
 
 def init_scale_explorer(x, y, depth=15, width=128):

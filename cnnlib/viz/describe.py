@@ -11,10 +11,11 @@ import math
 
 import numpy as np
 
-__all__ = ["describe_convolution", "describe_conv_touch", "describe_digit", "describe_history",
+__all__ = ["describe_class_balance", "describe_convolution", "describe_conv_touch",
+           "describe_digit", "describe_digit_grid", "describe_history",
            "describe_pool_routing", "describe_pooling", "describe_probabilities"]
 
-MAX_LISTED = 9      # windows read out one by one; more are summarised
+MAX_LISTED = 9      # windows or wrong digits read out one by one; more are summarised
 
 
 def _num(v):
@@ -110,3 +111,29 @@ def describe_probabilities(p, label, temperature, loss):
     return (f"Softmax at temperature {temperature:.3g}: class {top} is most probable "
             f"({p[top]:.2f}); the correct class {label} gets p = {p[label]:.3g}, so the loss "
             f"-log p is {loss:.3g}" + (" (the correct class wins)." if top == label else "."))
+
+
+def describe_digit_grid(indices, labels=None, predictions=None):
+    """00, 10: which digits a grid shows, their labels, and which predictions are wrong."""
+    first, last = int(indices[0]), int(indices[-1])
+    text = f"{len(indices)} digits, #{first} to #{last}"
+    if labels is not None:
+        text += ", labels " + " ".join(str(labels[i]) for i in indices)
+    if predictions is None:
+        return text + "."
+    if labels is None:
+        return text + ", predicted " + " ".join(str(predictions[i]) for i in indices) + "."
+    wrong = [i for i in indices if predictions[i] != labels[i]]
+    said = ", ".join(f"#{i}: a {labels[i]} read as {predictions[i]}" for i in wrong[:MAX_LISTED])
+    return text + (f"; {len(wrong)} predicted wrong (in red): {said}." if wrong else
+                   "; every prediction is right.")
+
+
+def describe_class_balance(train, test):
+    """00: how many digits each set has, and its rarest and most common class."""
+    parts = []
+    for name, c in (("training", np.asarray(train)), ("test", np.asarray(test))):
+        lo, hi = int(np.argmin(c)), int(np.argmax(c))
+        parts.append(f"the {name} set has {int(c.sum()):,} digits, from {int(c[lo]):,} of class "
+                     f"{lo} to {int(c[hi]):,} of class {hi}")
+    return "Examples per class: " + "; ".join(parts) + "."

@@ -11,7 +11,7 @@ import numpy as np
 from ..checks import check_labels
 from .alt_text import set_alt_text
 from .base import presentation_scale, say, show_digit, subplots
-from .describe import describe_digit
+from .describe import describe_class_balance, describe_digit, describe_digit_grid
 
 __all__ = ["browse_digit", "plot_class_balance", "plot_digit_values", "show_digits"]
 
@@ -64,7 +64,7 @@ def show_digits(images, labels=None, predictions=None, n=16, ncols=8, start=0):
                 color = "red"
         show_digit(ax, images[i], title, fontsize=8, color=color)
     fig.tight_layout()
-    return fig
+    return set_alt_text(fig, describe_digit_grid(idx, labels, predictions))
 
 
 def plot_digit_values(image, ax=None, title=None, fontsize=5.5):
@@ -121,6 +121,7 @@ def plot_class_balance(y_train, y_test, num_classes=10, ax=None):
     ax.legend(loc="upper center", ncols=2)
     if own:
         ax.figure.tight_layout()
+        set_alt_text(ax.figure, describe_class_balance(*counts))
     return ax.figure
 
 

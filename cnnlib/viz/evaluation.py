@@ -13,7 +13,9 @@ import math
 
 import numpy as np
 
+from .alt_text import set_alt_text
 from .base import MESSAGE_COLOR, axes_or_new, note
+from .describe_trained import describe_confusion, describe_optimizers
 
 __all__ = ["block_means", "normalize_rows", "plot_confusion_matrix",
            "plot_optimizer_comparison", "short_count"]
@@ -61,6 +63,7 @@ def plot_confusion_matrix(cm, ax=None, normalize=False, names=None, title=None):
     names = [str(i) for i in range(k)] if names is None else [str(n) for n in names]
     if len(names) != k:
         raise ValueError(f"names must have {k} entries, one per class; got {len(names)}.")
+    own_figure = ax is None      # a figure of our own gets the lesson as its alt text
     ax = axes_or_new(ax, (0.45 * k + 2, 0.45 * k + 1.6))
     values = normalize_rows(cm) if normalize else cm.astype(float)
     top = values.max() if values.max() > 0 else 1.0
@@ -81,6 +84,8 @@ def plot_confusion_matrix(cm, ax=None, normalize=False, names=None, title=None):
         ax.text(0.5, -0.25, "the matrix is all zeros: no predictions to show.",
                 transform=ax.transAxes, ha="center", color=MESSAGE_COLOR, fontsize=9)
     ax.figure.tight_layout()
+    if own_figure:
+        set_alt_text(ax.figure, describe_confusion(cm, names))
     return ax.figure
 
 
@@ -115,8 +120,9 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
     """
     if every < 1:
         raise ValueError(f"every must be >= 1 batch; got {every}.")
+    own_figure = ax is None
     ax = axes_or_new(ax, (7, 3.8))
-    notes = []
+    notes, curves = [], {}
     if not histories:
         notes.append("no runs given: pass {label: history} with at least one training history.")
     for i, (label, h) in enumerate((histories or {}).items()):
@@ -134,6 +140,7 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
             where = f"epoch {bad}" if bad else None
         if len(xs):
             ax.plot(xs, ys, color=f"C{i}", label=label)
+            curves[label] = (float(ys[0]), float(ys[-1]))
         if not batch and not epoch:
             notes.append(f"{label}: empty history, nothing drawn.")
         elif where:
@@ -149,4 +156,6 @@ def plot_optimizer_comparison(histories, ax=None, every=20, logy=False):
     if notes:
         note(ax, "\n".join(notes))
     ax.figure.tight_layout()
+    if own_figure:
+        set_alt_text(ax.figure, describe_optimizers(curves, notes))
     return ax.figure

@@ -11,7 +11,9 @@ import numpy as np
 
 from ..augment import transform_digit
 from .activations import to_input
+from .alt_text import set_alt_text
 from .base import figure, footnote, say, show_digit
+from .describe_trained import describe_transform, describe_transform_accuracy
 from .probabilities import probability_bars
 
 __all__ = ["plot_transform_accuracy", "plot_transform_effect", "transform_accuracy"]
@@ -41,7 +43,7 @@ def plot_transform_effect(net, image, label=None, shift=(0, 0), angle=0.0):
     fig.tight_layout()
     if not moved.any():
         footnote(fig, "The digit has left the picture (blank input).")
-    return fig
+    return set_alt_text(fig, describe_transform(probs[0], probs[1], label, shift, angle))
 
 
 def transform_accuracy(net, images, labels, shifts=(), angles=()):
@@ -71,4 +73,4 @@ def plot_transform_accuracy(shifts, shift_acc, angles, angle_acc):
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
+    return set_alt_text(fig, describe_transform_accuracy(shifts, shift_acc, angles, angle_acc))

@@ -19,7 +19,10 @@ from ..augment import transform_digit
 from ..conv import Conv2D
 from ..layers import ReLU
 from .activations import to_input, trace_activations
+from .alt_text import set_alt_text
 from .base import DIVERGING, MESSAGE_COLOR, figure, footnote, say, show_digit, symmetric_limit
+from .describe_trained import (describe_confidence, describe_filters, describe_maps,
+                               describe_mistakes, describe_prediction)
 from .probabilities import probability_bars
 
 __all__ = ["conv_map_layers", "first_conv_weights", "layer_outputs", "load_trained",
@@ -113,7 +116,8 @@ def plot_filters(w, ax=None):
         raise ValueError("the filters contain NaN or infinite weights: the training diverged.")
     f, c, kh, kw = w.shape
     maps = w.transpose(1, 0, 2, 3).reshape(c * f, kh, kw)       # channel-major: one row each
-    if ax is None:
+    own = ax is None             # only a figure of our own gets the filters' alt text
+    if own:
         fig = figure(figsize=(min(1.1 * f + 1.5, 16), 1.3 * c + 1.0))
         ax = fig.add_subplot()
     im = _show_mosaic(ax, maps, f, DIVERGING, True, labels=[f"f{i}" for i in range(f)] * c,
@@ -124,7 +128,7 @@ def plot_filters(w, ax=None):
     ax.figure.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(f"{f} filter(s) of {c} channel(s), {kh}×{kw}"
                  + (" (row = input channel)" if c > 1 else ""), fontsize=10, pad=16)
-    return ax.figure
+    return set_alt_text(ax.figure, describe_filters(w)) if own else ax.figure
 
 
 def layer_outputs(net, image):
@@ -160,7 +164,8 @@ def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
         if outs[i].ndim != 3:
             raise ValueError(f"layer {i} ({type(net.layers[i]).__name__}) outputs shape "
                              f"{outs[i].shape}, not feature maps (C, H, W)")
-    if axes is None:
+    own = axes is None           # a figure of our own gets the maps' alt text
+    if own:
         rows = [-(-len(outs[i]) // ncols) for i in picks]
         fig = figure(figsize=(12, 0.6 + 1.6 * sum(rows)), layout="constrained")
         axes = fig.subplots(len(picks), 1, squeeze=False, height_ratios=rows)[:, 0]
@@ -170,6 +175,9 @@ def plot_layer_maps(net, image, layer_indices=None, ncols=8, axes=None):
                      maps.min() < 0)
         ax.set_title(f"layer {i} ({type(net.layers[i]).__name__}): {maps.shape[0]} maps of "
                      f"{maps.shape[1]}×{maps.shape[2]}", fontsize=10)
+    if own:
+        set_alt_text(axes[0].figure, " ".join(
+            describe_maps(f"Layer {i} ({type(net.layers[i]).__name__})", outs[i]) for i in picks))
     return axes[0].figure
 
 
@@ -206,7 +214,7 @@ def plot_most_wrong(net, x, y, images, n=12, ncols=6, probs=None):
         show_digit(ax, images[i], f"#{i}: true {y[i]} → {probs[i].argmax()}\n"
                    f"confidence {probs[i].max():.0%}", fontsize=8, color=MESSAGE_COLOR)
     fig.tight_layout()
-    return fig
+    return set_alt_text(fig, describe_mistakes(idx, y, probs))
 
 
 def plot_confidence_histogram(probs, y, ax=None, bins=20):
@@ -221,7 +229,8 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
         raise ValueError(f"expected probs (N, K) and y (N,) with N >= 1; got {probs.shape}, "
                          f"{y.shape}")
     conf, right = probs.max(axis=1), probs.argmax(axis=1) == y
-    if ax is None:
+    own = ax is None
+    if own:
         ax = figure(figsize=(7, 3.2)).add_subplot()
     edges = np.linspace(1 / probs.shape[1], 1, bins + 1)
     ax.hist([conf[right], conf[~right]], bins=edges, color=["tab:blue", "tab:orange"],
@@ -230,7 +239,7 @@ def plot_confidence_histogram(probs, y, ax=None, bins=20):
     ax.set_ylabel("digits (log scale)")
     ax.set_title(f"accuracy {right.mean():.1%}, mean confidence {conf.mean():.1%}", fontsize=10)
     ax.legend(loc="upper left")
-    return ax.figure
+    return set_alt_text(ax.figure, describe_confidence(conf, right)) if own else ax.figure
 
 
 def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
@@ -262,7 +271,9 @@ def predict_view(net, images, index, labels=None, shift=(0, 0), angle=0.0):
         footnote(fig, "The digit has left the picture (blank input): the answer only "
                  "reflects the biases.")
     outs = layer_outputs(net, digit)
+    said = [describe_prediction(p, label, index)]
     for k, i in enumerate(conv_map_layers(net)[:2]):   # near-square blocks: 16 maps -> 4x4
         plot_layer_maps(net, digit, [i], ncols=int(np.ceil(np.sqrt(len(outs[i])))),
                         axes=[fig.add_subplot(grid[2 + k])])
-    return fig
+        said.append(describe_maps(f"Layer {i} ({type(net.layers[i]).__name__})", outs[i]))
+    return set_alt_text(fig, " ".join(said))
