@@ -7,8 +7,8 @@
 that is not a Sequential), and otherwise the same step with the batch cut into parts that
 run at the same time: on worker processes (cnnlib.speed.workers, Linux) or on threads
 (cnnlib.speed.parallel; elsewhere, or CNNLIB_SPLIT=threads, or a net with BatchNorm,
-Dropout or Residual layers, whose parts meet on threads: cnnlib.speed.synced). Worker processes started in
-the block stop when it ends, however it ends.
+Dropout or Residual layers, whose parts meet on threads: cnnlib.speed.synced). Worker
+processes started in the block stop when it ends, however it ends.
 
 Both ways run every part through cnnlib.speed.parts.part_gradients and add the parts'
 gradients in a fixed order (so a run repeats exactly): the same numbers as train_step up
