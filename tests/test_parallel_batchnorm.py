@@ -349,3 +349,27 @@ def test_a_batch_that_does_not_fit_gets_the_unsplit_error(monkeypatch):
         assert "1568" in str(plain_error.value)
     finally:
         threads.set_threads(previous[0])
+
+
+def test_a_dropout_net_that_does_not_fit_gets_the_unsplit_error_once(monkeypatch):
+    monkeypatch.setenv("CNNLIB_SPLIT", "threads")
+    monkeypatch.setattr(steps, "parts_for", lambda *a: 2)
+    previous = threads.set_threads(2)
+    try:
+        def build():
+            return Sequential([Conv2D(1, 2, 3, pad=1, seed=1, dtype=np.float64), ReLU(),
+                               Dropout(0.5), Flatten(), Linear(2 * 8 * 8, 3, seed=2,
+                                                                 dtype=np.float64)])
+        x, y = small_batch(8, seed=14)
+        big = np.zeros((8, 1, 10, 10))
+        big[:, :, :8, :8] = x
+        net = build()
+        with pytest.raises(ValueError) as split_error, \
+                steps.split_batches(net, train_step) as step:
+            step(net, big, y, Recorder(net))
+        with pytest.raises(ValueError) as plain_error:
+            train_step(build(), big, y, Recorder(net))
+        assert "8x8" in str(plain_error.value)
+        assert str(split_error.value) == str(plain_error.value).replace("(8,", "(4,")
+    finally:
+        threads.set_threads(previous[0])

@@ -159,8 +159,8 @@ def synchronise(twins, bounds):
                                               start=bounds[k][0], stop=bounds[k][1])
 
     swap([t.layers for t in twins])
-    if meetings:                        # no size hint in a part: its probe would meet others
-        for t in twins:
+    if needs_whole_batch(twins[0]):     # no size hint in a part: its probe would meet others
+        for t in twins:                 # (cnnlib.speed.steps adds it for the whole step)
             t.forward = functools.partial(_bare_forward, t.layers)
     return meetings
 
