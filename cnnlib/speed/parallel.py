@@ -17,11 +17,13 @@ No notebook introduces this module: the README section "Cores and threads" expla
 """
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .parts import part_bounds, part_gradients, replica
+from .synced import Meeting, needs_whole_batch, synchronise
 from .threads import num_threads
 
 __all__ = ["count_parts", "forward_split", "parts_for", "train_step_threads", "work_per_sample"]
@@ -61,11 +63,12 @@ def work_per_sample(net, sample_shape):
     (weights times output positions); sample_shape is one input's shape, e.g. (1, 28, 28)."""
     total, shape = 0, (1,) + tuple(sample_shape)
     for layer in net.layers:
-        out = layer.output_shape(shape)
-        w = layer.params.get("W")
-        if w is not None:
-            total += w.size * int(np.prod(out[2:]))      # 1 for a Linear layer's (N, out)
-        shape = out
+        for leaf in getattr(layer, "inner", [layer]):       # a Residual block's layers
+            out = leaf.output_shape(shape)
+            w = leaf.params.get("W")
+            if w is not None:
+                total += w.size * int(np.prod(out[2:]))  # 1 for a Linear layer's (N, out)
+            shape = out
     return total
 
 
@@ -83,28 +86,48 @@ def parts_for(net, x, min_work=MIN_PART_WORK):
     return count_parts(len(x), parts, work, min_work)
 
 
-def run_parts(fn, chunks):
+def run_parts(fn, chunks, meetings=()):
     """fn(k, chunk) for every chunk, the first on this thread and the rest on the pool;
-    returns the results in order."""
+    returns the results in order. If a part fails, the meetings (cnnlib.speed.synced) are
+    aborted so no part waits for it, and once every part has ended the first failure that
+    is not such an abort is raised."""
     if len(chunks) == 1:
         return [fn(0, chunks[0])]
-    futures = [_pool(len(chunks) - 1).submit(fn, k, c) for k, c in enumerate(chunks) if k]
-    first = fn(0, chunks[0])
-    return [first] + [f.result() for f in futures]
+
+    def guarded(k, chunk):
+        try:
+            return fn(k, chunk)
+        except BaseException:
+            for meeting in meetings:
+                meeting.abort()
+            raise
+
+    futures = [_pool(len(chunks) - 1).submit(guarded, k, c) for k, c in enumerate(chunks) if k]
+    results, errors = [], []
+    for get in [lambda: guarded(0, chunks[0])] + [f.result for f in futures]:
+        try:
+            results.append(get())
+        except BaseException as err:        # wait for the other parts before raising
+            errors.append(err)
+    if errors:
+        raise next((e for e in errors if not isinstance(e, threading.BrokenBarrierError)),
+                   errors[0])
+    return results
 
 
 def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
     """net.forward(x) computed part by part on threads, each part `chunk` images at a time;
     same scores (N, K) up to rounding. The net's own forward caches are left alone unless
-    x is a single chunk on one thread (then this is net.forward(x)).
+    x is a single chunk on one thread, or the net has a BatchNorm or Dropout layer in
+    training mode, whose numbers depend on the whole batch (then this is net.forward(x)).
 
     Why chunks: the intermediate arrays of 64 images stay in a core's cache, those of a
     batch of 1000 do not (the speed-up: benchmarks/RESULTS.md, version 0.4). Not part of a notebook (see the
     README, "Cores and threads").
     """
     parts = parts_for(net, x) if parts is None else count_parts(len(x), parts)
-    if parts == 1 and len(x) <= chunk:
-        return net.forward(x)
+    if parts == 1 and len(x) <= chunk or needs_whole_batch(net):
+        return net.forward(x)            # BatchNorm or Dropout in training mode: unsplit
     twins = [replica(net) for _ in range(parts)]
 
     def part(k, b):
@@ -117,16 +140,24 @@ def forward_split(net, x, parts=None, chunk=FORWARD_CHUNK):
 def train_step_threads(net, xb, yb, optimizer, parts=None):
     """cnnlib.train.train_step with the batch split across threads (at most `parts` parts,
     count_parts). Returns (loss, logits); a NaN or infinite loss is returned without
-    updating, as in train_step.
+    updating, as in train_step. BatchNorm and Dropout layers in training mode (also inside
+    Residual blocks) use the whole batch's statistics and mask (cnnlib.speed.synced), and
+    update their running statistics and batch counter once, as the unsplit step does.
     """
     n = len(xb)
     parts = count_parts(n, parts)
+    bounds = part_bounds(n, parts)
     twins = [replica(net) for _ in range(parts)]
+    meetings = synchronise(twins, bounds)       # BatchNorm and Dropout see the whole batch
+    if meetings:                                # ... and all parts agree on running backward
+        meetings.append(Meeting(parts))
 
     def part(k, b):
-        return part_gradients(twins[k], xb[b[0]:b[1]], yb[b[0]:b[1]], (b[1] - b[0]) / n)
+        whole = (lambda loss: float(meetings[-1].meet(k, np.array(loss))[0])) if meetings \
+            else None
+        return part_gradients(twins[k], xb[b[0]:b[1]], yb[b[0]:b[1]], (b[1] - b[0]) / n, whole)
 
-    results = run_parts(part, part_bounds(n, parts))
+    results = run_parts(part, bounds, meetings)
     loss = sum(r[0] for r in results)
     if math.isfinite(loss):
         for i, layer in enumerate(net.layers):

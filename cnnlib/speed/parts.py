@@ -34,16 +34,18 @@ def replica(net):
     return twin
 
 
-def part_gradients(net, xb, yb, share):
+def part_gradients(net, xb, yb, share, whole_loss=None):
     """Forward, loss and backward of one part (xb, yb) that is `share` of a batch.
 
     Returns (share * the part's mean loss, the part's scores); afterwards every layer's
     grads hold share times the gradient of the part's mean loss. When that loss is NaN or
-    infinite nothing runs backward, as in cnnlib.train.train_step.
+    infinite nothing runs backward, as in cnnlib.train.train_step. whole_loss(share * loss),
+    if given, returns the whole batch's loss, and backward runs only when that is finite:
+    parts whose layers meet in backward (cnnlib.speed.synced) must all run it or none.
     """
     logits = net.forward(xb)
     loss, dlogits = softmax_cross_entropy(logits, yb)
-    if math.isfinite(loss):
+    if math.isfinite(loss * share if whole_loss is None else whole_loss(loss * share)):
         dlogits *= dlogits.dtype.type(share)
         net.backward(dlogits)
     return loss * share, logits

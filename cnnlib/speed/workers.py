@@ -18,6 +18,11 @@ writes its parameter gradients back there; this process does part 0 meanwhile, t
 the parts' gradients in a fixed order and updates. So a run repeats exactly, and the
 numbers are those of the thread split.
 
+Nets with a layer that has buffers (BatchNorm, Dropout, a Residual block) are refused:
+their parts must meet in the middle of a step (the whole batch's statistics and dropout
+mask), which cnnlib.speed.synced does on threads only, and a Residual block's parameters
+are named "<layer>.<inner>.<name>", which the workers do not address.
+
 A worker that fails sends its error back, and the step raises it; an interrupted step
 (Ctrl-C) stops the workers, and the next step starts new ones.
 
@@ -37,7 +42,7 @@ import numpy as np
 from .parts import part_bounds, part_gradients, replica
 from .threads import can_fork
 
-__all__ = ["WorkerTeam", "close_team", "team_for", "worker_peak_memory"]
+__all__ = ["WorkerTeam", "close_team", "has_buffers", "team_for", "worker_peak_memory"]
 
 
 class _Shared:
@@ -102,6 +107,10 @@ class WorkerTeam:
     the workers; it is also closed when it is garbage-collected or Python exits."""
 
     def __init__(self, net, parts, max_batch, sample_shape, dtype, num_classes, out_dtype):
+        if has_buffers(net):
+            raise ValueError("worker processes cannot split a net with BatchNorm, Dropout or "
+                             "Residual layers (their parts need the whole batch's statistics);"
+                             " split it on threads: cnnlib.speed.parallel.train_step_threads.")
         if not can_fork():
             raise RuntimeError("worker processes need fork (Linux); use cnnlib.speed.parallel's "
                                "threads instead.")
@@ -247,6 +256,12 @@ def _signature(net):
     return tuple((type(layer).__name__, tuple((k, v.shape, v.dtype.str)
                                               for k, v in layer.params.items()))
                  for layer in net.layers)
+
+
+def has_buffers(net):
+    """True if a layer of net keeps buffers (BatchNorm, Dropout, a Residual block): such a
+    net splits on threads only."""
+    return any(hasattr(layer, "buffers") for layer in net.layers)
 
 
 _teams = weakref.WeakKeyDictionary()
