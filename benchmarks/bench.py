@@ -119,8 +119,9 @@ def machine_info(threads, torch=None):
                          f"kernel {pool.get('architecture')} num_threads={pool['num_threads']}")
     except ImportError:
         lines.append("  (threadpoolctl not installed: thread count set by environment variables)")
-    lines.append(f"cnnlib threads: {threads} (training batches split on {split_with()}, "
-                 f"inference on threads); load average (1, 5, 15 min): {load()}")
+    lines.append(f"cnnlib threads: {threads} (training batches split on {split_with()}, or on "
+                 "threads for nets with BatchNorm, Dropout or Residual layers; inference on "
+                 f"threads); load average (1, 5, 15 min): {load()}")
     if torch is None:
         lines.append("torch: not installed (torch columns skipped)")
     else:
