@@ -141,8 +141,10 @@ def conv2d_backward_fast(dout, x, w, stride=1, pad=0, cols=None, need_dx=True):
         cols = im2col_batch_last(x, kh, kw, stride, pad)
     drows_t = dout.transpose(1, 2, 3, 0).reshape(n_filt, -1)   # (F, Ho*Wo*N)
     # dw = drows_t @ cols, computed as (cols.T @ drows_t.T).T: the same sums, but OpenBLAS runs
-    # this shape (long rows of cols.T, few columns) faster (benchmarks/RESULTS.md, version 0.4)
-    dw = (cols.T @ drows_t.T).T.reshape(w.shape)
+    # this shape (long rows of cols.T, few columns) faster (benchmarks/RESULTS.md, version 0.4);
+    # np.dot, not @: the same BLAS call and bits, but for this shape @ keeps Python's global lock
+    # while BLAS runs, so two threads' products ran one after the other (version 0.6)
+    dw = np.dot(cols.T, drows_t.T).T.reshape(w.shape)
     db = drows_t.sum(axis=1)
     if not need_dx:
         return None, dw, db

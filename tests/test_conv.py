@@ -350,3 +350,21 @@ FORWARD = [
 @pytest.mark.parametrize("call, exc, words", FORWARD)
 def test_bad_forward_input_says_what_to_do(call, exc, words):
     check_raises(call, exc, *words)
+
+
+@pytest.mark.parametrize("n, c, h, f, k, pad", [(128, 1, 28, 16, 5, 2), (64, 32, 7, 32, 3, 1),
+                                                (7, 3, 9, 4, 3, 0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_dw_through_np_dot_keeps_the_bits_of_the_matmul(n, c, h, f, k, pad, dtype):
+    """conv2d_backward_fast computes dw with np.dot rather than @ (for the first conv's shape
+    @ holds Python's global lock during BLAS, so split parts waited for each other): the same
+    BLAS product, so the same bits as the @ form it replaced."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, c, h, h)).astype(dtype)
+    w = rng.standard_normal((f, c, k, k)).astype(dtype)
+    ho = h + 2 * pad - k + 1
+    dout = rng.standard_normal((n, f, ho, ho)).astype(dtype)
+    cols = im2col_batch_last(x, k, k, 1, pad)
+    before = (cols.T @ dout.transpose(1, 2, 3, 0).reshape(f, -1).T).T.reshape(w.shape)
+    _, dw, _ = conv2d_backward_fast(dout, x, w, 1, pad, cols=cols)
+    np.testing.assert_array_equal(dw, before)
