@@ -105,7 +105,7 @@ def problems(page):
 def kinds(lines):
     """{cell: {problem class}} of problems(page)'s and browser_controls.move's sentences, which
     all read "cell N: class: ..." (classes: error view, traceback in Output, overflow,
-    text cut, not moved)."""
+    text cut, not moved, keys to the notebook)."""
     out = {}
     for line in lines:
         cell, kind = line.split(": ")[:2]

@@ -3,14 +3,15 @@
 controls(page) finds each slider, dropdown, toggle button(s), checkbox, button and number box
 in the notebook on show and tags it (data-probe="n"), so it is found again after redraws.
 move(page, control) focuses it and presses a key: ArrowRight (ArrowLeft at the maximum) on a
-slider's handle, Alt+ArrowDown to open a dropdown's list, ArrowDown (ArrowUp on the last
-option) and Enter to choose (a bare ArrowDown is JupyterLab's "select the next cell"), Enter
-on a button or on a toggle not yet chosen, Space on a checkbox, ArrowUp then Enter in a
-number box. It then
-waits until the kernel has answered and is idle again, and says in a sentence what did not
-happen: the value did not change (not operable by keyboard, or the kernel set it back), or a
-button press never reached the kernel. A keyboard that cannot move a control is a failure:
-the issue asks for widgets a student can use without a mouse.
+slider's handle, a bare ArrowDown (ArrowUp on the last option) on a dropdown, Enter on a
+button or on a toggle not yet chosen, Space on a checkbox, ArrowUp then Enter in a number box.
+It then waits until the kernel has answered and is idle again, and says in a sentence what did
+not happen: the value did not change (not operable by keyboard, or the kernel set it back), a
+button press never reached the kernel, or the key reached JupyterLab's notebook shortcuts
+instead (the active cell or the number of cells changed: ArrowDown on a dropdown is "select
+the next cell" unless the widget's box carries data-lm-suppress-shortcuts, cnnlib.viz.a11y).
+A keyboard that cannot move a control is a failure: the issue asks for widgets a student can
+use without a mouse.
 """
 import time
 
@@ -104,33 +105,27 @@ def wait_idle(page, idle_before, reach_s=5, run_s=180):
         time.sleep(0.1)
 
 
-def _press(page, el, control, value):
+def _keys(el, control, value):
+    """The element to focus and the keys to press on it."""
     kind = control["type"]
     if kind == "slider":
-        handle = el.locator(".noUi-handle").first
         at_max = value["max"] is not None and float(value["now"]) >= float(value["max"])
-        handle.focus()
-        handle.press("ArrowLeft" if at_max else "ArrowRight")
-    elif kind == "dropdown":        # a bare ArrowDown is JupyterLab's "next cell": open the list
-        el.focus()
-        el.press("Alt+ArrowDown")
-        el.press("ArrowUp" if value["now"] == value["max"] else "ArrowDown")
-        el.press("Enter")
-    elif kind == "toggles":
-        buttons = el.locator("button")
-        other = 1 if value["now"] == 0 else 0
-        buttons.nth(other).focus()
-        buttons.nth(other).press("Enter")
-    elif kind == "checkbox":
-        el.focus()
-        el.press("Space")
-    elif kind == "number":
-        el.focus()
-        el.press("ArrowDown" if value["max"] and value["now"] == value["max"] else "ArrowUp")
-        el.press("Enter")
-    else:                                            # button, toggle button
-        el.focus()
-        el.press("Enter")
+        return el.locator(".noUi-handle").first, ["ArrowLeft" if at_max else "ArrowRight"]
+    if kind == "dropdown":          # JupyterLab's "next cell" unless the box suppresses it
+        return el, ["ArrowUp" if value["now"] == value["max"] else "ArrowDown"]
+    if kind == "toggles":
+        return el.locator("button").nth(1 if value["now"] == 0 else 0), ["Enter"]
+    if kind == "checkbox":
+        return el, ["Space"]
+    if kind == "number":
+        return el, ["ArrowDown" if value["max"] and value["now"] == value["max"] else "ArrowUp",
+                    "Enter"]
+    return el, ["Enter"]                             # button, toggle button
+
+
+# Run in the page: [active cell index, number of cells] of the notebook on show.
+CELLS_JS = """() => { const n = window.jupyterapp.shell.currentWidget.content;
+                      return [n.activeCellIndex, n.widgets.length]; }"""
 
 
 def move(page, control):
@@ -138,10 +133,17 @@ def move(page, control):
     el = locate(page, control)
     el.scroll_into_view_if_needed()
     before = el.evaluate(VALUE_JS)
-    idle = page.evaluate(IDLE_JS)[0]
-    _press(page, el, control, before)
+    target, keys = _keys(el, control, before)
+    target.focus()                      # (focus alone makes the control's cell the active one)
+    cells, idle = page.evaluate(CELLS_JS), page.evaluate(IDLE_JS)[0]
+    for key in keys:
+        target.press(key)
     reached = wait_idle(page, idle)
     where = f'cell {control["cell"]}: not moved: {control["type"]} "{control["label"]}"'
+    if page.evaluate(CELLS_JS) != cells:
+        return (f'cell {control["cell"]}: keys to the notebook: {control["type"]} '
+                f'"{control["label"]}": the key press reached JupyterLab\'s notebook shortcuts '
+                f"(active cell, number of cells) {cells} -> {page.evaluate(CELLS_JS)}")
     if control["type"] == "button":
         return None if reached else f"{where}: pressing Enter on it sent nothing to the kernel"
     after = el.evaluate(VALUE_JS)

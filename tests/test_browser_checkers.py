@@ -1,6 +1,9 @@
 """The browser checks can fail: a notebook with each problem a student would meet, one per
 cell (an error view, a traceback in an Output, a picture larger than its box, a cut label, a
-slider that does not move, a picture that no control redraws) and one widget that works, run in JupyterLab on the projector.
+slider that does not move, a picture that no control redraws, a menu whose ArrowDown goes to
+JupyterLab's "next cell" because nothing keeps the notebook's shortcuts out of it) and one
+widget that works (marked as cnnlib's are, cnnlib.viz.a11y), run in JupyterLab on the
+projector.
 Every planted problem must be found in its own cell, and nothing in the working widget.
 """
 import json
@@ -54,7 +57,11 @@ frozen_out = W.Output()
 with frozen_out:
     display(square("gray"))
 W.VBox([W.IntSlider(description="frozen", max=5), frozen_out])""",
-    "works": """good_out = W.Output(layout=W.Layout(min_height="50px"))
+    "keys to the notebook": """W.VBox([W.Dropdown(options=["a", "b", "c"], description="plain menu"),
+        W.Label("(a plain ipywidgets box: no data-lm-suppress-shortcuts)")])""",
+    "works": """from cnnlib.viz.a11y import BOX_CLASS, SliderNames
+
+good_out = W.Output(layout=W.Layout(min_height="50px"))
 good = W.IntSlider(description="works", max=5)
 
 def redraw(change):
@@ -65,7 +72,8 @@ def redraw(change):
 good.observe(redraw, names="value")
 W.VBox([good, W.Dropdown(options=["a", "b"], description="menu"),
         W.ToggleButtons(options=["x", "y"]), W.Checkbox(description="box"),
-        W.BoundedIntText(value=1, max=9, description="number"), good_out])""",
+        W.BoundedIntText(value=1, max=9, description="number"), good_out,
+        SliderNames()]).add_class(BOX_CLASS)""",
 }
 
 

@@ -86,6 +86,10 @@ def test_every_control_has_a_name_and_the_canvas_is_labelled(net):
     for name, control in box.controls.items():
         assert control.description.strip() and control.tooltip.strip(), name
     assert 'setAttribute("role", "img")' in box.canvas._esm
+    # the box is a cnnlib widget box, so keys on its menu reach the menu, not the notebook
+    from cnnlib.viz.a11y import BOX_CLASS, SliderNames
+    assert BOX_CLASS in box._dom_classes
+    assert sum(isinstance(w, SliderNames) for w in box.children[0].children) == 1
     with pytest.raises(ValueError, match="sample must be one of"):
         drawing_explorer(net, sample="a 10")
 

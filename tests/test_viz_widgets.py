@@ -210,6 +210,8 @@ def test_every_widget_names_its_sliders_for_screen_readers(every_widget):
         assert sum(isinstance(w, SliderNames) for w in walk(box)) == 1, name
     assert "[role=\"slider\"]" in ESM and "setAttribute('aria-label', name)" in ESM
     assert f"closest('.{BOX_CLASS}')" in ESM
+    # ... and keeps JupyterLab's notebook shortcuts out of the box (tests/test_browser_keyboard.py)
+    assert "el.setAttribute('data-lm-suppress-shortcuts', 'true')" in ESM
 
 
 def test_a_control_without_a_name_is_refused():

@@ -6,7 +6,13 @@ for=...>), and a Button says its own text, but a slider is a noUiSlider handle
 SliderNames is an invisible anywidget placed inside a widget's box; in the browser it
 copies each slider's description (the label's title, i.e. its tooltip, when it has one)
 into aria-label on the handle and on the editable readout, and again whenever the box
-redraws. FigureWidget and training_dashboard include one; nothing else is needed.
+redraws. FigureWidget, training_dashboard and the drawing widget include one; nothing else is
+needed.
+
+It also marks the box and every control in it that can take focus data-lm-suppress-shortcuts,
+Lumino's way of keeping JupyterLab's keyboard shortcuts away from an element: without it, ArrowDown on a focused menu selects the next cell
+instead of the next option, and a letter key ("a", "b") on a focused slider inserts a cell,
+so a student without a mouse could not use the widgets (tests/test_browser_keyboard.py).
 
 No notebook introduces it: every widget of cnnlib.viz.widgets carries it.
 """
@@ -32,6 +38,17 @@ function nameSliders(box) {
     }
   }
 }
+// Lumino looks for the mark from the focused element up, but the notebook's shortcuts match
+// the focused element itself (".jp-Notebook.jp-mod-commandMode :focus"), so every control
+// that can take focus carries it, not only the box
+const CONTROLS = 'select, input, textarea, button, [tabindex], [role="slider"]';
+function keepShortcutsOut(box) {
+  for (const el of [box, ...box.querySelectorAll(CONTROLS)]) {
+    if (!el.hasAttribute('data-lm-suppress-shortcuts')) {
+      el.setAttribute('data-lm-suppress-shortcuts', 'true');
+    }
+  }
+}
 export default {
   render({ el }) {
     // render() runs before ipywidgets puts el into the page: wait until it is there
@@ -42,8 +59,9 @@ export default {
         if (tries++ < 300) timer = setTimeout(start, 100);
         return;
       }
-      nameSliders(box);
-      watch = new MutationObserver(() => nameSliders(box));
+      const mark = () => { nameSliders(box); keepShortcutsOut(box); };
+      mark();
+      watch = new MutationObserver(mark);
       watch.observe(box, { childList: true, subtree: true });
     };
     start();

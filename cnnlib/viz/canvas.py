@@ -23,6 +23,7 @@ from IPython.display import clear_output, display
 
 from ..data.preprocess import preprocess
 from ..data.strokes import CANVAS, PEN, drawn_samples, render_strokes
+from .a11y import BOX_CLASS, SliderNames
 from .drawing import drawing_view, shrink
 from .trained import to_input
 
@@ -136,10 +137,11 @@ class DrawingExplorer(W.Box):
         self.controls = {"sample": menu, "undo": undo, "clear": clear}
         self.status = W.HTML()
         self.output = W.Output(layout=W.Layout(flex="1 1 560px", min_width="0"))
-        left = W.VBox([self.canvas, menu, W.HBox([undo, clear]), self.status],
+        left = W.VBox([self.canvas, menu, W.HBox([undo, clear]), self.status, SliderNames()],
                       layout=W.Layout(width="300px", max_width="100%", margin="0 12px 8px 0"))
         super().__init__([left, self.output],
                          layout=W.Layout(display="flex", flex_flow="row wrap"))
+        self.add_class(BOX_CLASS)       # a11y.SliderNames keeps notebook shortcuts out of it
         menu.observe(lambda change: change["new"] is not None and self.show(
             self.samples[change["new"]]), names="value")
         undo.on_click(lambda _: self.show(self.canvas.strokes[:-1]))
