@@ -484,15 +484,15 @@ def recipe_rows(args, recipe, torch, x_train, y_train, x_test, y_test):
     note = (f"target <= {target} s for the recipe on an idle machine; CPU {cpu:.0f} s (this "
             f"process); load before {load_before}, after {load()}")
     row(f"{args.recipe}, cnnlib, {args.threads} threads",
-        f"{seconds:.0f} s, {recipe.epochs} epochs, acc {acc:.2%}", note)
+        f"{seconds:.1f} s, {recipe.epochs} epochs, acc {acc:.2%}", note)
     if torch is not None:
         load_before = load()
         tcpu = time.process_time()
         tnet, tseconds = torch_recipe(torch, recipe, x_train, y_train)
         tcpu = time.process_time() - tcpu
         tacc = torch_accuracy(torch, tnet, x_test, y_test)
-        row(f"{args.recipe}, torch, {args.threads} threads", f"{tseconds:.0f} s, acc {tacc:.2%}",
-            f"same recipe; cnnlib / torch time = **{seconds / tseconds:.2f}x** (target <= 1.0), "
+        row(f"{args.recipe}, torch, {args.threads} threads", f"{tseconds:.1f} s, acc {tacc:.2%}",
+            f"same recipe; cnnlib / torch time = **{seconds / tseconds:.3f}x** (target <= 1.0), "
             f"CPU {tcpu:.0f} s (cnnlib / torch {cpu / tcpu:.2f}x); load before {load_before}, "
             f"after {load()}")
     return recipe
