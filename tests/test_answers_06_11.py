@@ -9,19 +9,18 @@ The whole file takes about half a minute on one idle core.
 
 import json
 import re
-import warnings
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cnnlib.speed import threads
+from answers_support import one_thread
 from cnnlib.architectures import lenet, one_conv_net, two_conv_net
 from cnnlib.conv import Conv2D, conv2d_backward_loop, conv2d_fast, conv2d_loop
 from cnnlib.data import load_mnist, to_float
 from cnnlib.gradcheck import rel_error
-from cnnlib.im2col import pad_images, windows
+from cnnlib.im2col import windows
 from cnnlib.model import Sequential
 from cnnlib.optim import SGD, Adam, Momentum
 from cnnlib.pool import AvgPool2D
@@ -51,15 +50,8 @@ def mnist():
 
 @pytest.fixture(autouse=True)
 def quiet_and_one_thread():
-    """One thread, as the answers' runs (the numbers then do not depend on the core count)."""
-    saved = threads._state["threads"]
-    threads.set_threads(1)
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")           # chance-level warnings of the exploding runs
-            yield
-    finally:
-        threads.set_threads(saved)
+    with one_thread(quiet=True):
+        yield
 
 
 def trains(net, x, y, lr, batch_size, optimizer=SGD, epochs=3, **kw):

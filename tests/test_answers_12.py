@@ -12,12 +12,12 @@ import inspect
 import json
 import math
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from answers_support import one_thread
 from cnnlib.architectures import one_conv_net, output_layer, plain_stack
 from cnnlib.batchnorm import BatchNorm
 from cnnlib.conv import Conv2D
@@ -31,7 +31,6 @@ from cnnlib.model import Sequential
 from cnnlib.optim import SGD
 from cnnlib.pool import MaxPool2D
 from cnnlib.schedules import warmup_cosine
-from cnnlib.speed import threads
 from cnnlib.train import evaluate, fit, train_step
 from cnnlib.viz.depth import init_scale_explorer, signal_variances
 
@@ -87,15 +86,9 @@ def notebook_function(name, **names):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    saved = threads._state["threads"]
-    threads.set_threads(1)
-    try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")           # overflow and chance-level warnings
-            yield                                     # of the runs that are meant to fail
-    finally:
-        threads.set_threads(saved)
+def quiet_and_one_thread():
+    with one_thread(quiet=True):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from answers_support import one_thread
 from cnnlib.architectures import lenet, lenet99
 from cnnlib.attacks import fgsm, pgd, smallest_flipping_eps
 from cnnlib.data import load_mnist, minibatches, to_float
 from cnnlib.optim import Adam
 from cnnlib.saliency import input_gradient, with_input_gradient
-from cnnlib.speed import threads
 from cnnlib.train import train_step
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,13 +35,9 @@ def says(section, *values):
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    saved = threads._state["threads"]
-    threads.set_threads(1)
-    try:
+def on_one_thread():
+    with one_thread():
         yield
-    finally:
-        threads.set_threads(saved)
 
 
 @pytest.fixture(scope="module")
