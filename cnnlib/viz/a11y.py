@@ -10,9 +10,10 @@ redraws. FigureWidget, training_dashboard and the drawing widget include one; no
 needed.
 
 It also marks the box and every control in it that can take focus data-lm-suppress-shortcuts,
-Lumino's way of keeping JupyterLab's keyboard shortcuts away from an element: without it, ArrowDown on a focused menu selects the next cell
-instead of the next option, and a letter key ("a", "b") on a focused slider inserts a cell,
-so a student without a mouse could not use the widgets (tests/test_browser_keyboard.py).
+Lumino's way of keeping JupyterLab's keyboard shortcuts away from an element: without it,
+ArrowDown on a focused menu selects the next cell instead of the next option, and a letter
+key ("a", "b") on a focused slider inserts a cell, so a student without a mouse could not
+use the widgets (tests/test_browser_keyboard.py).
 
 No notebook introduces it: every widget of cnnlib.viz.widgets carries it.
 """
