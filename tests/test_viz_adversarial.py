@@ -1,8 +1,8 @@
 """cnnlib.viz.adversarial: each picture draws what it says, carries alt text, and the widget's
 view explains a setting it cannot draw instead of raising."""
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from pyplot_support import no_figures_left_in_pyplot  # noqa: F401 (autouse fixture)
 
 from cnnlib.architectures import one_conv_net
 from cnnlib.attacks import fgsm
@@ -16,13 +16,6 @@ from cnnlib.viz.alt_text import ALT_ATTRIBUTE
 def case():
     _, (x, y) = load_mnist()
     return with_input_gradient(one_conv_net(seed=0)), to_float(x[:3, None]), y[:3]
-
-
-@pytest.fixture(autouse=True)
-def no_figures_left_in_pyplot():
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == []
 
 
 def test_plot_saliency_draws_each_map_under_its_digit(case):

@@ -2,9 +2,9 @@
 its definition says, the initialisation widget redraws for each setting, and every figure
 carries its own alt text."""
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from pyplot_support import no_figures_left_in_pyplot  # noqa: F401 (autouse fixture)
 
 from cnnlib.architectures import plain_stack
 from cnnlib.data import load_mnist, to_float
@@ -20,13 +20,6 @@ matplotlib.use("Agg")
 def batch():
     (x, y), _ = load_mnist()
     return to_float(x[:64, None]).astype(np.float64), y[:64]
-
-
-@pytest.fixture(autouse=True)
-def no_figures_left_in_pyplot():
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == []
 
 
 def test_signal_variances_match_a_hand_run(batch):

@@ -5,6 +5,7 @@ here against numbers the test computes itself."""
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from pyplot_support import no_figures_left_in_pyplot  # noqa: F401 (autouse fixture)
 
 from cnnlib.architectures import lenet, one_conv_net, plain_stack
 from cnnlib.attacks import fgsm
@@ -34,13 +35,6 @@ def net():
 def digits():
     _, (x, y) = load_mnist()
     return x[:12], y[:12]
-
-
-@pytest.fixture(autouse=True)
-def no_figures_left_in_pyplot():
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == []
 
 
 def own(fig):
