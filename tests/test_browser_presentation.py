@@ -58,8 +58,10 @@ def test_projector_at_presentation_scale(projector, lab, name):
         page.wait_for_function("() => { const f = document.getElementById('filebrowser');"
                                " return !f || f.getBoundingClientRect().width === 0; }", timeout=10_000)
         state = run_all(page)
-        assert page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext"
-                             ".session.kernel.status") == "idle"
+        # run_all saw the kernel idle with every cell run; the widgets it drew then talk to the
+        # kernel (comm messages), which makes it busy for a moment: wait for that to settle
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext"
+                               ".session.kernel.status === 'idle'", timeout=60_000)
         assert wait_for_widgets(page, state) > 0, f"{name} shows no widget"
         images = page.evaluate(SHOWN_JS, ACTIVE)
         assert images, f"{name}: no widget picture to measure"
