@@ -61,7 +61,7 @@ from cnnlib.conv import (Conv2D, conv2d_backward_fast, conv2d_backward_loop, con
 from cnnlib.data import load_mnist, minibatches, to_float
 from cnnlib.layers import Flatten
 from cnnlib.losses import softmax_cross_entropy
-from cnnlib.model import Sequential
+from cnnlib.model import Sequential, SizeHint
 from cnnlib.optim import SGD, Adam
 from cnnlib.speed.parallel import (MIN_PART_WORK, MIN_PART_WORK_PROCESSES, run_parts,
                                    count_parts, work_per_sample)
@@ -70,6 +70,7 @@ from cnnlib.pool import (MaxPool2D, maxpool_backward_fast, maxpool_backward_loop
                          maxpool_fast, maxpool_loop)
 from cnnlib.recipes import get_recipe, train_recipe
 from cnnlib.speed.steps import split_batches
+from cnnlib.speed.synced import Meeting, synchronise
 from cnnlib.speed.threads import set_threads, split_with
 from cnnlib.speed.workers import close_team, team_for
 from cnnlib.train import evaluate, fit, train_step
@@ -119,9 +120,8 @@ def machine_info(threads, torch=None):
                          f"kernel {pool.get('architecture')} num_threads={pool['num_threads']}")
     except ImportError:
         lines.append("  (threadpoolctl not installed: thread count set by environment variables)")
-    lines.append(f"cnnlib threads: {threads} (training batches split on {split_with()}, or on "
-                 "threads for nets with BatchNorm, Dropout or Residual layers; inference on "
-                 f"threads); load average (1, 5, 15 min): {load()}")
+    lines.append(f"cnnlib threads: {threads} (training batches split on {split_with()}, "
+                 f"inference on threads); load average (1, 5, 15 min): {load()}")
     if torch is None:
         lines.append("torch: not installed (torch columns skipped)")
     else:
@@ -332,20 +332,36 @@ def layer_profile(net, xb, yb, parts, repeats=20):
     n_layers = len(net.layers)
     times = np.zeros((repeats, 2, n_layers))
 
-    def part(k, b, r):
-        twin = replica(net)
-        if k == 0:
-            twin.layers = [TimedLayer(layer, times[r], i) for i, layer in enumerate(twin.layers)]
-        part_gradients(twin, xb[b[0]:b[1]], yb[b[0]:b[1]], (b[1] - b[0]) / len(xb))
+    def timed(twins, first, bounds, meetings, r):
+        """Part first + j of twins[j] as training runs it (BatchNorm and Dropout meeting the
+        other parts), part 0's layers timed; returns fn(k, b) for run_parts."""
+        if twins[0] is not None and first == 0:  # in place: a synced forward keeps the list
+            twins[0].layers[:] = [TimedLayer(layer, times[r], i)
+                                  for i, layer in enumerate(twins[0].layers)]
+
+        def run(k, b):
+            whole = ((lambda loss: float(meetings[-1].meet(k, np.array(loss))[0]))
+                     if meetings else None)
+            part_gradients(twins[k - first], xb[b[0]:b[1]], yb[b[0]:b[1]],
+                           (b[1] - b[0]) / len(xb), whole)
+        return run
 
     for r in range(repeats):
-        if processes and parts > 1:
-            team = team_for(net, xb, parts)
-            sent = team.dispatch(xb, yb)
-            part(0, sent[0], r)
-            team.collect(sent)
-        else:
-            run_parts(lambda k, b: part(k, b, r), bounds)
+        with SizeHint(net, xb):
+            if processes and parts > 1:
+                team = team_for(net, xb, parts)
+                sent = team.dispatch(xb, yb)
+                twin = replica(net)
+                if team.meetings:
+                    synchronise([twin], sent, first=0, meetings=team.meetings[:-1])
+                timed([twin], 0, sent, team.meetings, r)(0, sent[0])
+                team.collect(sent)
+            else:
+                twins = [replica(net) for _ in bounds]
+                meetings = synchronise(twins, bounds)
+                if meetings:
+                    meetings.append(Meeting(parts))
+                run_parts(timed(twins, 0, bounds, meetings, r), bounds, meetings)
     if processes:
         close_team(net)
     med = np.median(times[repeats // 4:], axis=0) * 1e3     # drop the warm-up quarter

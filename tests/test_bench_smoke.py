@@ -105,6 +105,21 @@ def test_layer_profile_times_every_layer(bench, data):
         assert sum(fwd for _, fwd, _ in rows) > 0
 
 
+@pytest.mark.parametrize("split", ["processes", "threads"])
+def test_layer_profile_of_a_batchnorm_net_meets_the_other_parts(bench, data, monkeypatch, split):
+    # its parts meet in every BatchNorm: part 0 alone would leave the others waiting
+    from cnnlib.architectures import make_net
+    from cnnlib.recipes import RECIPES
+    monkeypatch.setenv("CNNLIB_SPLIT", split)
+    x, y, _, _ = data
+    net = make_net(RECIPES["beyond99"].arch)
+    before = {k: v.copy() for k, v in net.named_params().items()}
+    rows = bench.layer_profile(net, x[:64], y[:64], 2, repeats=2)
+    assert [r[0] for r in rows] == net.architecture()
+    assert all(fwd > 0 and bwd > 0 for _, fwd, bwd in rows)
+    assert all(np.array_equal(v, before[k]) for k, v in net.named_params().items())
+
+
 def test_torch_recipe_trains_the_same_architecture(bench, data):
     torch = pytest.importorskip("torch")
     from cnnlib.recipes import Recipe

@@ -19,7 +19,7 @@ from cnnlib.optim import Adam, Momentum
 from cnnlib.pool import MaxPool2D
 from cnnlib.recipes import RECIPES
 from cnnlib.residual import Residual
-from cnnlib.speed import parallel, parts, steps, synced, threads, workers
+from cnnlib.speed import parallel, parts, steps, synced, threads
 from cnnlib.train import train_step
 from split_support import Recorder, batch
 
@@ -297,8 +297,8 @@ def test_a_layer_with_buffers_but_no_twin_is_not_split():
         assert step is train_step
 
 
-def test_split_batches_splits_a_batchnorm_net_on_threads_not_processes(monkeypatch):
-    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+def test_split_batches_splits_a_batchnorm_net_on_threads_when_asked(monkeypatch):
+    monkeypatch.setenv("CNNLIB_SPLIT", "threads")
     calls = []
     split = parallel.train_step_threads
     monkeypatch.setattr(steps, "train_step_threads",
@@ -314,13 +314,6 @@ def test_split_batches_splits_a_batchnorm_net_on_threads_not_processes(monkeypat
         assert loss == pytest.approx(train_step(twin, x, y, Recorder(twin))[0], rel=1e-5)
     finally:
         threads.set_threads(previous[0])
-
-
-def test_worker_processes_refuse_a_net_with_buffers():
-    net = make_net(BEYOND, seed=0)
-    assert workers.has_buffers(net)
-    with pytest.raises(ValueError, match="split it on threads"):
-        workers.WorkerTeam(net, 2, 64, (1, 28, 28), np.float32, 10, np.float32)
 
 
 def test_work_per_sample_counts_the_residual_block():

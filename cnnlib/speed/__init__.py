@@ -4,6 +4,7 @@
     parts      what a split batch's parts share: bounds, replicas, part_gradients
     parallel   a batch split across threads (training and inference)
     workers    a training batch split across forked worker processes (Linux)
+    shared     the memory and meetings (BatchNorm's sums) the worker processes share
     steps      the seam: split_batches, the step function cnnlib.train.fit runs
     fftconv    FFTConv2D, a convolution through the Fourier transform (lenet99)
 

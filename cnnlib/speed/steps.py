@@ -6,9 +6,10 @@
 `step` is train_step itself when splitting does not pay (one core, a small batch, a net
 that is not a Sequential), and otherwise the same step with the batch cut into parts that
 run at the same time: on worker processes (cnnlib.speed.workers, Linux) or on threads
-(cnnlib.speed.parallel; elsewhere, or CNNLIB_SPLIT=threads, or a net with BatchNorm,
-Dropout or Residual layers, whose parts meet on threads: cnnlib.speed.synced). Worker
-processes started in the block stop when it ends, however it ends.
+(cnnlib.speed.parallel; elsewhere, or CNNLIB_SPLIT=threads). The parts of a net with
+BatchNorm or Dropout layers meet to see the whole batch (cnnlib.speed.synced, and
+cnnlib.speed.shared across processes). Worker processes started in the block stop when it
+ends, however it ends.
 
 Both ways run every part through cnnlib.speed.parts.part_gradients and add the parts'
 gradients in a fixed order (so a run repeats exactly): the same numbers as train_step up
@@ -23,7 +24,7 @@ from ..model import Sequential, SizeHint
 from .parallel import MIN_PART_WORK, MIN_PART_WORK_PROCESSES, parts_for, train_step_threads
 from .synced import can_synchronise, needs_whole_batch
 from .threads import split_with
-from .workers import close_team, has_buffers, team_for
+from .workers import close_team, team_for
 
 __all__ = ["split_batches"]
 
@@ -33,27 +34,30 @@ def split_batches(net, train_step):
     """A block whose value is a step function with train_step's call and result,
     step(net, xb, yb, optimizer) -> (loss, logits), that splits each batch of the Sequential
     net across the cores when every part carries enough work (parallel.parts_for), and is
-    train_step otherwise. A net with a layer that has buffers (BatchNorm, Dropout, Residual)
-    splits on threads only, and not at all if one of those layers is of another kind
-    (synced.can_synchronise). The worker processes it starts stop when the block ends."""
+    train_step otherwise. A net with a layer that has buffers is not split if that layer is
+    not a BatchNorm or a Dropout (synced.can_synchronise). The worker processes it starts
+    stop when the block ends."""
     if not isinstance(net, Sequential) or not can_synchronise(net):
         yield train_step         # (a layer with buffers that has no twin on threads: unsplit)
         return
-    # A layer with buffers (BatchNorm, Dropout, a Residual block holding them) needs the whole
-    # batch: its twins on threads meet (cnnlib.speed.synced); the workers cannot.
-    processes = split_with() == "processes" and not has_buffers(net)
+    # A BatchNorm or Dropout (also in a Residual block) needs the whole batch: its twins meet,
+    # on threads (cnnlib.speed.synced) or across the worker processes (cnnlib.speed.shared).
+    processes = split_with() == "processes"
     min_work = MIN_PART_WORK_PROCESSES if processes else MIN_PART_WORK
+
+    def split(net, xb, yb, optimizer, parts):
+        if processes:
+            return team_for(net, xb, parts).train_step(xb, yb, optimizer)
+        return train_step_threads(net, xb, yb, optimizer, parts)
 
     def step(net, xb, yb, optimizer):
         parts = parts_for(net, xb, min_work)
         if parts == 1:
             return train_step(net, xb, yb, optimizer)
-        if processes:
-            return team_for(net, xb, parts).train_step(xb, yb, optimizer)
         if needs_whole_batch(net):    # its parts run without the image-size hint: add it here
             with SizeHint(net, xb):
-                return train_step_threads(net, xb, yb, optimizer, parts)
-        return train_step_threads(net, xb, yb, optimizer, parts)
+                return split(net, xb, yb, optimizer, parts)
+        return split(net, xb, yb, optimizer, parts)
 
     try:
         yield step

@@ -35,7 +35,7 @@ from ..checks import check_dout, check_float
 from ..dropout import Dropout
 
 __all__ = ["Meeting", "SplitDropout", "SyncBatchNorm", "can_synchronise", "needs_whole_batch",
-           "synchronise"]
+           "synchronise", "whole_batch_norms"]
 
 
 class Meeting:
@@ -141,12 +141,15 @@ def _twin(cls, layer, **extra):
     return twin
 
 
-def synchronise(twins, bounds):
-    """Swap, in each replica twins[k] (part k holds rows bounds[k] of the batch), every
-    BatchNorm and Dropout in training mode, also inside Residual blocks, for a twin that
-    sees the whole batch. Returns the Meetings made (empty: the net has no such layer in
-    training mode, and the twins are untouched). ValueError for another layer with buffers
-    (can_synchronise is False)."""
+def synchronise(twins, bounds, first=0, meetings=None):
+    """Swap, in each replica twins[j] (part k = first + j holds rows bounds[k] of the
+    batch), every BatchNorm and Dropout in training mode, also inside Residual blocks, for
+    a twin that sees the whole batch. Returns the meetings used (empty: the net has no such
+    layer in training mode, and the twins are untouched): new threading Meetings, or, for
+    the twin of one part in a worker process, the ProcessMeetings given in `meetings`, one
+    per BatchNorm in the order of whole_batch_norms. ValueError for another layer with
+    buffers (can_synchronise is False)."""
+    given = None if meetings is None else iter(meetings)
     meetings, n = [], bounds[-1][1]
 
     def swap(layer_lists):                  # layer_lists[k]: part k's list of layers
@@ -159,13 +162,15 @@ def synchronise(twins, bounds):
                                  f"buffers, and only BatchNorm and Dropout have twins that see "
                                  f"the whole batch; train this net with cnnlib.train.train_step.")
             elif type(layer) is BatchNorm and layer.training:
-                meetings.append(Meeting(len(twins)))
-                for k, t in enumerate(column):
-                    layer_lists[k][i] = _twin(SyncBatchNorm, t, meeting=meetings[-1], part=k)
+                meetings.append(Meeting(len(bounds)) if given is None else next(given))
+                for j, t in enumerate(column):
+                    layer_lists[j][i] = _twin(SyncBatchNorm, t, meeting=meetings[-1],
+                                              part=first + j)
             elif type(layer) is Dropout and layer.training and layer.p > 0:
-                draw = _Draw(layer)
-                for k, t in enumerate(column):
-                    layer_lists[k][i] = _twin(SplitDropout, t, draw=draw, n=n,
+                draw = _Draw(layer)         # in a worker process: its own, of the same mask
+                for j, t in enumerate(column):
+                    k = first + j
+                    layer_lists[j][i] = _twin(SplitDropout, t, draw=draw, n=n,
                                               start=bounds[k][0], stop=bounds[k][1])
 
     swap([t.layers for t in twins])
@@ -182,6 +187,12 @@ def _bare_forward(layers, x):
     for layer in layers:
         x = layer.forward(x)
     return x
+
+
+def whole_batch_norms(net):
+    """net's BatchNorm layers in training mode, also inside Residual blocks, in the order
+    synchronise swaps them (one meeting each)."""
+    return [leaf for leaf in _leaves(net) if type(leaf) is BatchNorm and leaf.training]
 
 
 def _leaves(net):

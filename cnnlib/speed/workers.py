@@ -18,65 +18,65 @@ writes its parameter gradients back there; this process does part 0 meanwhile, t
 the parts' gradients in a fixed order and updates. So a run repeats exactly, and the
 numbers are those of the thread split.
 
-Nets with a layer that has buffers (BatchNorm, Dropout, a Residual block) are refused:
-their parts must meet in the middle of a step (the whole batch's statistics and dropout
-mask), which cnnlib.speed.synced does on threads only, and a Residual block's parameters
-are named "<layer>.<inner>.<name>", which the workers do not address.
+A net with BatchNorm or Dropout layers in training mode (also inside a Residual block)
+splits too: its parts meet in the middle of a step, as cnnlib.speed.synced's threads do,
+but through ProcessMeetings (cnnlib.speed.shared) made before the fork, one per BatchNorm
+and one for the loss. Every part adds the meeting's numbers in part order itself, so the
+numbers are the thread split's bit for bit; the running statistics move once, in this
+process (part 0); each worker draws the whole batch's dropout mask from the same
+generator, starting from this process's batch counter, which it is sent every step.
 
-A worker that fails sends its error back, and the step raises it; an interrupted step
-(Ctrl-C) stops the workers, and the next step starts new ones.
+A worker that fails breaks the meetings (so no part waits for it) and sends its error
+back, and the step raises it; an error here, or Ctrl-C, breaks them too; a worker killed
+mid-step is noticed within cnnlib.speed.shared.POLL_S seconds. Then the workers stop, and
+the next step starts new ones.
 
 No notebook introduces this module: the README section "Cores and threads" explains it.
 """
 
 import math
-import mmap
 import multiprocessing
+import os
 import resource
 import signal
+import threading
 import traceback
 import weakref
 
 import numpy as np
 
+from ..dropout import Dropout
 from .parts import part_bounds, part_gradients, replica
+from .shared import ProcessMeeting, Shared
+from .synced import _leaves, can_synchronise, needs_whole_batch, synchronise, whole_batch_norms
 from .threads import can_fork
 
-__all__ = ["WorkerTeam", "close_team", "has_buffers", "team_for", "worker_peak_memory"]
-
-
-class _Shared:
-    """Arrays in one anonymous shared memory block, which forked children see as well."""
-
-    def __init__(self, specs):
-        offsets, total = {}, 0
-        for name, (shape, dtype) in specs.items():
-            total = -(-total // 64) * 64                       # 64-byte aligned
-            offsets[name] = (total, shape, np.dtype(dtype))
-            total += int(np.prod(shape)) * np.dtype(dtype).itemsize
-        self.block = mmap.mmap(-1, max(total, 1))
-        self.arrays = {name: np.frombuffer(self.block, dtype, int(np.prod(shape)), off)
-                       .reshape(shape) for name, (off, shape, dtype) in offsets.items()}
-
-    def __getitem__(self, name):
-        return self.arrays[name]
-
+__all__ = ["WorkerTeam", "close_team", "synced_part", "team_for", "worker_peak_memory"]
 
 _payload = {}     # what a forked worker starts from (set just before the fork)
 
 
 def _worker(k):
-    net, conn, shared, param_names = _payload[k]
+    net, conn, shared, param_names, meetings = _payload[k]
     _payload.clear()
-    _serve(net, k, conn, shared, param_names)
+    _serve(net, k, conn, shared, param_names, meetings)
 
 
-def _serve(net, k, conn, shared, param_names):
-    """A worker's loop: wait for a part size, compute that part, send back its loss."""
+def _serve(net, k, conn, shared, param_names, meetings):
+    """A worker's loop: wait for a part, compute it, send back its loss."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is for the notebook's process
-    layers = {name: net.layers[int(name.split(".")[0])] for name in param_names}
+    parent = os.getppid()
+
+    def check():                                        # the main process has gone: so do we
+        if os.getppid() != parent:
+            os._exit(1)
+
+    for meeting in meetings:
+        meeting.barrier.check = check
     for name in param_names:                            # read the parameters from shared memory
-        layers[name].params[name.split(".")[1]] = shared[f"p:{name}"]
+        params, key = _where(net, name)
+        params[key] = shared[f"p:{name}"]
+    drops = _dropouts(net)
     while True:
         try:
             msg = conn.recv()
@@ -86,18 +86,44 @@ def _serve(net, k, conn, shared, param_names):
             conn.send(("peak", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                 _private_kb())))
             return
-        count, share = msg
+        count, share, bounds, steps = msg
+        for layer, step in zip(drops, steps):          # the batch counters, as in this process
+            layer.buffers["step"][...] = step
         try:
-            loss, logits = part_gradients(net, shared[f"x{k}"][:count], shared[f"y{k}"][:count],
-                                          share)
-            if math.isfinite(loss):
+            xb, yb = shared[f"x{k}"][:count], shared[f"y{k}"][:count]
+            if meetings:
+                ran, loss, logits, whole = synced_part(net, k, bounds, xb, yb, meetings)
+            else:
+                ran, (loss, logits) = net, part_gradients(net, xb, yb, share)
+                whole = loss
+            if math.isfinite(whole):
+                grads = ran.named_grads()
                 for name in param_names:
-                    layer, key = layers[name], name.split(".")[1]
-                    shared[f"g{k}:{name}"][...] = layer.grads[key]
+                    shared[f"g{k}:{name}"][...] = grads[name]
             shared[f"z{k}"][:count] = logits
             conn.send(("ok", loss))
         except BaseException as err:                   # report it; the main process raises
+            for meeting in meetings:                    # ... and no part waits for this one
+                meeting.abort()
             conn.send(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
+
+
+def synced_part(net, k, bounds, xb, yb, meetings):
+    """Part k (rows bounds[k] of the batch: xb, yb) of a step of a net whose BatchNorm and
+    Dropout layers see the whole batch, run in this process on a replica of net that meets
+    the other processes' parts: meetings are one ProcessMeeting per whole_batch_norms(net)
+    and one for the loss. Returns (the replica, which holds the part's gradients, share *
+    the part's loss, its scores, the whole batch's loss)."""
+    twin, (a, b), n = replica(net), bounds[k], bounds[-1][1]
+    synchronise([twin], bounds, first=k, meetings=meetings[:-1])
+    seen = []
+
+    def whole_loss(loss):
+        seen.append(float(meetings[-1].meet(k, np.array(loss))[0]))
+        return seen[0]
+
+    loss, logits = part_gradients(twin, xb, yb, (b - a) / n, whole_loss)
+    return twin, loss, logits, seen[0]
 
 
 class WorkerTeam:
@@ -107,10 +133,10 @@ class WorkerTeam:
     the workers; it is also closed when it is garbage-collected or Python exits."""
 
     def __init__(self, net, parts, max_batch, sample_shape, dtype, num_classes, out_dtype):
-        if has_buffers(net):
-            raise ValueError("worker processes cannot split a net with BatchNorm, Dropout or "
-                             "Residual layers (their parts need the whole batch's statistics);"
-                             " split it on threads: cnnlib.speed.parallel.train_step_threads.")
+        if not can_synchronise(net):
+            raise ValueError("worker processes split a net whose layers with buffers are all "
+                             "BatchNorm or Dropout (their twins meet the other parts); this "
+                             "one has another kind: train it with cnnlib.train.train_step.")
         if not can_fork():
             raise RuntimeError("worker processes need fork (Linux); use cnnlib.speed.parallel's "
                                "threads instead.")
@@ -125,15 +151,21 @@ class WorkerTeam:
             specs[f"y{k}"] = ((part,), np.int64)
             specs[f"z{k}"] = ((part, num_classes), out_dtype)
             specs.update({f"g{k}:{n}": (p.shape, p.dtype) for n, p in net.named_params().items()})
-        self.shared = _Shared(specs)
+        self.shared = Shared(specs)
         ctx = multiprocessing.get_context("fork")
+        # a net whose parts meet: one meeting per BatchNorm (its sums: at most two numbers
+        # of 8 bytes per channel, and a count) and one for the loss, made before the fork
+        self.meetings = [ProcessMeeting(parts, 16 * layer.params["gamma"].size + 64, ctx)
+                         for layer in whole_batch_norms(net)]
+        if needs_whole_batch(net):
+            self.meetings.append(ProcessMeeting(parts, 64, ctx))
         self.conns, self.procs = [], []
-        self._finalizer = weakref.finalize(self, _stop, self.conns, self.procs)
+        self._finalizer = weakref.finalize(self, _stop, self.conns, self.procs, self.meetings)
         try:
             for k in range(1, parts):
                 here, there = ctx.Pipe()
                 self.conns.append(here)
-                _payload[k] = (net, there, self.shared, self.param_names)
+                _payload[k] = (net, there, self.shared, self.param_names, self.meetings)
                 proc = ctx.Process(target=_worker, args=(k,), name=f"cnnlib-worker-{k}",
                                    daemon=True)
                 proc.start()
@@ -144,9 +176,21 @@ class WorkerTeam:
             raise
         finally:
             _payload.clear()
+        procs = self.procs
+
+        def check():                        # a worker that was killed mid-step: stop waiting
+            for k, proc in enumerate(procs, 1):
+                if proc.exitcode is not None:
+                    raise RuntimeError(f"worker process {k} stopped in the middle of a step "
+                                       f"(exit code {proc.exitcode}); the next step starts "
+                                       f"new workers.")
+
+        for meeting in self.meetings:
+            meeting.barrier.check = check
 
     def fits(self, net, xb):
-        """Whether this team can run batch xb for net (same net, shapes and size limit)."""
+        """Whether this team can run batch xb for net (same net, shapes, modes and size
+        limit)."""
         return bool(self.procs and net is self._net() and len(xb) <= self.max_batch
                 and tuple(xb.shape[1:]) == self.sample_shape and xb.dtype == self.dtype
                 and _signature(net) == self.signature)
@@ -165,17 +209,25 @@ class WorkerTeam:
         n, net = len(xb), self._net()
         bounds = self.dispatch(xb, yb)
         a, b = bounds[0]
-        loss, logits = part_gradients(net, xb[a:b], yb[a:b], (b - a) / n)
+        if not self.meetings:
+            ran, (loss, logits) = net, part_gradients(net, xb[a:b], yb[a:b], (b - a) / n)
+        else:
+            try:
+                ran, loss, logits, _ = synced_part(net, 0, bounds, xb[a:b], yb[a:b],
+                                                   self.meetings)
+            except BaseException as err:
+                self.abort()                            # no worker waits for this part
+                if isinstance(err, threading.BrokenBarrierError):
+                    self.collect(bounds)                # a worker failed: raise its error
+                raise
         losses, outs = self.collect(bounds)
-        loss += sum(losses)
+        loss = sum([loss] + losses)                     # in part order, as the threads add
         if math.isfinite(loss):
-            for name in self.param_names:
-                i, key = name.split(".")
-                layer = net.layers[int(i)]
-                total = layer.grads[key].copy()
-                for k in range(1, self.parts):
-                    total += self.shared[f"g{k}:{name}"]
-                layer.grads[key] = total
+            for i, layer in enumerate(net.layers):
+                own = ran.layers[i].grads
+                layer.grads = {key: _plus(own[key], [self.shared[f"g{k}:{i}.{key}"]
+                                                     for k in range(1, self.parts)])
+                               for key in own}
             optimizer.step()
         return loss, np.concatenate([logits] + outs)
 
@@ -186,10 +238,11 @@ class WorkerTeam:
         for name, p in self._net().named_params().items():
             shared[f"p:{name}"][...] = p
         bounds = part_bounds(n, self.parts)
+        steps = [int(layer.buffers["step"]) for layer in _dropouts(self._net())]
         for k, (a, b) in enumerate(bounds[1:], 1):
             shared[f"x{k}"][:b - a] = xb[a:b]
             shared[f"y{k}"][:b - a] = yb[a:b]
-            self.conns[k - 1].send((b - a, (b - a) / n))
+            self.conns[k - 1].send((b - a, (b - a) / n, bounds, steps))
         return bounds
 
     def collect(self, bounds):
@@ -203,6 +256,11 @@ class WorkerTeam:
             losses.append(value)
             outs.append(self.shared[f"z{k}"][:bounds[k][1] - bounds[k][0]].copy())
         return losses, outs
+
+    def abort(self):
+        """Break every meeting, so that no part waits for another."""
+        for meeting in self.meetings:
+            meeting.abort()
 
     def close(self):
         """Stop the workers (idempotent)."""
@@ -231,7 +289,9 @@ def _private_kb():
         return 0
 
 
-def _stop(conns, procs):
+def _stop(conns, procs, meetings):
+    for meeting in meetings:        # a worker waiting in a meeting stops waiting
+        meeting.abort()
     for conn in conns:
         try:
             conn.send(None)
@@ -252,16 +312,37 @@ def _stop(conns, procs):
 
 
 def _signature(net):
-    """What a team's shared memory depends on: the layers and their parameters' shapes."""
-    return tuple((type(layer).__name__, tuple((k, v.shape, v.dtype.str)
-                                              for k, v in layer.params.items()))
-                 for layer in net.layers)
+    """What a team's shared memory and meetings depend on: the layers, their parameters'
+    shapes, and what a forked copy must agree on (modes, dropout rates, BatchNorm's eps)."""
+    def one(layer):
+        if hasattr(layer, "inner"):
+            return ("Residual", tuple(one(leaf) for leaf in layer.inner))
+        return (type(layer).__name__, tuple((k, v.shape, v.dtype.str)
+                                            for k, v in layer.params.items()),
+                getattr(layer, "training", None), getattr(layer, "p", None),
+                getattr(layer, "eps", None))
+    return tuple(one(layer) for layer in net.layers)
 
 
-def has_buffers(net):
-    """True if a layer of net keeps buffers (BatchNorm, Dropout, a Residual block): such a
-    net splits on threads only."""
-    return any(hasattr(layer, "buffers") for layer in net.layers)
+def _where(net, name):
+    """(the dict of parameters that holds net's parameter `name`, its key there):
+    "2.W" is net.layers[2].params["W"], "3.0.W" the first inner layer's of a Residual."""
+    *path, key = name.split(".")
+    layer = net.layers[int(path[0])]
+    for j in path[1:]:
+        layer = layer.inner[int(j)]
+    return layer.params, key
+
+
+def _dropouts(net):
+    return [leaf for leaf in _leaves(net) if isinstance(leaf, Dropout)]
+
+
+def _plus(first, rest):
+    total = first.copy()
+    for a in rest:
+        total += a
+    return total
 
 
 _teams = weakref.WeakKeyDictionary()
@@ -275,7 +356,11 @@ def team_for(net, xb, parts):
         return team
     if team is not None:
         team.close()
-    out = replica(net).forward(xb[:1])                 # the scores' width and dtype
+    probe = replica(net)                    # the scores' width and dtype, from one image in
+    for layer in probe.layers:              # inference mode: no running statistic or batch
+        if hasattr(layer, "training"):      # counter of net moves (the replica's modes are
+            layer.training = False          # its own)
+    out = probe.forward(xb[:1])
     team = _teams[net] = WorkerTeam(net, parts, len(xb), xb.shape[1:], xb.dtype, out.shape[1],
                                     out.dtype)
     return team

@@ -1,0 +1,282 @@
+"""The worker-process split of nets with BatchNorm, Dropout and Residual layers: the parts meet
+across processes (cnnlib.speed.shared) and compute what the thread split computes, bit for
+bit; a part that fails, is interrupted or is killed leaves no part waiting."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cnnlib.architectures import make_net
+from cnnlib.batchnorm import BatchNorm
+from cnnlib.dropout import Dropout
+from cnnlib.gradcheck import numerical_gradient, rel_error
+from cnnlib.layers import Flatten, Layer, Linear
+from cnnlib.losses import softmax_cross_entropy
+from cnnlib.model import Sequential, SizeHint
+from cnnlib.optim import Adam
+from cnnlib.recipes import RECIPES
+from cnnlib.speed import parallel, shared, steps, threads, workers
+from cnnlib.speed.threads import can_fork
+from cnnlib.train import train_step
+from split_support import Recorder, batch
+from test_parallel_batchnorm import leaves, run_with_timeout, small_batch, small_net
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="worker processes need fork (Linux)")
+BEYOND = RECIPES["beyond99"].arch
+
+
+@pytest.fixture(autouse=True)
+def small_parts(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_PART", 1)
+
+
+def run(net, batches, parts, how, optimizer):
+    """Train net on batches (x, y; a batch of parts=1 runs unsplit), each split in `parts` on
+    threads or processes; (loss, logits) of each step."""
+    out = []
+    for x, y in batches:
+        with SizeHint(net, x):
+            if len(x) < 4:
+                out.append(train_step(net, x, y, optimizer))
+            elif how == "threads":
+                out.append(parallel.train_step_threads(net, x, y, optimizer, parts))
+            else:
+                out.append(workers.team_for(net, x, parts).train_step(x, y, optimizer))
+    workers.close_team(net)
+    return out
+
+
+@pytest.mark.parametrize("parts_", [2, 3])
+def test_processes_compute_bit_for_bit_what_threads_compute(parts_):
+    # small batches; an unsplit step between two that reuse a team (the dropout counter
+    # moves in this process only); an evaluation in between (a mode change: a new team)
+    batches = [small_batch(n, seed=s) for n, s in [(7, 1), (9, 2), (3, 3), (8, 4), (9, 5)]]
+    results = {}
+    for how in ("threads", "processes"):
+        net = small_net()
+        opt = Adam(net, 0.01)
+        out = run(net, batches[:4], parts_, how, opt)
+        net.eval()
+        out.append((0.0, net.forward(batches[0][0])))
+        net.train()
+        out += run(net, batches[4:], parts_, how, opt)
+        results[how] = net, out
+    (a, out_a), (b, out_b) = results["threads"], results["processes"]
+    for (la, za), (lb, zb) in zip(out_a, out_b):
+        assert la == lb and np.array_equal(za, zb)
+    for kind in ("named_params", "named_buffers"):
+        theirs = getattr(b, kind)()
+        for name, value in getattr(a, kind)().items():
+            assert np.array_equal(value, theirs[name]), (kind, name)
+    assert int(a.named_buffers()["10.step"]) == 5          # once per training step
+
+
+def test_the_beyond99_net_splits_on_processes_as_on_threads_in_float32():
+    x, y = batch(64, seed=5, dtype=np.float32)
+    batches = [(x, y), (x[::-1].copy(), y[::-1].copy())]
+    outs, nets = [], []
+    for how in ("threads", "processes"):
+        net = make_net(BEYOND, seed=0)
+        outs.append(run(net, batches, 2, how, Adam(net, 3e-3)))
+        nets.append(net)
+    assert all(la == lb and np.array_equal(za, zb) for (la, za), (lb, zb) in zip(*outs))
+    theirs = nets[1].named_params()
+    assert all(np.array_equal(v, theirs[k]) for k, v in nets[0].named_params().items())
+
+
+def test_process_split_gradients_pass_a_float64_numerical_check():
+    net = small_net()
+    x, y = small_batch(7, seed=4)
+    rec = Recorder(net)
+    drops = [leaf for leaf in leaves(net) if isinstance(leaf, Dropout)]
+    with SizeHint(net, x):
+        loss, _ = workers.team_for(net, x, 2).train_step(x, y, rec)
+    workers.close_team(net)
+
+    def full_loss():                     # the whole batch, with the masks the step drew
+        for d in drops:
+            d.buffers["step"][...] = 0
+        return softmax_cross_entropy(net.forward(x), y)[0]
+
+    assert loss == pytest.approx(full_loss(), rel=1e-12)
+    for name, p in net.named_params().items():
+        expected = numerical_gradient(full_loss, p)
+        if name in ("0.b", "3.0.b", "3.4.b", "7.b"):     # in front of a BatchNorm: gradient 0
+            assert np.abs(rec.grads[name]).max() < 1e-14, name
+        else:
+            assert rel_error(rec.grads[name], expected) < 1e-6, name
+
+
+def test_starting_a_team_moves_no_running_statistic_or_batch_counter():
+    net = make_net(BEYOND, seed=0)
+    before = {k: v.copy() for k, v in net.named_buffers().items()}
+    x, _ = batch(64, seed=6, dtype=np.float32)
+    workers.team_for(net, x, 2)
+    workers.close_team(net)
+    assert all(np.array_equal(v, before[k]) for k, v in net.named_buffers().items())
+
+
+class Fails(Layer):
+    """Raises `error` on a part of `size` images (part 0 runs here, the others in workers),
+    or kills its own process."""
+
+    def __init__(self, size, error):
+        super().__init__()
+        self.size, self.error = size, error
+
+    def forward(self, x):
+        if len(x) == self.size:
+            if self.error == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise self.error
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+def failing_net(size, error):
+    return Sequential([Flatten(), Linear(64, 5, seed=1, dtype=np.float64),
+                       BatchNorm(5, dtype=np.float64), Fails(size, error),
+                       Linear(5, 5, seed=2, dtype=np.float64), BatchNorm(5, dtype=np.float64),
+                       Dropout(0.5, seed=3), Linear(5, 3, seed=4, dtype=np.float64)])
+
+
+def fails_then_recovers(net, x, y, parts_=2):
+    """A step that fails (its outcome, within a time limit: no part left waiting), then the
+    same net on a batch that does not fail, which must start new workers."""
+    team = workers.team_for(net, x, parts_)
+    procs = list(team.procs)
+    out = run_with_timeout(lambda: team.train_step(x, y, Recorder(net)), seconds=30)
+    assert team.procs == [] and not any(p.is_alive() for p in procs)
+    x2, y2 = small_batch(10, seed=13)                    # parts of 5: nothing fails
+    again = workers.team_for(net, x2, 2)
+    assert again is not team
+    again.train_step(x2, y2, Recorder(net))
+    workers.close_team(net)
+    return out
+
+
+def test_an_error_in_a_worker_is_raised_here_and_no_part_waits():
+    x, y = small_batch(7, seed=10)                       # parts of 3 (here) and 4 (the worker)
+    out = fails_then_recovers(failing_net(4, ValueError("four images")), x, y)
+    assert isinstance(out["error"], RuntimeError)
+    assert "worker process 1 failed: ValueError: four images" in str(out["error"])
+
+
+def test_an_error_here_is_raised_and_no_worker_waits():
+    x, y = small_batch(7, seed=10)
+    out = fails_then_recovers(failing_net(3, ValueError("three images")), x, y)
+    assert isinstance(out["error"], ValueError) and str(out["error"]) == "three images"
+
+
+def test_an_interrupted_step_stops_the_waiting_workers():
+    x, y = small_batch(7, seed=10)
+    out = fails_then_recovers(failing_net(3, KeyboardInterrupt()), x, y)
+    assert isinstance(out["error"], KeyboardInterrupt)
+
+
+def test_a_worker_killed_mid_step_is_noticed_and_raised(monkeypatch):
+    monkeypatch.setattr(shared, "POLL_S", 0.05)
+    x, y = small_batch(7, seed=10)
+    start = time.monotonic()
+    out = fails_then_recovers(failing_net(4, "kill"), x, y)
+    assert isinstance(out["error"], (RuntimeError, EOFError)), out
+    assert "worker process 1 stopped" in str(out["error"])
+    assert time.monotonic() - start < 20
+
+
+def test_split_batches_splits_a_batchnorm_net_on_processes(monkeypatch):
+    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+    calls = []
+    real = workers.team_for
+    monkeypatch.setattr(steps, "team_for", lambda *a: calls.append(len(a[1])) or real(*a))
+    monkeypatch.setattr(steps, "train_step_threads", lambda *a: pytest.fail("threads were asked"))
+    previous = threads.set_threads(2)
+    try:
+        net, twin = make_net(BEYOND, seed=0), make_net(BEYOND, seed=0)
+        x, y = batch(128, seed=12, dtype=np.float32)
+        with steps.split_batches(net, train_step) as step:
+            loss, _ = step(net, x, y, Recorder(net))
+        assert calls == [128]
+        assert loss == pytest.approx(train_step(twin, x, y, Recorder(twin))[0], rel=1e-5)
+    finally:
+        threads.set_threads(previous[0])
+
+
+class OtherBatchNorm(BatchNorm):
+    """A subclass may compute something else: the workers must not replace it."""
+
+
+def test_worker_processes_refuse_a_layer_with_buffers_but_no_twin():
+    net = Sequential([Flatten(), Linear(64, 4, seed=1), OtherBatchNorm(4), Linear(4, 3)])
+    with pytest.raises(ValueError, match="train it with cnnlib.train.train_step"):
+        workers.WorkerTeam(net, 2, 64, (1, 8, 8), np.float32, 3, np.float32)
+
+
+# ProcessBarrier and ProcessMeeting on their own
+
+def in_child(fn):
+    """Run fn() in a forked child process; returns the process."""
+    import multiprocessing
+    proc = multiprocessing.get_context("fork").Process(target=fn, daemon=True)
+    proc.start()
+    return proc
+
+
+@pytest.mark.parametrize("spin", [0.0, shared.SPIN_S, 1.0])
+def test_a_meeting_adds_in_part_order_over_many_rounds(monkeypatch, spin):
+    # spin 0: every early part sleeps at a gate; 1 s: every early part watches the counter
+    monkeypatch.setattr(shared, "SPIN_S", spin)
+    parts_, rounds = 3, 200
+    meeting = shared.ProcessMeeting(parts_, 256)
+    results = shared.Shared({"ok": ((parts_,), np.int64)})
+
+    def values(k, r):
+        rng = np.random.default_rng((k, r))
+        return rng.normal(size=5).astype(np.float32), np.array(r * 10 + k)
+
+    def part(k):
+        for r in range(rounds):
+            total = meeting.meet(k, *values(k, r))
+            first = [v.copy() for v in values(0, r)]
+            for j in range(1, parts_):
+                for t, v in zip(first, values(j, r)):
+                    t += v
+            if not all(np.array_equal(t, e) for t, e in zip(total, first)):
+                return
+        results["ok"][k] = 1
+
+    procs = [in_child(lambda k=k: part(k)) for k in range(1, parts_)]
+    part(0)
+    for proc in procs:
+        proc.join(30)
+    assert results["ok"].tolist() == [1] * parts_
+
+
+def test_abort_wakes_a_waiting_part_and_breaks_every_later_wait():
+    barrier = shared.ProcessBarrier(2)
+    out = run_with_timeout(lambda: (threading.Timer(0.2, barrier.abort).start(),
+                                    barrier.wait()), seconds=10)
+    assert isinstance(out["error"], threading.BrokenBarrierError)
+    with pytest.raises(threading.BrokenBarrierError):
+        barrier.wait()
+
+
+def test_a_waiting_part_asks_check_and_stops_on_its_error(monkeypatch):
+    monkeypatch.setattr(shared, "POLL_S", 0.05)
+    barrier = shared.ProcessBarrier(2)
+    asked = []
+
+    def check():
+        asked.append(1)
+        if len(asked) == 3:
+            raise RuntimeError("the partner has gone")
+
+    barrier.check = check
+    out = run_with_timeout(barrier.wait, seconds=10)
+    assert str(out["error"]) == "the partner has gone" and len(asked) == 3
