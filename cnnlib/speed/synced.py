@@ -78,7 +78,7 @@ class SyncBatchNorm(BatchNorm):
                              f"batches of 2 or more, or call net.eval() to use the running "
                              f"statistics.")
         mu = s / m                                        # as numpy's mean: sum / count
-        xc = x - _shaped(mu, x)
+        xc = x - _shaped(mu, x).astype(x.dtype)
         var = self.meeting.meet(k, _sums(xc * xc))[0] / m      # as numpy's var
         if k == 0:                                        # once per step, as unsplit
             for name, stat in (("running_mean", mu), ("running_var", var * m / (m - 1))):
@@ -86,7 +86,7 @@ class SyncBatchNorm(BatchNorm):
                 run *= run.dtype.type(self.momentum)
                 run += run.dtype.type(1 - self.momentum) * stat.astype(run.dtype)
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))
-        xhat = (x - _shaped(mu, x).astype(x.dtype)) * _shaped(inv_std, x).astype(x.dtype)
+        xhat = xc * _shaped(inv_std, x).astype(x.dtype)
         self.xhat, self.inv_std, self.mode, self.m = xhat, inv_std.astype(x.dtype), True, m
         gamma, beta = self.params["gamma"], self.params["beta"]
         return _shaped(gamma, x) * xhat + _shaped(beta, x)
