@@ -212,7 +212,7 @@ class CnnlibTrainer:
         # fit's step for its whole life (fit opens it per epoch): workers are not forked anew
         # for every chunk, and the split follows set_threads between chunks
         self._split = contextlib.ExitStack()
-        self.step = self._split.enter_context(split_batches(self.net, train_step))
+        self.step, _ = self._split.enter_context(split_batches(self.net, train_step))
 
     def train(self, idx):
         """One step per batch_size slice of idx; returns the number of samples seen."""

@@ -14,7 +14,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .checks import check_array, check_images, check_int
 
-__all__ = ["random_rotations", "random_shifts", "rotate_batch", "transform_digit"]
+__all__ = ["TurnAndShift", "random_rotations", "random_shifts", "rotate_batch",
+           "transform_digit"]
 
 
 def transform_digit(image, shift=(0, 0), angle=0.0, interpolation="bilinear"):
@@ -73,10 +74,16 @@ def random_shifts(xb, rng, shift=2, background=-0.5):
     if check_int(shift, "shift", 0) >= min(h, w):
         raise ValueError(f"shift={shift} would move the {h}x{w} images out of sight; "
                          f"use a few pixels, e.g. shift=2.")
+    dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
+    return _shifted(xb, dy, dx, shift, background)
+
+
+def _shifted(xb, dy, dx, shift, background):
+    """Image n of xb moved by dy[n] - shift rows and dx[n] - shift columns (0..2 shift)."""
+    n, _, h, w = xb.shape
     edge = (shift, shift)
     padded = np.pad(xb, ((0, 0), (0, 0), edge, edge), constant_values=background)
     crops = sliding_window_view(padded, (h, w), axis=(2, 3))    # (N, C, 2s+1, 2s+1, H, W)
-    dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
     return crops[np.arange(n), :, dy, dx]
 
 
@@ -128,3 +135,57 @@ def random_rotations(xb, rng, max_angle=10.0, background=-0.5):
     if not (isinstance(max_angle, (int, float)) and 0 <= max_angle <= 180):
         raise ValueError(f"max_angle must be a number of degrees in 0..180; got {max_angle!r}.")
     return rotate_batch(xb, rng.uniform(-max_angle, max_angle, size=len(xb)), background)
+
+
+class TurnAndShift:
+    """The recipes' augmentation (cnnlib.recipes): turn every image of a batch by its own
+    random angle in -rotate..rotate degrees, then move it by its own random offset in
+    -shift..shift pixels, both drawn from rng (0 leaves that step out). Calling it on a
+    batch gives, with the same draws, random_shifts(random_rotations(xb, rng, rotate), rng,
+    shift).
+
+    draw(n) and apply(xb, draws) are its two halves, and rows(draws, a, b) the draws of
+    images a..b-1: each image depends on its own draws only, so when training splits a batch
+    across the cores each part turns its own images (cnnlib.speed.steps), with the numbers
+    of the whole batch turned at once.
+    """
+
+    def __init__(self, rng, rotate=10.0, shift=2, background=-0.5):
+        if not (isinstance(rotate, (int, float)) and 0 <= rotate <= 180):
+            raise ValueError(f"rotate must be a number of degrees in 0..180; got {rotate!r}.")
+        self.rng, self.rotate = rng, rotate
+        self.shift, self.background = check_int(shift, "shift", 0), background
+
+    def draw(self, n):
+        """The random numbers of a batch of n: (angles (n,) or None, offsets (2, n) or None),
+        drawn in the order random_rotations and random_shifts draw them."""
+        angles = self.rng.uniform(-self.rotate, self.rotate, size=n) if self.rotate else None
+        moves = self.rng.integers(0, 2 * self.shift + 1, size=(2, n)) if self.shift else None
+        return angles, moves
+
+    @staticmethod
+    def rows(draws, a, b):
+        """The draws of images a..b-1."""
+        angles, moves = draws
+        return (None if angles is None else angles[a:b],
+                None if moves is None else moves[:, a:b])
+
+    def apply(self, xb, draws):
+        """xb turned and moved by draws (from draw(len(xb)), or rows of a larger batch's)."""
+        angles, moves = draws
+        if angles is not None:
+            xb = rotate_batch(xb, angles, self.background)
+        if moves is None:
+            return xb
+        xb = check_images(xb, "xb")
+        if self.shift >= min(xb.shape[2:]):
+            raise ValueError(f"shift={self.shift} would move the {xb.shape[2]}x{xb.shape[3]} "
+                             f"images out of sight; use a few pixels, e.g. shift=2.")
+        return _shifted(xb, moves[0], moves[1], self.shift, self.background)
+
+    def __call__(self, xb):
+        xb = check_images(xb, "xb")
+        return self.apply(xb, self.draw(len(xb)))
+
+    def __repr__(self):
+        return f"TurnAndShift(rotate={self.rotate!r}, shift={self.shift!r})"

@@ -149,7 +149,7 @@ def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=Fals
     Behind the weights notebooks 11 and 12 load; notebook 12 runs a short version.
     """
     from .architectures import make_net
-    from .augment import random_rotations, random_shifts
+    from .augment import TurnAndShift
     from .checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
     from .optim import OPTIMIZERS
     from .schedules import SCHEDULES
@@ -172,11 +172,7 @@ def train_recipe(recipe, x_train, y_train, x_val=None, y_val=None, progress=Fals
         opt.lr = rate(0)
     rng = np.random.default_rng(recipe.seed)
     augmenting = bool(recipe.shift or recipe.rotate)
-
-    def augment(xb):                    # turn first, then shift, both drawn from rng
-        if recipe.rotate:
-            xb = random_rotations(xb, rng, recipe.rotate)
-        return random_shifts(xb, rng, recipe.shift) if recipe.shift else xb
+    augment = TurnAndShift(rng, recipe.rotate, recipe.shift)    # turn, then shift, from rng
 
     done, before = 0, {}
     data = None if checkpoint is None else data_fingerprint(x_train, y_train)

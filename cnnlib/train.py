@@ -127,8 +127,9 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
     of at least CHANCE_MIN_STEPS steps ends no better than guessing. Refuses an optimizer
     built for another network (check_optimizer) and weights that are already NaN.
     The net is put in training mode (net.train()) and left in it; validation runs in
-    inference mode (evaluate). On a machine with several cores each step may split its batch across them
-    (split_batches, cnnlib.speed.steps): the same numbers up to float rounding.
+    inference mode (evaluate). On a machine with several cores each step may split its
+    batch across them, and a cnnlib.augment.TurnAndShift its augmentation (split_batches,
+    cnnlib.speed.steps): the same numbers up to float rounding.
 
     Introduced in notebooks/08_training.ipynb.
     """
@@ -164,7 +165,7 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
         # step: train_step, or the same step with each batch split across the cores
         with tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
                   disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"), \
-                split_batches(net, train_step) as step:
+                split_batches(net, train_step, augment) as (step, augment):
             _wrap_row(bar)
             for b, (xb, yb) in enumerate(bar, 1):
                 if augment is not None:

@@ -113,14 +113,14 @@ def test_whole_network_gradient_check_float64(skips):
     assert max(errors.values()) < 1e-6, errors
 
 
-def test_a_stateful_net_splits_like_any_other_its_parts_meeting_on_threads(monkeypatch):
-    # Since cnnlib.speed.synced, BatchNorm and Dropout nets split too (on threads only, whose
-    # parts share the whole batch's statistics: tests/test_parallel_batchnorm.py checks the
-    # numbers and that worker processes are never used for them).
+def test_a_stateful_net_splits_like_any_other_its_parts_meeting(monkeypatch):
+    # Since cnnlib.speed.synced, BatchNorm and Dropout nets split too, their parts sharing the
+    # whole batch's statistics (tests/test_parallel_batchnorm.py checks the numbers on
+    # threads, tests/test_workers_synced.py on worker processes).
     monkeypatch.setattr("cnnlib.speed.steps.parts_for", lambda *a: 2)
-    with split_batches(lenet99_bn(), train_step) as step:
+    with split_batches(lenet99_bn(), train_step) as (step, _):
         assert step is not train_step
-    with split_batches(lenet99(), train_step) as step:
+    with split_batches(lenet99(), train_step) as (step, _):
         assert step is not train_step
 
 

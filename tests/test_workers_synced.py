@@ -200,7 +200,7 @@ def test_split_batches_splits_a_batchnorm_net_on_processes(monkeypatch):
     try:
         net, twin = make_net(BEYOND, seed=0), make_net(BEYOND, seed=0)
         x, y = batch(128, seed=12, dtype=np.float32)
-        with steps.split_batches(net, train_step) as step:
+        with steps.split_batches(net, train_step) as (step, _):
             loss, _ = step(net, x, y, Recorder(net))
         assert calls == [128]
         assert loss == pytest.approx(train_step(twin, x, y, Recorder(twin))[0], rel=1e-5)
@@ -280,3 +280,100 @@ def test_a_waiting_part_asks_check_and_stops_on_its_error(monkeypatch):
     barrier.check = check
     out = run_with_timeout(barrier.wait, seconds=10)
     assert str(out["error"]) == "the partner has gone" and len(asked) == 3
+
+
+# Turning and shifting a batch split across the processes (cnnlib.augment.TurnAndShift)
+
+def test_turn_and_shift_draws_and_moves_as_random_rotations_then_random_shifts():
+    from cnnlib.augment import TurnAndShift, random_rotations, random_shifts
+    mine, theirs = np.random.default_rng(3), np.random.default_rng(3)
+    augment = TurnAndShift(mine, 10.0, 2)
+    for n in (5, 8):
+        x, _ = batch(n, seed=n, dtype=np.float32)
+        expected = random_shifts(random_rotations(x, theirs, 10.0), theirs, 2)
+        assert np.array_equal(augment(x), expected)
+    assert mine.bit_generator.state == theirs.bit_generator.state
+
+
+def test_each_part_turned_alone_is_its_rows_of_the_whole_batch():
+    from cnnlib.augment import TurnAndShift
+    augment = TurnAndShift(np.random.default_rng(4), 15.0, 3)
+    x, _ = batch(9, seed=9, dtype=np.float32)
+    draws = augment.draw(9)
+    whole = augment.apply(x, draws)
+    parts = [augment.apply(x[a:b], augment.rows(draws, a, b)) for a, b in [(0, 4), (4, 9)]]
+    assert np.array_equal(np.concatenate(parts), whole)
+
+
+class Recorded:
+    """A TurnAndShift that writes the pid of every process that applies it to shared memory."""
+
+    def __init__(self, inner):
+        self.inner, self.pids = inner, shared.Shared({"pids": ((8,), np.int64)})
+        self.draw, self.rows = inner.draw, inner.rows
+
+    def apply(self, xb, draws):
+        pids = self.pids["pids"]
+        pids[np.flatnonzero(pids == 0)[0]] = os.getpid()
+        return self.inner.apply(xb, draws)
+
+    def __call__(self, xb):
+        return self.apply(xb, self.draw(len(xb)))
+
+
+def split_augment(augment, x, monkeypatch):
+    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+    monkeypatch.setattr(steps, "parts_for", lambda *a: 2)
+    net = make_net(BEYOND, seed=0)
+    with steps.split_batches(net, train_step, augment) as (_, turn):
+        assert turn is not augment
+        return run_with_timeout(lambda: turn(x), seconds=30), net
+
+
+def test_split_batches_turns_each_part_in_its_own_process(monkeypatch):
+    from cnnlib.augment import TurnAndShift
+    x, _ = batch(16, seed=16, dtype=np.float32)
+    expected = TurnAndShift(np.random.default_rng(5))(x)
+    augment = Recorded(TurnAndShift(np.random.default_rng(5)))
+    out, _ = split_augment(augment, x, monkeypatch)
+    assert np.array_equal(out["value"], expected)
+    pids = augment.pids["pids"][augment.pids["pids"] > 0]
+    assert len(pids) == 2 and os.getpid() in pids and len(set(pids)) == 2
+
+
+class FailsInAWorker(Recorded):
+    def apply(self, xb, draws):
+        if os.getpid() != self.pids["pids"][7]:
+            raise ValueError("no turning here")
+        return self.inner.apply(xb, draws)
+
+
+def test_an_augmentation_error_in_a_worker_is_raised_here(monkeypatch):
+    from cnnlib.augment import TurnAndShift
+    augment = FailsInAWorker(TurnAndShift(np.random.default_rng(6)))
+    augment.pids["pids"][7] = os.getpid()
+    x, _ = batch(16, seed=17, dtype=np.float32)
+    out, net = split_augment(augment, x, monkeypatch)
+    assert isinstance(out["error"], RuntimeError)
+    assert "worker process 1 failed: ValueError: no turning here" in str(out["error"])
+    assert net not in workers._teams or not workers._teams[net].procs
+
+
+def test_fit_with_augmentation_on_processes_is_fit_on_threads_bit_for_bit(monkeypatch):
+    from cnnlib.augment import TurnAndShift
+    from cnnlib.train import fit
+    x, y = batch(192, seed=18, dtype=np.float32)
+    previous = threads.set_threads(2)
+    nets, histories = [], []
+    try:
+        for split in ("threads", "processes"):
+            monkeypatch.setenv("CNNLIB_SPLIT", split)
+            net = make_net(BEYOND, seed=0)
+            histories.append(fit(net, x, y, epochs=2, batch_size=96, optimizer=Adam(net, 3e-3),
+                                 progress=False, augment=TurnAndShift(np.random.default_rng(7))))
+            nets.append(net)
+    finally:
+        threads.set_threads(previous[0])
+    assert histories[0]["batch_loss"] == histories[1]["batch_loss"]
+    theirs = nets[1].named_params()
+    assert all(np.array_equal(v, theirs[k]) for k, v in nets[0].named_params().items())

@@ -1,6 +1,7 @@
 """The seam between the training loop and the speed-ups: one mini-batch split across cores.
 
-    with split_batches(net, train_step) as step:       # cnnlib.train.fit, once per epoch
+    with split_batches(net, train_step, augment) as (step, augment):   # fit, every epoch
+        xb = augment(xb)                               # augment's call and result
         loss, logits = step(net, xb, yb, optimizer)    # train_step's call and result
 
 `step` is train_step itself when splitting does not pay (one core, a small batch, a net
@@ -10,6 +11,11 @@ run at the same time: on worker processes (cnnlib.speed.workers, Linux) or on th
 BatchNorm or Dropout layers meet to see the whole batch (cnnlib.speed.synced, and
 cnnlib.speed.shared across processes). Worker processes started in the block stop when it
 ends, however it ends.
+
+The block's `augment` is the one given (None if none is), except where batches split on
+worker processes and it can be split (cnnlib.augment.TurnAndShift): then the random numbers
+are drawn here, for the whole batch, and every part's images are turned and shifted in the
+process that runs that part, at the same time (the same numbers as augment(xb)).
 
 Both ways run every part through cnnlib.speed.parts.part_gradients and add the parts'
 gradients in a fixed order (so a run repeats exactly): the same numbers as train_step up
@@ -30,15 +36,16 @@ __all__ = ["split_batches"]
 
 
 @contextlib.contextmanager
-def split_batches(net, train_step):
-    """A block whose value is a step function with train_step's call and result,
-    step(net, xb, yb, optimizer) -> (loss, logits), that splits each batch of the Sequential
-    net across the cores when every part carries enough work (parallel.parts_for), and is
-    train_step otherwise. A net with a layer that has buffers is not split if that layer is
-    not a BatchNorm or a Dropout (synced.can_synchronise). The worker processes it starts
-    stop when the block ends."""
+def split_batches(net, train_step, augment=None):
+    """A block whose value is (step, augment): a step function with train_step's call and
+    result, step(net, xb, yb, optimizer) -> (loss, logits), that splits each batch of the
+    Sequential net across the cores when every part carries enough work
+    (parallel.parts_for), and is train_step otherwise; and augment, or the same augmentation
+    split across the worker processes (see the module's text). A net with a layer that has
+    buffers is not split if that layer is not a BatchNorm or a Dropout
+    (synced.can_synchronise). The worker processes it starts stop when the block ends."""
     if not isinstance(net, Sequential) or not can_synchronise(net):
-        yield train_step         # (a layer with buffers that has no twin on threads: unsplit)
+        yield train_step, augment   # (a layer with buffers that has no twin: unsplit)
         return
     # A BatchNorm or Dropout (also in a Residual block) needs the whole batch: its twins meet,
     # on threads (cnnlib.speed.synced) or across the worker processes (cnnlib.speed.shared).
@@ -59,7 +66,14 @@ def split_batches(net, train_step):
                 return split(net, xb, yb, optimizer, parts)
         return split(net, xb, yb, optimizer, parts)
 
+    def split_augment(xb):
+        parts = parts_for(net, xb, min_work)
+        if parts == 1:
+            return augment(xb)
+        return team_for(net, xb, parts, augment).augment(xb, augment.draw(len(xb)))
+
+    splits = processes and all(hasattr(augment, a) for a in ("draw", "rows", "apply"))
     try:
-        yield step
+        yield step, split_augment if splits else augment
     finally:
         close_team(net)         # nothing to do when no worker was started

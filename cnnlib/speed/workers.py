@@ -57,13 +57,14 @@ _payload = {}     # what a forked worker starts from (set just before the fork)
 
 
 def _worker(k):
-    net, conn, shared, param_names, meetings = _payload[k]
+    net, conn, shared, param_names, meetings, augment = _payload[k]
     _payload.clear()
-    _serve(net, k, conn, shared, param_names, meetings)
+    _serve(net, k, conn, shared, param_names, meetings, augment)
 
 
-def _serve(net, k, conn, shared, param_names, meetings):
-    """A worker's loop: wait for a part, compute it, send back its loss."""
+def _serve(net, k, conn, shared, param_names, meetings, augment=None):
+    """A worker's loop: wait for a part, compute it (a training step's part, or the turned
+    and shifted images of a batch's part), send back its loss (None for images)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is for the notebook's process
     parent = os.getppid()
 
@@ -86,7 +87,16 @@ def _serve(net, k, conn, shared, param_names, meetings):
             conn.send(("peak", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                                 _private_kb())))
             return
-        count, share, bounds, steps = msg
+        if msg[0] == "augment":
+            _, count, draws = msg
+            try:
+                x = shared[f"x{k}"]
+                x[:count] = augment.apply(x[:count], draws)
+                conn.send(("ok", None))
+            except BaseException as err:               # report it; the main process raises
+                conn.send(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
+            continue
+        _, count, share, bounds, steps = msg
         for layer, step in zip(drops, steps):          # the batch counters, as in this process
             layer.buffers["step"][...] = step
         try:
@@ -130,9 +140,11 @@ class WorkerTeam:
     """parts - 1 forked worker processes that each run one part of a training batch on their
     copy of net (part 0 runs in this process), for batches of up to max_batch images of
     sample_shape and dtype whose scores are (N, num_classes) of out_dtype. Close it to stop
-    the workers; it is also closed when it is garbage-collected or Python exits."""
+    the workers; it is also closed when it is garbage-collected or Python exits.
+    augment (a cnnlib.augment.TurnAndShift, or None) is what augment() applies."""
 
-    def __init__(self, net, parts, max_batch, sample_shape, dtype, num_classes, out_dtype):
+    def __init__(self, net, parts, max_batch, sample_shape, dtype, num_classes, out_dtype,
+                 augment=None):
         if not can_synchronise(net):
             raise ValueError("worker processes split a net whose layers with buffers are all "
                              "BatchNorm or Dropout (their twins meet the other parts); this "
@@ -140,7 +152,7 @@ class WorkerTeam:
         if not can_fork():
             raise RuntimeError("worker processes need fork (Linux); use cnnlib.speed.parallel's "
                                "threads instead.")
-        self._net, self.parts = weakref.ref(net), parts
+        self._net, self.parts, self.augmenter = weakref.ref(net), parts, augment
         self.max_batch, self.sample_shape, self.dtype = max_batch, tuple(sample_shape), dtype
         self.param_names = list(net.named_params())
         self.signature = _signature(net)
@@ -165,7 +177,8 @@ class WorkerTeam:
             for k in range(1, parts):
                 here, there = ctx.Pipe()
                 self.conns.append(here)
-                _payload[k] = (net, there, self.shared, self.param_names, self.meetings)
+                _payload[k] = (net, there, self.shared, self.param_names, self.meetings,
+                               augment)
                 proc = ctx.Process(target=_worker, args=(k,), name=f"cnnlib-worker-{k}",
                                    daemon=True)
                 proc.start()
@@ -188,12 +201,34 @@ class WorkerTeam:
         for meeting in self.meetings:
             meeting.barrier.check = check
 
-    def fits(self, net, xb):
+    def fits(self, net, xb, augment=None):
         """Whether this team can run batch xb for net (same net, shapes, modes and size
-        limit)."""
+        limit), and augment it with `augment` if that is given."""
         return bool(self.procs and net is self._net() and len(xb) <= self.max_batch
                 and tuple(xb.shape[1:]) == self.sample_shape and xb.dtype == self.dtype
-                and _signature(net) == self.signature)
+                and _signature(net) == self.signature
+                and (augment is None or augment is self.augmenter))
+
+    def augment(self, xb, draws):
+        """self.augmenter.apply(xb, draws), each part of the batch turned in its own process
+        (the parts a training step then uses); the same numbers, as every image depends on
+        its own draws only."""
+        try:
+            bounds, rows = part_bounds(len(xb), self.parts), self.augmenter.rows
+            for k, (a, b) in enumerate(bounds[1:], 1):
+                self.shared[f"x{k}"][:b - a] = xb[a:b]
+                self.conns[k - 1].send(("augment", b - a, rows(draws, a, b)))
+            a, b = bounds[0]
+            out = [self.augmenter.apply(xb[a:b], rows(draws, a, b))]
+            for k, conn in enumerate(self.conns, 1):
+                status, value = conn.recv()
+                if status == "error":
+                    raise RuntimeError(f"worker process {k} failed: {value}")
+                out.append(self.shared[f"x{k}"][:bounds[k][1] - bounds[k][0]].copy())
+            return np.concatenate(out)
+        except BaseException:
+            self.close()        # a worker may be mid-way: start afresh next time
+            raise
 
     def train_step(self, xb, yb, optimizer):
         """cnnlib.train.train_step with the batch split across this process and the
@@ -242,7 +277,7 @@ class WorkerTeam:
         for k, (a, b) in enumerate(bounds[1:], 1):
             shared[f"x{k}"][:b - a] = xb[a:b]
             shared[f"y{k}"][:b - a] = yb[a:b]
-            self.conns[k - 1].send((b - a, (b - a) / n, bounds, steps))
+            self.conns[k - 1].send(("step", b - a, (b - a) / n, bounds, steps))
         return bounds
 
     def collect(self, bounds):
@@ -348,11 +383,11 @@ def _plus(first, rest):
 _teams = weakref.WeakKeyDictionary()
 
 
-def team_for(net, xb, parts):
-    """The running WorkerTeam for net that fits batch xb with `parts` parts; a new one (and
-    the old one closed) if there is none."""
+def team_for(net, xb, parts, augment=None):
+    """The running WorkerTeam for net that fits batch xb with `parts` parts (and can augment
+    it with `augment`, if given); a new one (and the old one closed) if there is none."""
     team = _teams.get(net)
-    if team is not None and team.parts == parts and team.fits(net, xb):
+    if team is not None and team.parts == parts and team.fits(net, xb, augment):
         return team
     if team is not None:
         team.close()
@@ -362,7 +397,7 @@ def team_for(net, xb, parts):
             layer.training = False          # its own)
     out = probe.forward(xb[:1])
     team = _teams[net] = WorkerTeam(net, parts, len(xb), xb.shape[1:], xb.dtype, out.shape[1],
-                                    out.dtype)
+                                    out.dtype, augment)
     return team
 
 
