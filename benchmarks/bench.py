@@ -13,8 +13,9 @@ Prints the machine, the libraries and their thread counts and the load average, 
   * per-layer forward and backward times of one cnnlib LeNet step at each thread count,
   * the 99% network: cnnlib and torch trained with the same recipe (--recipe, a name in
     cnnlib.recipes.RECIPES, default "lenet99": the shipped weights' recipe, chosen on a
-    validation split; "beyond99" is notebook 12's) one after the other, seconds, test
-    accuracy and ratio (skipped with --quick; with --recipe-only nothing else runs),
+    validation split; "beyond99" is notebook 12's), their epochs alternating (cnnlib's
+    first, torch's first, cnnlib's second, ...), seconds, test accuracy and ratio, also
+    epoch by epoch (skipped with --quick; with --recipe-only nothing else runs),
   * the load average again, so an idle run can be told from a busy one.
 torch is optional: without it the torch columns are left out. cnnlib's threads are set
 with cnnlib.speed.threads.set_threads (BLAS stays at 1 thread; training batches are split on worker
@@ -430,32 +431,47 @@ def torch_recipe(torch, recipe, x, y):
     of every epoch (decay or schedule), batch size, epochs, the same shuffles (minibatches)
     and the same turned and shifted digits (cnnlib.augment, drawn from the same generator in
     the same order as train_recipe). Returns (net, seconds)."""
-    from cnnlib.augment import random_rotations
-    from cnnlib.schedules import SCHEDULES
-    net = torch_net_like(torch, make_net(recipe.arch), recipe.seed)
-    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    rng = np.random.default_rng(recipe.seed)
+    run = TorchRun(torch, recipe, x, y)
+    seconds = sum(run.epoch() for _ in range(recipe.epochs))
+    return run.net, seconds
 
-    def rate(epoch):
+
+class TorchRun:
+    """torch_recipe one epoch at a time (epoch() trains the next one and returns its
+    seconds), so that recipe_rows can alternate the two libraries epoch by epoch."""
+
+    def __init__(self, torch, recipe, x, y):
+        self.torch, self.recipe, self.x, self.y, self.done = torch, recipe, x, y, 0
+        self.net = torch_net_like(torch, make_net(recipe.arch), recipe.seed)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=recipe.lr)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.rng = np.random.default_rng(recipe.seed)
+
+    def rate(self, epoch):
+        from cnnlib.schedules import SCHEDULES
+        recipe = self.recipe
         if recipe.schedule == "decay":
             return recipe.lr * recipe.lr_decay ** epoch
         return SCHEDULES[recipe.schedule](epoch, recipe.epochs, recipe.lr, recipe.warmup)
 
-    start = time.perf_counter()
-    net.train()
-    for epoch in range(recipe.epochs):
+    def epoch(self):
+        from cnnlib.augment import random_rotations
+        torch, recipe, net, opt, rng = self.torch, self.recipe, self.net, self.opt, self.rng
+        start = time.perf_counter()
+        net.train()
         for group in opt.param_groups:
-            group["lr"] = rate(epoch)
-        for xb, yb in minibatches(x, y, recipe.batch_size, seed=recipe.seed + epoch):
+            group["lr"] = self.rate(self.done)
+        for xb, yb in minibatches(self.x, self.y, recipe.batch_size,
+                                  seed=recipe.seed + self.done):
             if recipe.rotate:
                 xb = random_rotations(xb, rng, recipe.rotate)
             if recipe.shift:
                 xb = random_shifts(xb, rng, recipe.shift)
             opt.zero_grad()
-            loss_fn(net(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+            self.loss_fn(net(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
             opt.step()
-    return net, time.perf_counter() - start
+        self.done += 1
+        return time.perf_counter() - start
 
 
 def torch_accuracy(torch, net, x, y):
@@ -492,33 +508,46 @@ def cpu_seconds():
 
 
 def recipe_rows(args, recipe, torch, x_train, y_train, x_test, y_test):
-    """Train the recipe with cnnlib, then with torch (if installed), in this run; print the
-    seconds (wall, and the CPU seconds of this process and its workers), test accuracies, the load
-    before and after each and the time ratio. args.epochs, if given, replaces the recipe's."""
+    """Train the recipe with cnnlib and with torch (if installed) in this run, alternating
+    epoch by epoch: cnnlib's epoch 1, torch's epoch 1, cnnlib's epoch 2, ... so that the
+    machine's drift (2-3x between runs, and within minutes) falls on both alike. Prints the
+    training seconds (the sum of each library's epochs; wall, and the CPU seconds of this
+    process and cnnlib's workers), test accuracies, the load before and after, and the time
+    ratio. args.epochs, if given, replaces the recipe's."""
     from dataclasses import replace
     if args.epochs:
         recipe = replace(recipe, epochs=args.epochs)
     use_threads(args.threads, torch)
     load_before = load()
+    run = None if torch is None else TorchRun(torch, recipe, x_train, y_train)
+    tseconds, tcpu = [], []
+
+    def torch_epoch(history):           # train_recipe's callback: after every cnnlib epoch
+        if run is not None:
+            cpu = cpu_seconds()
+            tseconds.append(run.epoch())
+            tcpu.append(cpu_seconds() - cpu)
+
     cpu = cpu_seconds()
-    net, history, seconds = train_recipe(recipe, x_train, y_train)
-    cpu = cpu_seconds() - cpu
+    net, history, _ = train_recipe(recipe, x_train, y_train, callback=torch_epoch)
+    cpu = cpu_seconds() - cpu - sum(tcpu)
+    seconds = sum(history["seconds"])
     acc = evaluate(net, x_test, y_test)[1]
     target = "600" if args.recipe == "beyond99" else "180"
     note = (f"target <= {target} s for the recipe on an idle machine; CPU {cpu:.0f} s (this "
-            f"process and its worker processes); load before {load_before}, after {load()}")
+            f"process and its worker processes); load before {load_before}, after {load()}"
+            + ("; epochs alternating with torch's" if run is not None else ""))
     row(f"{args.recipe}, cnnlib, {args.threads} threads",
         f"{seconds:.1f} s, {recipe.epochs} epochs, acc {acc:.2%}", note)
-    if torch is not None:
-        load_before = load()
-        tcpu = cpu_seconds()
-        tnet, tseconds = torch_recipe(torch, recipe, x_train, y_train)
-        tcpu = cpu_seconds() - tcpu
-        tacc = torch_accuracy(torch, tnet, x_test, y_test)
-        row(f"{args.recipe}, torch, {args.threads} threads", f"{tseconds:.1f} s, acc {tacc:.2%}",
-            f"same recipe; cnnlib / torch time = **{seconds / tseconds:.3f}x** (target <= 1.0), "
-            f"CPU {tcpu:.0f} s (cnnlib / torch {cpu / tcpu:.2f}x); load before {load_before}, "
-            f"after {load()}")
+    if run is not None:
+        tacc = torch_accuracy(torch, run.net, x_test, y_test)
+        ratios = [a / b for a, b in zip(history["seconds"], tseconds)]
+        row(f"{args.recipe}, torch, {args.threads} threads",
+            f"{sum(tseconds):.1f} s, acc {tacc:.2%}",
+            f"same recipe; cnnlib / torch time = **{seconds / sum(tseconds):.3f}x** (target <= "
+            f"1.0; epoch by epoch {min(ratios):.2f}-{max(ratios):.2f}x, median "
+            f"{float(np.median(ratios)):.2f}x), CPU {sum(tcpu):.0f} s (cnnlib / torch "
+            f"{cpu / sum(tcpu):.2f}x)")
     return recipe
 
 
