@@ -89,6 +89,9 @@ def test_search_finds_a_word_and_lists_its_pages(site_page):
     page.wait_for_url("**/search.html?q=softmax*")
     results = page.locator("#search-results li a")
     results.first.wait_for(timeout=30_000)
+    # the results are listed one by one; the summary ("... found N pages ...") comes last
+    page.wait_for_function("() => document.querySelector('#search-results')"
+                           ".innerText.includes('found')", timeout=30_000)
     found = results.evaluate_all("as => as.map(a => a.getAttribute('href'))")
     assert any(h.startswith("03_softmax_and_cross_entropy.html") for h in found), found
     assert page.locator("#search-results").inner_text().count("found") == 1
