@@ -297,13 +297,17 @@ def test_a_layer_with_buffers_but_no_twin_is_not_split():
         assert step is train_step
 
 
-def test_split_batches_splits_a_batchnorm_net_on_threads_when_asked(monkeypatch):
-    monkeypatch.setenv("CNNLIB_SPLIT", "threads")
+@pytest.mark.parametrize("split", ["threads", "processes"])
+def test_split_batches_splits_a_batchnorm_net_the_way_asked(monkeypatch, split):
+    if split == "processes" and not threads.can_fork():
+        pytest.skip("worker processes need fork (Linux)")
+    monkeypatch.setenv("CNNLIB_SPLIT", split)
     calls = []
-    split = parallel.train_step_threads
-    monkeypatch.setattr(steps, "train_step_threads",
-                        lambda *a: calls.append(len(a[1])) or split(*a))
-    monkeypatch.setattr(steps, "team_for", lambda *a: pytest.fail("workers were asked"))
+    used, unused = {"threads": ("train_step_threads", "team_for"),
+                    "processes": ("team_for", "train_step_threads")}[split]
+    real = getattr(steps, used)
+    monkeypatch.setattr(steps, used, lambda *a: calls.append(len(a[1])) or real(*a))
+    monkeypatch.setattr(steps, unused, lambda *a: pytest.fail(f"{unused} was asked"))
     previous = threads.set_threads(2)
     try:
         net, twin = make_net(BEYOND, seed=0), make_net(BEYOND, seed=0)

@@ -190,24 +190,6 @@ def test_a_worker_killed_mid_step_is_noticed_and_raised(monkeypatch):
     assert time.monotonic() - start < 20
 
 
-def test_split_batches_splits_a_batchnorm_net_on_processes(monkeypatch):
-    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
-    calls = []
-    real = workers.team_for
-    monkeypatch.setattr(steps, "team_for", lambda *a: calls.append(len(a[1])) or real(*a))
-    monkeypatch.setattr(steps, "train_step_threads", lambda *a: pytest.fail("threads were asked"))
-    previous = threads.set_threads(2)
-    try:
-        net, twin = make_net(BEYOND, seed=0), make_net(BEYOND, seed=0)
-        x, y = batch(128, seed=12, dtype=np.float32)
-        with steps.split_batches(net, train_step) as (step, _):
-            loss, _ = step(net, x, y, Recorder(net))
-        assert calls == [128]
-        assert loss == pytest.approx(train_step(twin, x, y, Recorder(twin))[0], rel=1e-5)
-    finally:
-        threads.set_threads(previous[0])
-
-
 class OtherBatchNorm(BatchNorm):
     """A subclass may compute something else: the workers must not replace it."""
 
