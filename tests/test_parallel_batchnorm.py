@@ -145,13 +145,10 @@ def test_with_adam_only_the_biases_in_front_of_a_batchnorm_move_apart(monkeypatc
         np.testing.assert_allclose(split.named_buffers()[name], buf, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("parts_", [2, 3])
-def test_split_gradients_pass_a_float64_numerical_check(parts_):
-    net = small_net()
-    x, y = small_batch(7, seed=4)
-    rec = Recorder(net)
+def assert_whole_batch_gradients(net, x, y, loss, grads):
+    """A split step's loss and gradients (of small_net on x, y) are the whole batch's, with
+    the dropout masks the step drew: float64 numerical gradient check."""
     drops = [leaf for leaf in leaves(net) if isinstance(leaf, Dropout)]
-    loss, _ = parallel.train_step_threads(net, x, y, rec, parts=parts_)
 
     def full_loss():                     # the whole batch, with the masks the step drew
         for d in drops:
@@ -163,9 +160,18 @@ def test_split_gradients_pass_a_float64_numerical_check(parts_):
         expected = numerical_gradient(full_loss, p)
         if name in ("0.b", "3.0.b", "3.4.b", "7.b"):     # biases in front of a BatchNorm:
             assert np.abs(expected).max() < 1e-9         # the mean takes them out, gradient 0
-            assert np.abs(rec.grads[name]).max() < 1e-14, name
+            assert np.abs(grads[name]).max() < 1e-14, name
         else:
-            assert rel_error(rec.grads[name], expected) < 1e-6, name
+            assert rel_error(grads[name], expected) < 1e-6, name
+
+
+@pytest.mark.parametrize("parts_", [2, 3])
+def test_split_gradients_pass_a_float64_numerical_check(parts_):
+    net = small_net()
+    x, y = small_batch(7, seed=4)
+    rec = Recorder(net)
+    loss, _ = parallel.train_step_threads(net, x, y, rec, parts=parts_)
+    assert_whole_batch_gradients(net, x, y, loss, rec.grads)
 
 
 def test_two_split_runs_are_bit_identical():

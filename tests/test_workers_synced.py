@@ -13,9 +13,7 @@ import pytest
 from cnnlib.architectures import make_net
 from cnnlib.batchnorm import BatchNorm
 from cnnlib.dropout import Dropout
-from cnnlib.gradcheck import numerical_gradient, rel_error
 from cnnlib.layers import Flatten, Layer, Linear
-from cnnlib.losses import softmax_cross_entropy
 from cnnlib.model import Sequential, SizeHint
 from cnnlib.optim import Adam
 from cnnlib.recipes import RECIPES
@@ -23,7 +21,8 @@ from cnnlib.speed import parallel, shared, steps, threads, workers
 from cnnlib.speed.threads import can_fork
 from cnnlib.train import train_step
 from split_support import Recorder, batch
-from test_parallel_batchnorm import leaves, run_with_timeout, small_batch, small_net
+from test_parallel_batchnorm import (assert_whole_batch_gradients, run_with_timeout, small_batch,
+                                     small_net)
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="worker processes need fork (Linux)")
 BEYOND = RECIPES["beyond99"].arch
@@ -92,23 +91,10 @@ def test_process_split_gradients_pass_a_float64_numerical_check():
     net = small_net()
     x, y = small_batch(7, seed=4)
     rec = Recorder(net)
-    drops = [leaf for leaf in leaves(net) if isinstance(leaf, Dropout)]
     with SizeHint(net, x):
         loss, _ = workers.team_for(net, x, 2).train_step(x, y, rec)
     workers.close_team(net)
-
-    def full_loss():                     # the whole batch, with the masks the step drew
-        for d in drops:
-            d.buffers["step"][...] = 0
-        return softmax_cross_entropy(net.forward(x), y)[0]
-
-    assert loss == pytest.approx(full_loss(), rel=1e-12)
-    for name, p in net.named_params().items():
-        expected = numerical_gradient(full_loss, p)
-        if name in ("0.b", "3.0.b", "3.4.b", "7.b"):     # in front of a BatchNorm: gradient 0
-            assert np.abs(rec.grads[name]).max() < 1e-14, name
-        else:
-            assert rel_error(rec.grads[name], expected) < 1e-6, name
+    assert_whole_batch_gradients(net, x, y, loss, rec.grads)
 
 
 def test_starting_a_team_moves_no_running_statistic_or_batch_counter():
