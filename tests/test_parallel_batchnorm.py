@@ -376,3 +376,42 @@ def test_a_dropout_net_that_does_not_fit_gets_the_unsplit_error_once(monkeypatch
         assert str(split_error.value) == str(plain_error.value).replace("(8,", "(4,")
     finally:
         threads.set_threads(previous[0])
+
+
+@pytest.mark.parametrize("x_dtype, bn_dtype, shape", [
+    (np.float32, np.float32, (6, 3, 5, 4)), (np.float64, np.float64, (6, 3, 5, 4)),
+    (np.float32, np.float64, (6, 3, 5, 4)), (np.float64, np.float32, (7, 5)),
+    (np.float32, np.float32, (7, 5))])
+def test_the_batchnorm_twin_computes_its_formula_bit_for_bit(x_dtype, bn_dtype, shape):
+    """SyncBatchNorm writes its products into arrays it already made: the numbers are those
+    of the formula written as whole expressions (one part: the meeting's totals are the
+    part's own sums), for every mix of dtypes; the images' memory order (batch-last, as
+    the convolutions leave it) and the gradient it was given (a Residual's skip may hold it
+    too) are left as they were."""
+    rng = np.random.default_rng(3)
+    order = (1, 2, 3, 0) if len(shape) == 4 else (0, 1)
+    x = np.ascontiguousarray(rng.standard_normal(shape).astype(x_dtype).transpose(order))
+    x = x.transpose(np.argsort(order))
+    g = rng.standard_normal(shape).astype(x_dtype)
+    bn = BatchNorm(shape[1], dtype=bn_dtype)
+    bn.params["gamma"][:], bn.params["beta"][:] = rng.random(shape[1]), rng.random(shape[1])
+    twin = synced._twin(synced.SyncBatchNorm, bn, meeting=synced.Meeting(1), part=0)
+    out, g_before = twin.forward(x), g.copy()
+    dx = twin.backward(g)
+
+    shaped, m = synced._shaped, x.size // x.shape[1]
+    mu = synced._sums(x) / m
+    xc = x - shaped(mu, x).astype(x.dtype)
+    var = synced._sums(xc * xc) / m
+    inv_std = 1 / np.sqrt(var + x.dtype.type(bn.eps))
+    xhat = xc * shaped(inv_std, x).astype(x.dtype)
+    want = shaped(bn.params["gamma"], x) * xhat + shaped(bn.params["beta"], x)
+    dgamma, dbeta = synced._sums(g * xhat), synced._sums(g)
+    scale = shaped(bn.params["gamma"] * inv_std.astype(x.dtype), g)
+    want_dx = scale / m * (m * g - shaped(dbeta, g) - xhat * shaped(dgamma, g))
+    for got, expected in ((out, want), (dx, want_dx), (twin.grads["gamma"], dgamma),
+                          (twin.grads["beta"], dbeta)):
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(g, g_before)
+    assert out.strides == want.strides

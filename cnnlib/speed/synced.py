@@ -19,8 +19,8 @@ that the unsplit layer uses, and each part takes its rows; the step counter move
 A Residual block's inner layers are swapped the same way.
 
 A part that fails aborts the meetings, so the others stop waiting (BrokenBarrierError) and
-cnnlib.speed.parallel raises the first real error. Threads only: the worker processes
-(cnnlib.speed.workers) refuse nets with these layers.
+cnnlib.speed.parallel raises the first real error. Worker processes (cnnlib.speed.workers)
+use the same twins, meeting through cnnlib.speed.shared.ProcessMeeting.
 
 No notebook introduces this module: the README section "Cores and threads" explains it.
 """
@@ -79,25 +79,41 @@ class SyncBatchNorm(BatchNorm):
                              f"statistics.")
         mu = s / m                                        # as numpy's mean: sum / count
         xc = x - _shaped(mu, x).astype(x.dtype)
-        var = self.meeting.meet(k, _sums(xc * xc))[0] / m      # as numpy's var
+        sq = np.multiply(xc, xc)
+        var = self.meeting.meet(k, _sums(sq))[0] / m          # as numpy's var
         if k == 0:                                        # once per step, as unsplit
             for name, stat in (("running_mean", mu), ("running_var", var * m / (m - 1))):
                 run = self.buffers[name]
                 run *= run.dtype.type(self.momentum)
                 run += run.dtype.type(1 - self.momentum) * stat.astype(run.dtype)
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))
-        xhat = xc * _shaped(inv_std, x).astype(x.dtype)
+        # BatchNorm.forward's products, written into the arrays already made (out=) when
+        # no dtype changes: the same numbers, two large arrays made per call instead of five
+        xhat = np.multiply(xc, _shaped(inv_std, x).astype(x.dtype), out=sq)
         self.xhat, self.inv_std, self.mode, self.m = xhat, inv_std.astype(x.dtype), True, m
         gamma, beta = self.params["gamma"], self.params["beta"]
-        return _shaped(gamma, x) * xhat + _shaped(beta, x)
+        if gamma.dtype != x.dtype or beta.dtype != x.dtype:
+            return _shaped(gamma, x) * xhat + _shaped(beta, x)
+        out = np.multiply(_shaped(gamma, x), xhat, out=xc)
+        out += _shaped(beta, x)
+        return out
 
     def backward(self, dout):
         dout = check_dout(self, dout, lambda: self.xhat.shape)
         xhat, m = self.xhat, self.m
-        self.grads = {"gamma": _sums(dout * xhat), "beta": _sums(dout)}
+        dx = np.multiply(dout, xhat)
+        self.grads = {"gamma": _sums(dx), "beta": _sums(dout)}
         dgamma, dbeta = self.meeting.meet(self.part, self.grads["gamma"], self.grads["beta"])
         scale = _shaped(self.params["gamma"] * self.inv_std, dout)
-        return scale / m * (m * dout - _shaped(dbeta, dout) - xhat * _shaped(dgamma, dout))
+        if not dout.dtype == xhat.dtype == scale.dtype:
+            return scale / m * (m * dout - _shaped(dbeta, dout) - xhat * _shaped(dgamma, dout))
+        # the same numbers step by step, into dx (not dout: it may be another layer's too,
+        # e.g. a Residual block's skip): two large arrays made per call instead of six
+        np.multiply(m, dout, out=dx)
+        dx -= _shaped(dbeta, dout)
+        dx -= xhat * _shaped(dgamma, dout)
+        np.multiply(scale / m, dx, out=dx)
+        return dx
 
 
 def _sums(a):
