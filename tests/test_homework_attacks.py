@@ -6,7 +6,7 @@ virtual environment (whose site-packages reaches this one's packages through a .
 line); the grader runs from them, as a teacher would run it from a clone. The attacks know
 every path (the checkout, site-packages, the CSV, the reports): the worst case.
 
-The student: one notebook per attack (sixteen), graded in ONE call beside honest and blank
+The student: one notebook per attack (eighteen), graded in ONE call beside honest and blank
 submissions (before and after them, two at a time). Every attack scores 0 on the exercise
 it targets, no other submission's score changes, the checkout and the environment are
 byte for byte unchanged afterwards (sha256), the CSV is written once by the grader and not
@@ -255,6 +255,43 @@ def attacks(t, port=0):
             "    loss, logits = part_gradients(net, xb, yb, 1.0)\n"
             "    optimizer.step()\n"
             "    return loss, logits\n"]),
+        # 17. the training split's BatchNorm twin, met by one part alone (cnnlib.speed.synced):
+        #     a whole training-mode forward and backward; inference is written by hand
+        "12_sync_batchnorm.ipynb": ("batchnorm", [HEAD + (
+            "from cnnlib.batchnorm import BatchNorm as Base, _shaped\n"
+            "from cnnlib.speed.synced import Meeting, SyncBatchNorm, _twin\n"),
+            "class BatchNorm(Base):\n"
+            "    def forward(self, x):\n"
+            "        self.twin = None\n"
+            "        if self.training:\n"
+            "            self.twin = _twin(SyncBatchNorm, self, meeting=Meeting(1), part=0)\n"
+            "            return self.twin.forward(x)\n"
+            "        inv = 1 / np.sqrt(self.buffers['running_var'] + x.dtype.type(self.eps))\n"
+            "        self.scale = _shaped(self.params['gamma'] * inv.astype(x.dtype), x)\n"
+            "        xhat = (x - _shaped(self.buffers['running_mean'], x).astype(x.dtype))"
+            " * _shaped(inv, x).astype(x.dtype)\n"
+            "        return _shaped(self.params['gamma'], x) * xhat + "
+            "_shaped(self.params['beta'], x)\n"
+            "    def backward(self, dout):\n"
+            "        if self.twin is None:\n"
+            "            return dout * self.scale\n"
+            "        dx = self.twin.backward(dout)\n"
+            "        self.grads = self.twin.grads\n"
+            "        return dx\n"]),
+        # 18. the training split's dropout mask, drawn for the whole batch (cnnlib.speed.synced)
+        "12_split_dropout_mask.ipynb": ("dropout", [HEAD + (
+            "from cnnlib.dropout import Dropout as Base\n"
+            "from cnnlib.speed.synced import _Draw\n"),
+            "class Dropout(Base):\n"
+            "    def forward(self, x):\n"
+            "        self.shape = x.shape\n"
+            "        self.mask = None\n"
+            "        if not self.training or self.p == 0:\n"
+            "            return x\n"
+            "        self.mask = _Draw(self).mask(x.shape, x.dtype)\n"
+            "        return x * self.mask\n"
+            "    def backward(self, dout):\n"
+            "        return dout if self.mask is None else dout * self.mask\n"]),
     }
 
 

@@ -110,9 +110,14 @@ EQUIVALENTS = {
     "adam": ("cnnlib.optim:Adam.update",),
     # input_gradient stays allowed: the exercise is the step, its sign and the clipping
     "fgsm": ("cnnlib.attacks:fgsm", "cnnlib.attacks:pgd", "cnnlib.attacks:_direction"),
+    # the training split's twins compute the same layers (cnnlib.speed.synced): a part that
+    # meets no other is the whole batch, and _Draw.mask is Dropout's mask for a batch
     "batchnorm": ("cnnlib.batchnorm:BatchNorm.forward", "cnnlib.batchnorm:BatchNorm.backward",
-                  "cnnlib.batchnorm:batchnorm_backward_steps"),
-    "dropout": ("cnnlib.dropout:Dropout.forward", "cnnlib.dropout:Dropout.backward"),
+                  "cnnlib.batchnorm:batchnorm_backward_steps",
+                  "cnnlib.speed.synced:SyncBatchNorm.forward",
+                  "cnnlib.speed.synced:SyncBatchNorm.backward"),
+    "dropout": ("cnnlib.dropout:Dropout.forward", "cnnlib.dropout:Dropout.backward",
+                "cnnlib.speed.synced:SplitDropout.forward", "cnnlib.speed.synced:_Draw.mask"),
     "residual_backward": ("cnnlib.residual:Residual.backward",),
 }
 
