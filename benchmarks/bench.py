@@ -1,7 +1,7 @@
 """How fast is cnnlib, and how does it compare with PyTorch on the same CPU?
 
     python benchmarks/bench.py [--quick] [--data-dir DIR] [--threads 2] [--recipe NAME]
-                               [--recipe-only] [--epochs N]
+                               [--recipe-only] [--epochs N] [--interleave STEPS]
 
 Prints the machine, the libraries and their thread counts and the load average, then:
   * loop vs fast conv / max-pool, forward and backward, on one batched input (ratio),
@@ -16,6 +16,9 @@ Prints the machine, the libraries and their thread counts and the load average, 
     validation split; "beyond99" is notebook 12's), their epochs alternating (cnnlib's
     first, torch's first, cnnlib's second, ...), seconds, test accuracy and ratio, also
     epoch by epoch (skipped with --quick; with --recipe-only nothing else runs),
+  * or, with --recipe-only --interleave STEPS, STEPS training steps of the recipe's network
+    with each library in alternating chunks of --chunk steps: the steady-state ratio per
+    step, with a 95% interval; drift that lasts longer than a chunk falls on both alike,
   * the load average again, so an idle run can be told from a busy one.
 torch is optional: without it the torch columns are left out. cnnlib's threads are set
 with cnnlib.speed.threads.set_threads (BLAS stays at 1 thread; training batches are split on worker
@@ -26,6 +29,7 @@ Full MNIST comes from --data-dir, else $CNNLIB_MNIST_DIR, else ../shared/data/mn
 
 import argparse
 import contextlib
+import itertools
 import os
 import platform
 import sys
@@ -50,7 +54,19 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=None,
                    help="train the 99%% network rows for this many epochs instead of the "
                         "recipe's (its schedule then spans these epochs); for a busy machine")
-    return p.parse_args(argv)
+    p.add_argument("--interleave", type=int, default=None, metavar="STEPS",
+                   help="with --recipe-only: instead of the whole recipe, time STEPS training "
+                        "steps of its network with each library in alternating chunks "
+                        "(--chunk steps each): the ratio of steady-state steps, with the "
+                        "machine's drift cancelled chunk by chunk")
+    p.add_argument("--chunk", type=int, default=20,
+                   help="steps per chunk of --interleave (default 20)")
+    args = p.parse_args(argv)
+    if args.interleave is not None and (args.interleave < 1 or not args.recipe_only):
+        p.error("--interleave needs a number of steps of 1 or more, and --recipe-only")
+    if args.chunk < 1:
+        p.error("--chunk needs 1 or more steps")
+    return args
 
 
 import numpy as np
@@ -213,7 +229,7 @@ class CnnlibTrainer:
         # fit's step for its whole life (fit opens it per epoch): workers are not forked anew
         # for every chunk, and the split follows set_threads between chunks
         self._split = contextlib.ExitStack()
-        self.step, _ = self._split.enter_context(split_batches(self.net, train_step))
+        self.step, _, _ = self._split.enter_context(split_batches(self.net, train_step))
 
     def train(self, idx):
         """One step per batch_size slice of idx; returns the number of samples seen."""
@@ -455,23 +471,109 @@ class TorchRun:
         return SCHEDULES[recipe.schedule](epoch, recipe.epochs, recipe.lr, recipe.warmup)
 
     def epoch(self):
-        from cnnlib.augment import random_rotations
-        torch, recipe, net, opt, rng = self.torch, self.recipe, self.net, self.opt, self.rng
         start = time.perf_counter()
-        net.train()
-        for group in opt.param_groups:
+        self.net.train()
+        for group in self.opt.param_groups:
             group["lr"] = self.rate(self.done)
-        for xb, yb in minibatches(self.x, self.y, recipe.batch_size,
-                                  seed=recipe.seed + self.done):
-            if recipe.rotate:
-                xb = random_rotations(xb, rng, recipe.rotate)
-            if recipe.shift:
-                xb = random_shifts(xb, rng, recipe.shift)
-            opt.zero_grad()
-            self.loss_fn(net(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
-            opt.step()
+        for xb, yb in minibatches(self.x, self.y, self.recipe.batch_size,
+                                  seed=self.recipe.seed + self.done):
+            self.step(xb, yb)
         self.done += 1
         return time.perf_counter() - start
+
+    def step(self, xb, yb):
+        """One training step on a batch: turned and shifted as the recipe says (cnnlib.augment,
+        drawn from this run's generator), then forward, loss, backward and Adam."""
+        from cnnlib.augment import random_rotations
+        recipe = self.recipe
+        if recipe.rotate:
+            xb = random_rotations(xb, self.rng, recipe.rotate)
+        if recipe.shift:
+            xb = random_shifts(xb, self.rng, recipe.shift)
+        self.opt.zero_grad()
+        self.loss_fn(self.net(self.torch.from_numpy(xb)), self.torch.from_numpy(yb)).backward()
+        self.opt.step()
+
+
+def endless_batches(x, y, batch_size, seed):
+    """minibatches of (x, y), epoch after epoch (seed, seed + 1, ...), without end."""
+    for epoch in itertools.count():
+        yield from minibatches(x, y, batch_size, seed=seed + epoch)
+
+
+def interleaved_steps(recipe, torch, x, y, steps, chunk):
+    """Time `steps` training steps of the recipe's network with each library, in chunks of
+    `chunk` steps that alternate (cnnlib's chunk, torch's chunk, torch's, cnnlib's, ...),
+    after one warm-up chunk each: the machine's drift then falls on both alike within
+    seconds, not minutes. cnnlib's steps are fit's (split_batches with the recipe's
+    augmentation, then the step, the loss and the count of right answers); torch's are
+    TorchRun.step. Both at the recipe's first learning rate, on the same batch order.
+    Returns {"cnnlib": [seconds of each chunk], "torch": [...]}, paired by index."""
+    from cnnlib.augment import TurnAndShift
+    from cnnlib.optim import OPTIMIZERS
+    net = make_net(recipe.arch, seed=recipe.seed)
+    opt = OPTIMIZERS[recipe.optimizer](net, lr=recipe.lr)
+    turn = (TurnAndShift(np.random.default_rng(recipe.seed), recipe.rotate, recipe.shift)
+            if recipe.rotate or recipe.shift else None)
+    ours = endless_batches(x, y, recipe.batch_size, recipe.seed)
+    run = TorchRun(torch, recipe, x, y)
+    theirs = endless_batches(x, y, recipe.batch_size, recipe.seed)
+    run.net.train()
+    net.train()
+    times = {"cnnlib": [], "torch": []}
+    with np.errstate(over="ignore", invalid="ignore"), \
+            split_batches(net, train_step, turn, ours) as (step, augment, ours):
+        def cnnlib_chunk():
+            start, total, right = time.perf_counter(), 0.0, 0
+            for _ in range(chunk):                      # what fit does with every batch
+                xb, yb = next(ours)
+                loss, logits = step(net, xb if augment is None else augment(xb), yb, opt)
+                total += float(loss) * len(yb)
+                right += int((logits.argmax(axis=1) == yb).sum())
+            return time.perf_counter() - start
+
+        def torch_chunk():
+            start = time.perf_counter()
+            for _ in range(chunk):
+                run.step(*next(theirs))
+            return time.perf_counter() - start
+
+        cnnlib_chunk(), torch_chunk()                   # warm-up: workers start, caches fill
+        for i in range(max(1, steps // chunk)):
+            pair = (("cnnlib", cnnlib_chunk), ("torch", torch_chunk))
+            for name, chunk_of in (pair if i % 2 == 0 else pair[::-1]):
+                times[name].append(chunk_of())
+    return times
+
+
+def ratio_interval(ours, theirs, rounds=2000, seed=0):
+    """sum(ours) / sum(theirs) and its 95% bootstrap interval over the (ours, theirs) pairs."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    pick = np.random.default_rng(seed).integers(0, len(ours), (rounds, len(ours)))
+    draws = ours[pick].sum(axis=1) / theirs[pick].sum(axis=1)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return ours.sum() / theirs.sum(), float(low), float(high)
+
+
+def interleaved_rows(args, recipe, torch, x_train, y_train):
+    """Print interleaved_steps' figures: each library's seconds per step, the ratio of the
+    totals with its 95% interval, and the spread of the chunk by chunk ratios."""
+    use_threads(args.threads, torch)
+    load_before = load()
+    times = interleaved_steps(recipe, torch, x_train, y_train, args.interleave, args.chunk)
+    ours, theirs = np.array(times["cnnlib"]), np.array(times["torch"])
+    ratio, low, high = ratio_interval(ours, theirs)
+    per = ours / theirs
+    n = len(ours) * args.chunk
+    row(f"{args.recipe} steps, cnnlib, {args.threads} threads",
+        f"{ours.sum() / n * 1e3:.2f} ms per step",
+        f"{n} steps of batch {recipe.batch_size} in {len(ours)} chunks of {args.chunk}, "
+        f"alternating with torch's; load before {load_before}, after {load()}")
+    row(f"{args.recipe} steps, torch, {args.threads} threads",
+        f"{theirs.sum() / n * 1e3:.2f} ms per step",
+        f"cnnlib / torch = **{ratio:.3f}x** (95% interval {low:.3f}-{high:.3f}); chunk by "
+        f"chunk {per.min():.2f}-{per.max():.2f}x, median {float(np.median(per)):.3f}x, "
+        f"quartiles {np.percentile(per, 25):.3f}-{np.percentile(per, 75):.3f}x")
 
 
 def torch_accuracy(torch, net, x, y):
@@ -567,6 +669,15 @@ def main(args):
           "float32 x/255 - 0.5\n")
     print(f"| {'benchmark':<48} | {'result':>32} | note |")
     print(f"|{'-' * 50}|{'-' * 34}|------|")
+    if args.recipe_only and args.interleave:
+        if torch is None:
+            raise SystemExit("--interleave compares cnnlib with torch: install torch first.")
+        recipe = get_recipe(args.recipe)
+        interleaved_rows(args, recipe, torch, x_train, y_train)
+        print(f"\n{recipe.describe()}")
+        print(f"load average (1, 5, 15 min) at the end: {load()}; "
+              f"wall time of the run: {time.perf_counter() - wall:.0f} s")
+        return
     if args.recipe_only:
         recipe = recipe_rows(args, get_recipe(args.recipe), torch, x_train, y_train, x_test,
                              y_test)

@@ -163,13 +163,13 @@ def fit(net, x, y, epochs=3, batch_size=64, optimizer=None, x_val=None, y_val=No
         start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
         batches = minibatches(x, y, batch_size, shuffle=True, seed=seed + epoch - 1)
         # step: train_step, or the same step with each batch split across the cores
-        with tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
-                  disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"), \
-                split_batches(net, train_step, augment) as (step, augment):
+        with split_batches(net, train_step, augment, batches) as (step, augment_batch, batches), \
+                tqdm(batches, total=n_batches, desc=f"epoch {epoch}/{epochs}",
+                     disable=not progress) as bar, np.errstate(over="ignore", invalid="ignore"):
             _wrap_row(bar)
             for b, (xb, yb) in enumerate(bar, 1):
-                if augment is not None:
-                    xb = augment(xb)
+                if augment_batch is not None:
+                    xb = augment_batch(xb)
                 loss, logits = step(net, xb, yb, optimizer)
                 if first_loss is None:
                     first_loss = max(float(loss), math.log(logits.shape[1]))

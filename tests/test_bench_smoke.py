@@ -36,6 +36,36 @@ def test_arguments(bench):
     assert not bench.parse_args([]).recipe_only and bench.parse_args([]).epochs is None
 
 
+def test_interleave_arguments(bench):
+    args = bench.parse_args(["--recipe", "beyond99", "--recipe-only", "--interleave", "400",
+                             "--chunk", "10"])
+    assert args.interleave == 400 and args.chunk == 10
+    assert bench.parse_args([]).interleave is None and bench.parse_args([]).chunk == 20
+    for bad in (["--interleave", "400"], ["--recipe-only", "--interleave", "0"],
+                ["--recipe-only", "--interleave", "40", "--chunk", "0"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
+
+
+def test_ratio_interval_of_paired_chunks(bench):
+    theirs = np.array([1.0, 2.0, 1.5, 3.0])
+    ratio, low, high = bench.ratio_interval(0.9 * theirs, theirs)
+    assert np.isclose(ratio, 0.9) and np.isclose(low, 0.9) and np.isclose(high, 0.9)
+    ours = theirs * np.array([0.8, 1.2, 0.9, 1.1])
+    ratio, low, high = bench.ratio_interval(ours, theirs)
+    assert np.isclose(ratio, ours.sum() / theirs.sum()) and 0.8 <= low < ratio < high <= 1.2
+
+
+def test_interleaved_steps_alternate_the_libraries(bench, data):
+    torch = pytest.importorskip("torch")
+    from cnnlib.recipes import Recipe
+    x, y, _, _ = data
+    recipe = Recipe(arch="lenet", epochs=1, batch_size=32, shift=1)
+    times = bench.interleaved_steps(recipe, torch, x, y, steps=6, chunk=2)
+    assert len(times["cnnlib"]) == len(times["torch"]) == 3
+    assert all(t > 0 for ts in times.values() for t in ts)
+
+
 def test_timing_helpers(bench):
     calls = []
     times = bench.call_times(lambda: calls.append(1), repeats=3)

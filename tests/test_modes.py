@@ -118,9 +118,9 @@ def test_a_stateful_net_splits_like_any_other_its_parts_meeting(monkeypatch):
     # whole batch's statistics (tests/test_parallel_batchnorm.py checks the numbers on
     # threads, tests/test_workers_synced.py on worker processes).
     monkeypatch.setattr("cnnlib.speed.steps.parts_for", lambda *a: 2)
-    with split_batches(lenet99_bn(), train_step) as (step, _):
+    with split_batches(lenet99_bn(), train_step) as (step, _, _):
         assert step is not train_step
-    with split_batches(lenet99(), train_step) as (step, _):
+    with split_batches(lenet99(), train_step) as (step, _, _):
         assert step is not train_step
 
 

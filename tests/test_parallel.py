@@ -129,7 +129,7 @@ def test_split_batches_splits_only_batches_with_enough_work_on_threads(monkeypat
     previous = threads.set_threads(2)
     try:
         net = lenet(seed=0, dtype=np.float64)
-        with steps.split_batches(net, train_step) as (step, _):
+        with steps.split_batches(net, train_step) as (step, _, _):
             for n in (64, 128):
                 x, y = batch(n, seed=7)
                 loss, logits = step(net, x, y, Recorder(net))
@@ -140,7 +140,7 @@ def test_split_batches_splits_only_batches_with_enough_work_on_threads(monkeypat
 
 
 def test_split_batches_hands_back_train_step_for_a_net_that_is_not_a_sequential():
-    with steps.split_batches([Linear(2, 2)], train_step) as (step, _):
+    with steps.split_batches([Linear(2, 2)], train_step) as (step, _, _):
         assert step is train_step
 
 
@@ -151,7 +151,7 @@ def test_a_batch_that_does_not_fit_the_net_gets_the_usual_error_with_threads(mon
         net = lenet(seed=0, dtype=np.float64)
         x, y = batch(128, seed=7)
         with pytest.raises(ValueError) as split_error, \
-                steps.split_batches(net, train_step) as (step, _):
+                steps.split_batches(net, train_step) as (step, _, _):
             step(net, x[:, :, :20, :20], y, Recorder(net))
         with pytest.raises(ValueError) as plain_error:
             train_step(net, x[:, :, :20, :20], y, Recorder(net))

@@ -299,7 +299,7 @@ def test_a_layer_with_buffers_but_no_twin_is_not_split():
     assert not synced.can_synchronise(net) and synced.can_synchronise(small_net())
     with pytest.raises(ValueError, match="only BatchNorm and Dropout"):
         parallel.train_step_threads(net, *small_batch(8, dtype=np.float32), Recorder(net), 2)
-    with steps.split_batches(net, train_step) as (step, _):
+    with steps.split_batches(net, train_step) as (step, _, _):
         assert step is train_step
 
 
@@ -318,7 +318,7 @@ def test_split_batches_splits_a_batchnorm_net_the_way_asked(monkeypatch, split):
     try:
         net, twin = make_net(BEYOND, seed=0), make_net(BEYOND, seed=0)
         x, y = batch(128, seed=12, dtype=np.float32)
-        with steps.split_batches(net, train_step) as (step, _):
+        with steps.split_batches(net, train_step) as (step, _, _):
             loss, _ = step(net, x, y, Recorder(net))
         assert calls == [128]
         assert loss == pytest.approx(train_step(twin, x, y, Recorder(twin))[0], rel=1e-5)
@@ -342,7 +342,7 @@ def test_a_batch_that_does_not_fit_gets_the_unsplit_error(monkeypatch):
         net = make_net(BEYOND, seed=0, dtype=np.float64)
         x, y = batch(64, seed=13)
         with pytest.raises(ValueError) as split_error, \
-                steps.split_batches(net, train_step) as (step, _):
+                steps.split_batches(net, train_step) as (step, _, _):
             out = run_with_timeout(lambda: step(net, x[:, :, :20, :20], y, Recorder(net)))
             raise out["error"]
         with pytest.raises(ValueError) as plain_error:
@@ -368,7 +368,7 @@ def test_a_dropout_net_that_does_not_fit_gets_the_unsplit_error_once(monkeypatch
         big[:, :, :8, :8] = x
         net = build()
         with pytest.raises(ValueError) as split_error, \
-                steps.split_batches(net, train_step) as (step, _):
+                steps.split_batches(net, train_step) as (step, _, _):
             step(net, big, y, Recorder(net))
         with pytest.raises(ValueError) as plain_error:
             train_step(build(), big, y, Recorder(net))

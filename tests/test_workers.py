@@ -127,7 +127,7 @@ def test_split_batches_uses_workers_for_batches_with_enough_work(monkeypatch, tw
     monkeypatch.setattr(steps, "team_for", lambda net, xb, parts: calls.append(len(xb))
                         or team_for(net, xb, parts))
     net = one_conv_net(seed=0, dtype=np.float64)           # 62,192 multiply-adds per image
-    with steps.split_batches(net, train_step) as (step, _):
+    with steps.split_batches(net, train_step) as (step, _, _):
         for n in (24, 64, 128):       # under 2 * MIN_PART; parts of 2.0 and 4.0 million
             x, y = batch(n, seed=9)
             loss, logits = step(net, x, y, Recorder(net))

@@ -293,7 +293,7 @@ def split_augment(augment, x, monkeypatch):
     monkeypatch.setenv("CNNLIB_SPLIT", "processes")
     monkeypatch.setattr(steps, "parts_for", lambda *a: 2)
     net = make_net(BEYOND, seed=0)
-    with steps.split_batches(net, train_step, augment) as (_, turn):
+    with steps.split_batches(net, train_step, augment) as (_, turn, _):
         assert turn is not augment
         return run_with_timeout(lambda: turn(x), seconds=30), net
 
@@ -345,3 +345,156 @@ def test_fit_with_augmentation_on_processes_is_fit_on_threads_bit_for_bit(monkey
     assert histories[0]["batch_loss"] == histories[1]["batch_loss"]
     theirs = nets[1].named_params()
     assert all(np.array_equal(v, theirs[k]) for k, v in nets[0].named_params().items())
+
+
+# The next batch turned ahead: the workers turn their rows of it while this process adds the
+# gradients and updates (cnnlib.speed.steps reads the batches one ahead)
+
+def through_the_seam(split, scenario, monkeypatch, seed=20, hook=None):
+    """scenario(step, augment, batches, rng, net, opt) run in split_batches on `split`, on four
+    batches of 16 digits; returns (its losses, the weights, the augmentation's generator state,
+    how many batches the workers turned ahead). hook(team), if given, runs after every step."""
+    from cnnlib.augment import TurnAndShift
+    monkeypatch.setenv("CNNLIB_SPLIT", split)
+    monkeypatch.setattr(steps, "parts_for", lambda *a: 2)
+    turned = []
+    real = workers.WorkerTeam._turned_ahead
+    monkeypatch.setattr(workers.WorkerTeam, "_turned_ahead",
+                        lambda team, *a: turned.append(1) or real(team, *a))
+    x, y = batch(64, seed=seed, dtype=np.float32)
+    net = make_net(BEYOND, seed=0)
+    opt, rng = Adam(net, 3e-3), np.random.default_rng(seed)
+    given = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+
+    def go():
+        with steps.split_batches(net, train_step, TurnAndShift(rng), iter(given)) as (
+                step, augment, batches):
+            def stepped(*args):
+                out = step(*args)
+                if hook is not None and split == "processes":
+                    hook(workers._teams[net])
+                return out
+            return scenario(stepped, augment, batches, rng, net, opt)
+
+    out = run_with_timeout(go)
+    assert "error" not in out, out.get("error")
+    return out["value"], net.named_params(), rng.bit_generator.state, len(turned)
+
+
+def same_through_the_seam(scenario, monkeypatch, ahead, **kwargs):
+    """The scenario gives the same losses, weights and generator state on processes as on
+    threads (which turn nothing ahead), and the workers turned `ahead` batches ahead."""
+    losses_t, params_t, rng_t, _ = through_the_seam("threads", scenario, monkeypatch, **kwargs)
+    losses_p, params_p, rng_p, turned = through_the_seam("processes", scenario, monkeypatch,
+                                                         **kwargs)
+    assert losses_p == losses_t and len(losses_t) > 0
+    assert all(np.array_equal(v, params_p[k]) for k, v in params_t.items())
+    assert rng_p == rng_t
+    assert turned == ahead
+
+
+def every_batch(step, augment, batches, rng, net, opt):
+    return [step(net, augment(xb), yb, opt)[0] for xb, yb in batches]
+
+
+def test_the_next_batch_turned_ahead_gives_the_same_numbers(monkeypatch):
+    same_through_the_seam(every_batch, monkeypatch, ahead=3)   # batches 2-4 turned ahead
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_all_rows_or_none_turned_ahead_give_the_same_numbers(monkeypatch, share):
+    def hook(team):             # 0: this process turns every row; 1: the worker does
+        team.ahead_share = share
+    same_through_the_seam(every_batch, monkeypatch, ahead=3, hook=hook)
+
+
+def test_a_draw_from_the_generator_between_steps_is_noticed(monkeypatch):
+    def drawing_between(step, augment, batches, rng, net, opt):
+        out = []
+        for i, (xb, yb) in enumerate(batches):
+            if i == 2:
+                rng.random()        # another user of the generator: the draws made ahead
+            out.append(step(net, augment(xb), yb, opt)[0])     # for batch 3 are not its
+        return out
+    same_through_the_seam(drawing_between, monkeypatch, ahead=2)
+
+
+def test_a_batch_that_is_not_the_one_read_ahead_is_turned_afresh(monkeypatch):
+    def another(step, augment, batches, rng, net, opt):
+        return [step(net, augment(xb[::-1].copy() if i == 1 else xb), yb, opt)[0]
+                for i, (xb, yb) in enumerate(batches)]
+    same_through_the_seam(another, monkeypatch, ahead=2)
+
+
+def test_a_batch_left_unturned_leaves_no_reply_behind(monkeypatch):
+    def skips(step, augment, batches, rng, net, opt):
+        return [step(net, xb if i == 1 else augment(xb), yb, opt)[0]
+                for i, (xb, yb) in enumerate(batches)]
+    same_through_the_seam(skips, monkeypatch, ahead=2)
+
+
+def test_stopping_early_leaves_the_generator_where_unsplit_training_leaves_it(monkeypatch):
+    def one_step(step, augment, batches, rng, net, opt):
+        xb, yb = next(batches)
+        return [step(net, augment(xb), yb, opt)[0]]            # batch 2's draws made ahead
+    same_through_the_seam(one_step, monkeypatch, ahead=0)
+
+
+def test_an_error_turning_ahead_is_raised_at_the_next_augment(monkeypatch):
+    from cnnlib.augment import TurnAndShift
+    calls = shared.Shared({"calls": ((1,), np.int64)})["calls"]
+    here = os.getpid()
+
+    class FailsTurningAhead(TurnAndShift):
+        def apply(self, xb, draws):     # a worker's second turning is batch 2's, ahead
+            if os.getpid() != here:
+                calls[0] += 1
+                if calls[0] == 2:
+                    raise ValueError("no turning ahead")
+            return super().apply(xb, draws)
+
+    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+    monkeypatch.setattr(steps, "parts_for", lambda *a: 2)
+    x, y = batch(32, seed=21, dtype=np.float32)
+    net = make_net(BEYOND, seed=0)
+    opt = Adam(net, 3e-3)
+    given = [(x[:16], y[:16]), (x[16:], y[16:])]
+
+    def go():
+        with steps.split_batches(net, train_step, FailsTurningAhead(np.random.default_rng(1)),
+                                 given) as (step, augment, batches):
+            (x1, y1), (x2, _) = next(batches), next(batches)
+            step(net, augment(x1), y1, opt)
+            with pytest.raises(RuntimeError, match="worker process 1 failed: ValueError: no "
+                                                   "turning ahead"):
+                augment(x2)
+            return net not in workers._teams or not workers._teams[net].procs
+
+    out = run_with_timeout(go)
+    assert out.get("value") is True, out
+
+
+def test_fit_turns_batches_ahead_and_repeats_the_thread_split(monkeypatch):
+    from cnnlib.augment import TurnAndShift
+    from cnnlib.train import fit
+    turned = []
+    real = workers.WorkerTeam._turned_ahead
+    monkeypatch.setattr(workers.WorkerTeam, "_turned_ahead",
+                        lambda team, *a: turned.append(1) or real(team, *a))
+    x, y = batch(192, seed=22, dtype=np.float32)
+    previous = threads.set_threads(2)
+    out = []
+    try:
+        for split in ("threads", "processes"):
+            monkeypatch.setenv("CNNLIB_SPLIT", split)
+            net = make_net(BEYOND, seed=0)
+            turn = TurnAndShift(np.random.default_rng(9))
+            history = fit(net, x, y, epochs=2, batch_size=64, optimizer=Adam(net, 3e-3),
+                          progress=False, augment=turn)
+            out.append((history["batch_loss"], net.named_params(), turn.rng.bit_generator.state))
+    finally:
+        threads.set_threads(previous[0])
+    (losses_t, params_t, rng_t), (losses_p, params_p, rng_p) = out
+    assert losses_p == losses_t and rng_p == rng_t
+    assert all(np.array_equal(v, params_p[k]) for k, v in params_t.items())
+    assert len(turned) == 4         # 3 batches an epoch: the 2nd and 3rd of each turned ahead

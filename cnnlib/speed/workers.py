@@ -96,7 +96,7 @@ def _serve(net, k, conn, shared, param_names, meetings, augment=None):
             except BaseException as err:               # report it; the main process raises
                 conn.send(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
             continue
-        _, count, share, bounds, steps = msg
+        _, count, share, bounds, steps, ahead = msg
         for layer, step in zip(drops, steps):          # the batch counters, as in this process
             layer.buffers["step"][...] = step
         try:
@@ -116,6 +116,15 @@ def _serve(net, k, conn, shared, param_names, meetings, augment=None):
             for meeting in meetings:                    # ... and no part waits for this one
                 meeting.abort()
             conn.send(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
+            continue
+        if ahead is not None:       # the next batch's rows, turned while the update runs there
+            rows, draws = ahead
+            try:
+                x = shared[f"n{k}"]
+                x[:rows] = augment.apply(x[:rows], draws)
+                conn.send(("turned", None))
+            except BaseException as err:
+                conn.send(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
 
 
 def synced_part(net, k, bounds, xb, yb, meetings):
@@ -153,6 +162,8 @@ class WorkerTeam:
             raise RuntimeError("worker processes need fork (Linux); use cnnlib.speed.parallel's "
                                "threads instead.")
         self._net, self.parts, self.augmenter = weakref.ref(net), parts, augment
+        self.pending = None     # the next batch's rows the workers turn (train_step's ahead)
+        self.ahead_share = None     # the share of that batch they take (adapts; _ahead)
         self.max_batch, self.sample_shape, self.dtype = max_batch, tuple(sample_shape), dtype
         self.param_names = list(net.named_params())
         self.signature = _signature(net)
@@ -162,6 +173,8 @@ class WorkerTeam:
             specs[f"x{k}"] = ((part,) + self.sample_shape, dtype)
             specs[f"y{k}"] = ((part,), np.int64)
             specs[f"z{k}"] = ((part, num_classes), out_dtype)
+            if augment is not None:     # rows of the next batch this worker turns (ahead)
+                specs[f"n{k}"] = ((max_batch,) + self.sample_shape, dtype)
             specs.update({f"g{k}:{n}": (p.shape, p.dtype) for n, p in net.named_params().items()})
         self.shared = Shared(specs)
         ctx = multiprocessing.get_context("fork")
@@ -214,6 +227,10 @@ class WorkerTeam:
         (the parts a training step then uses); the same numbers, as every image depends on
         its own draws only."""
         try:
+            pending = self.pending
+            if pending is not None and pending.xb is xb and _same_draws(pending.draws, draws):
+                return self._turned_ahead(xb, draws, pending)
+            self._drain()           # rows turned ahead for another batch: not these
             bounds, rows = part_bounds(len(xb), self.parts), self.augmenter.rows
             for k, (a, b) in enumerate(bounds[1:], 1):
                 self.shared[f"x{k}"][:b - a] = xb[a:b]
@@ -230,19 +247,75 @@ class WorkerTeam:
             self.close()        # a worker may be mid-way: start afresh next time
             raise
 
-    def train_step(self, xb, yb, optimizer):
+    def _turned_ahead(self, xb, draws, pending):
+        """augment for the batch whose last rows the workers turned while the last step's
+        update ran here (train_step's ahead): this process turns the first rows, and the
+        workers' share of the next batch grows if their rows were ready first, else shrinks,
+        so that both sides finish together (any split gives the same numbers)."""
+        self.pending, first = None, pending.first
+        out = [self.augmenter.apply(xb[:first], self.augmenter.rows(draws, 0, first))] \
+            if first else []
+        expected = [(k, a, b) for k, (a, b) in enumerate(pending.bounds, 1) if b > a]
+        ready = all(self.conns[k - 1].poll() for k, _, _ in expected)
+        for k, a, b in expected:
+            status, value = self.conns[k - 1].recv()
+            if status == "error":
+                raise RuntimeError(f"worker process {k} failed: {value}")
+            out.append(self.shared[f"n{k}"][:b - a].copy())
+        move = 1 / 64 if ready else -1 / 64
+        self.ahead_share = min(1.0, max(0.0, self.ahead_share + move))
+        return np.concatenate(out)
+
+    def _ahead(self, nxt):
+        """For each worker, None or (rows, draws): its rows of the next batch nxt, copied to
+        it, to turn once its part of this step is done, while this process adds the
+        gradients and updates. Only for an augmentation that draws from a numpy Generator:
+        the draws are made ahead and the generator is put back where it was (_peek), so
+        nothing changes if the next batch is never turned; augment checks that the batch and
+        the draws it is given are these."""
+        none = [None] * (self.parts - 1)
+        aug = self.augmenter
+        if nxt is None or aug is None or not isinstance(getattr(aug, "rng", None),
+                                                        np.random.Generator):
+            return none
+        n = len(nxt)
+        if self.ahead_share is None:                    # start from equal parts
+            self.ahead_share = (self.parts - 1) / self.parts
+        first = n - round(self.ahead_share * n)
+        bounds = [(first + a, first + b) for a, b in part_bounds(n - first, self.parts - 1)]
+        draws = _peek(aug, n)
+        for k, (a, b) in enumerate(bounds, 1):
+            self.shared[f"n{k}"][:b - a] = nxt[a:b]
+        self.pending = _Pending(nxt, draws, first, bounds)
+        return [(b - a, aug.rows(draws, a, b)) if b > a else None for a, b in bounds]
+
+    def _drain(self):
+        """Take the workers' replies for rows they turned ahead that no augment call used
+        (another batch came, or none); raises a worker's error."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        for k, (a, b) in enumerate(pending.bounds, 1):
+            if b > a:
+                status, value = self.conns[k - 1].recv()
+                if status == "error":
+                    raise RuntimeError(f"worker process {k} failed: {value}")
+
+    def train_step(self, xb, yb, optimizer, ahead=None):
         """cnnlib.train.train_step with the batch split across this process and the
         workers. Returns (loss, logits); a NaN or infinite loss is returned without
-        updating, as in train_step."""
+        updating, as in train_step. ahead: the next batch (images), if there is one and it
+        is to be turned with self.augmenter: the workers begin turning their rows of it
+        (_ahead) as soon as their parts of this step are done."""
         try:
-            return self._train_step(xb, yb, optimizer)
+            return self._train_step(xb, yb, optimizer, ahead)
         except BaseException:
             self.close()        # a worker may be mid-step: start afresh next time
             raise
 
-    def _train_step(self, xb, yb, optimizer):
+    def _train_step(self, xb, yb, optimizer, ahead=None):
         n, net = len(xb), self._net()
-        bounds = self.dispatch(xb, yb)
+        bounds = self.dispatch(xb, yb, ahead)
         a, b = bounds[0]
         if not self.meetings:
             ran, (loss, logits) = net, part_gradients(net, xb[a:b], yb[a:b], (b - a) / n)
@@ -266,18 +339,21 @@ class WorkerTeam:
             optimizer.step()
         return loss, np.concatenate([logits] + outs)
 
-    def dispatch(self, xb, yb):
+    def dispatch(self, xb, yb, ahead=None):
         """Copy the parameters and parts 1.. of the batch to the workers and start them;
-        returns the parts' (start, stop) bounds. Part 0 is the caller's to run."""
+        returns the parts' (start, stop) bounds. Part 0 is the caller's to run. ahead: as
+        in train_step."""
+        self._drain()
         n, shared = len(xb), self.shared
         for name, p in self._net().named_params().items():
             shared[f"p:{name}"][...] = p
         bounds = part_bounds(n, self.parts)
         steps = [int(layer.buffers["step"]) for layer in _dropouts(self._net())]
+        aheads = self._ahead(ahead)
         for k, (a, b) in enumerate(bounds[1:], 1):
             shared[f"x{k}"][:b - a] = xb[a:b]
             shared[f"y{k}"][:b - a] = yb[a:b]
-            self.conns[k - 1].send(("step", b - a, (b - a) / n, bounds, steps))
+            self.conns[k - 1].send(("step", b - a, (b - a) / n, bounds, steps, aheads[k - 1]))
         return bounds
 
     def collect(self, bounds):
@@ -300,7 +376,7 @@ class WorkerTeam:
     def close(self):
         """Stop the workers (idempotent)."""
         self._finalizer()
-        self.procs = []
+        self.procs, self.pending = [], None
 
 
 _peak_kb = [0, 0]    # the largest peak resident and private memory stopped workers reported
@@ -367,6 +443,31 @@ def _where(net, name):
     for j in path[1:]:
         layer = layer.inner[int(j)]
     return layer.params, key
+
+
+class _Pending:
+    """Rows of the next batch xb that the workers are turning: with draws (drawn ahead),
+    this process turns rows 0..first-1, worker k rows bounds[k - 1]."""
+
+    def __init__(self, xb, draws, first, bounds):
+        self.xb, self.draws, self.first, self.bounds = xb, draws, first, bounds
+
+
+def _peek(augment, n):
+    """augment.draw(n), with augment.rng put back where it was: the draws its next
+    draw(n) will make."""
+    bits = augment.rng.bit_generator
+    state = bits.state
+    try:
+        return augment.draw(n)
+    finally:
+        bits.state = state
+
+
+def _same_draws(a, b):
+    return len(a) == len(b) and all(
+        (u is None and v is None) or (u is not None and v is not None and np.array_equal(u, v))
+        for u, v in zip(a, b))
 
 
 def _dropouts(net):
