@@ -146,8 +146,8 @@ class TurnAndShift:
 
     draw(n) and apply(xb, draws) are its two halves, and rows(draws, a, b) the draws of
     images a..b-1: each image depends on its own draws only, so when training splits a batch
-    across the cores each part turns its own images (cnnlib.speed.steps), with the numbers
-    of the whole batch turned at once.
+    across the cores several processes turn its images at once (cnnlib.speed.steps), with
+    the numbers of the whole batch turned in one.
     """
 
     def __init__(self, rng, rotate=10.0, shift=2, background=-0.5):

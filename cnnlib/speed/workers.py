@@ -16,7 +16,10 @@ copies the current parameters, each worker's part of the batch and its labels in
 shared with the workers; each worker runs forward, loss and backward on its part and
 writes its parameter gradients back there; this process does part 0 meanwhile, then adds
 the parts' gradients in a fixed order and updates. So a run repeats exactly, and the
-numbers are those of the thread split.
+numbers are those of the thread split. With a step, the workers may also be handed their
+rows of the next batch (train_step's ahead), which they turn and shift once their part is
+done, while this process adds and updates (cnnlib.speed.steps reads fit's batches one
+ahead); the random numbers for them are drawn ahead and the generator put back.
 
 A net with BatchNorm or Dropout layers in training mode (also inside a Residual block)
 splits too: its parts meet in the middle of a step, as cnnlib.speed.synced's threads do,
@@ -223,9 +226,10 @@ class WorkerTeam:
                 and (augment is None or augment is self.augmenter))
 
     def augment(self, xb, draws):
-        """self.augmenter.apply(xb, draws), each part of the batch turned in its own process
-        (the parts a training step then uses); the same numbers, as every image depends on
-        its own draws only."""
+        """self.augmenter.apply(xb, draws), turned in several processes at once: the rows
+        the workers turned ahead if xb and draws are the batch and draws of the last step's
+        ahead (_turned_ahead), else each part of the batch in its own process; the same
+        numbers, as every image depends on its own draws only."""
         try:
             pending = self.pending
             if pending is not None and pending.xb is xb and _same_draws(pending.draws, draws):
