@@ -498,3 +498,19 @@ def test_fit_turns_batches_ahead_and_repeats_the_thread_split(monkeypatch):
     assert losses_p == losses_t and rng_p == rng_t
     assert all(np.array_equal(v, params_p[k]) for k, v in params_t.items())
     assert len(turned) == 4         # 3 batches an epoch: the 2nd and 3rd of each turned ahead
+
+
+def test_batches_that_reuse_one_array_are_refused_when_read_ahead(monkeypatch):
+    from cnnlib.augment import TurnAndShift
+    monkeypatch.setenv("CNNLIB_SPLIT", "processes")
+    x, y = batch(16, seed=23, dtype=np.float32)
+
+    def one_buffer():           # refills and hands out the same array: reading ahead would
+        for _ in range(3):      # change the batch in use
+            yield x, y
+
+    net = make_net(BEYOND, seed=0)
+    with steps.split_batches(net, train_step, TurnAndShift(np.random.default_rng(2)),
+                             one_buffer()) as (_, _, batches):
+        with pytest.raises(ValueError, match="same images array again.*new array"):
+            next(batches)

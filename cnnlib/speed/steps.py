@@ -48,7 +48,8 @@ def split_batches(net, train_step, augment=None, batches=None):
     (parallel.parts_for), and is train_step otherwise; augment, or the same augmentation
     split across the worker processes; and the (xb, yb) pairs of `batches` (None if None),
     the same ones, read one ahead so that the workers can turn the next batch's rows while
-    a step's update runs (see the module's text). A net with a layer that has buffers is
+    a step's update runs (see the module's text): each batch must then be a new array, as
+    cnnlib.data.minibatches makes them (ValueError for one handed out again). A net with a layer that has buffers is
     not split if that layer is not a BatchNorm or a Dropout (synced.can_synchronise). The
     worker processes it starts stop when the block ends."""
     if not isinstance(net, Sequential) or not can_synchronise(net):
@@ -110,4 +111,8 @@ class _Ahead:
         if self.next is None:
             raise StopIteration
         batch, self.next = self.next, next(self._batches, None)
+        if self.next is not None and self.next[0] is batch[0]:
+            raise ValueError("the batches hand out the same images array again; split_batches "
+                             "reads one batch ahead, so each batch must be a new array (as "
+                             "cnnlib.data.minibatches makes them).")
         return batch
