@@ -49,9 +49,9 @@ def split_batches(net, train_step, augment=None, batches=None):
     split across the worker processes; and the (xb, yb) pairs of `batches` (None if None),
     the same ones, read one ahead so that the workers can turn the next batch's rows while
     a step's update runs (see the module's text): each batch must then be a new array, as
-    cnnlib.data.minibatches makes them (ValueError for one handed out again). A net with a layer that has buffers is
-    not split if that layer is not a BatchNorm or a Dropout (synced.can_synchronise). The
-    worker processes it starts stop when the block ends."""
+    cnnlib.data.minibatches makes them (ValueError for one handed out again). A net with a
+    layer that has buffers is not split if that layer is not a BatchNorm or a Dropout
+    (synced.can_synchronise). The worker processes it starts stop when the block ends."""
     if not isinstance(net, Sequential) or not can_synchronise(net):
         yield train_step, augment, batches  # (a layer with buffers that has no twin: unsplit)
         return
