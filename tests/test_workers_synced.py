@@ -350,6 +350,15 @@ def test_fit_with_augmentation_on_processes_is_fit_on_threads_bit_for_bit(monkey
 # The next batch turned ahead: the workers turn their rows of it while this process adds the
 # gradients and updates (cnnlib.speed.steps reads the batches one ahead)
 
+def count_turned_ahead(monkeypatch):
+    """A list that gets an entry for every batch the workers turned ahead and augment used."""
+    turned = []
+    real = workers.WorkerTeam._turned_ahead
+    monkeypatch.setattr(workers.WorkerTeam, "_turned_ahead",
+                        lambda team, *a: turned.append(1) or real(team, *a))
+    return turned
+
+
 def through_the_seam(split, scenario, monkeypatch, seed=20, hook=None):
     """scenario(step, augment, batches, rng, net, opt) run in split_batches on `split`, on four
     batches of 16 digits; returns (its losses, the weights, the augmentation's generator state,
@@ -357,10 +366,7 @@ def through_the_seam(split, scenario, monkeypatch, seed=20, hook=None):
     from cnnlib.augment import TurnAndShift
     monkeypatch.setenv("CNNLIB_SPLIT", split)
     monkeypatch.setattr(steps, "parts_for", lambda *a: 2)
-    turned = []
-    real = workers.WorkerTeam._turned_ahead
-    monkeypatch.setattr(workers.WorkerTeam, "_turned_ahead",
-                        lambda team, *a: turned.append(1) or real(team, *a))
+    turned = count_turned_ahead(monkeypatch)
     x, y = batch(64, seed=seed, dtype=np.float32)
     net = make_net(BEYOND, seed=0)
     opt, rng = Adam(net, 3e-3), np.random.default_rng(seed)
@@ -477,10 +483,7 @@ def test_an_error_turning_ahead_is_raised_at_the_next_augment(monkeypatch):
 def test_fit_turns_batches_ahead_and_repeats_the_thread_split(monkeypatch):
     from cnnlib.augment import TurnAndShift
     from cnnlib.train import fit
-    turned = []
-    real = workers.WorkerTeam._turned_ahead
-    monkeypatch.setattr(workers.WorkerTeam, "_turned_ahead",
-                        lambda team, *a: turned.append(1) or real(team, *a))
+    turned = count_turned_ahead(monkeypatch)
     x, y = batch(192, seed=22, dtype=np.float32)
     previous = threads.set_threads(2)
     out = []

@@ -241,10 +241,8 @@ class WorkerTeam:
                 self.conns[k - 1].send(("augment", b - a, rows(draws, a, b)))
             a, b = bounds[0]
             out = [self.augmenter.apply(xb[a:b], rows(draws, a, b))]
-            for k, conn in enumerate(self.conns, 1):
-                status, value = conn.recv()
-                if status == "error":
-                    raise RuntimeError(f"worker process {k} failed: {value}")
+            for k in range(1, self.parts):
+                self._reply(k)
                 out.append(self.shared[f"x{k}"][:bounds[k][1] - bounds[k][0]].copy())
             return np.concatenate(out)
         except BaseException:
@@ -262,9 +260,7 @@ class WorkerTeam:
         expected = [(k, a, b) for k, (a, b) in enumerate(pending.bounds, 1) if b > a]
         ready = all(self.conns[k - 1].poll() for k, _, _ in expected)
         for k, a, b in expected:
-            status, value = self.conns[k - 1].recv()
-            if status == "error":
-                raise RuntimeError(f"worker process {k} failed: {value}")
+            self._reply(k)
             out.append(self.shared[f"n{k}"][:b - a].copy())
         move = 1 / 64 if ready else -1 / 64
         self.ahead_share = min(1.0, max(0.0, self.ahead_share + move))
@@ -301,9 +297,7 @@ class WorkerTeam:
             return
         for k, (a, b) in enumerate(pending.bounds, 1):
             if b > a:
-                status, value = self.conns[k - 1].recv()
-                if status == "error":
-                    raise RuntimeError(f"worker process {k} failed: {value}")
+                self._reply(k)
 
     def train_step(self, xb, yb, optimizer, ahead=None):
         """cnnlib.train.train_step with the batch split across this process and the
@@ -364,13 +358,17 @@ class WorkerTeam:
         """Wait for the workers: returns their losses (each scaled by its share of the
         batch) and copies of their scores; raises RuntimeError if one failed."""
         losses, outs = [], []
-        for k, conn in enumerate(self.conns, 1):
-            status, value = conn.recv()
-            if status == "error":
-                raise RuntimeError(f"worker process {k} failed: {value}")
-            losses.append(value)
+        for k in range(1, self.parts):
+            losses.append(self._reply(k))
             outs.append(self.shared[f"z{k}"][:bounds[k][1] - bounds[k][0]].copy())
         return losses, outs
+
+    def _reply(self, k):
+        """Worker k's next reply: its value, or RuntimeError with the worker's error."""
+        status, value = self.conns[k - 1].recv()
+        if status == "error":
+            raise RuntimeError(f"worker process {k} failed: {value}")
+        return value
 
     def abort(self):
         """Break every meeting, so that no part waits for another."""
